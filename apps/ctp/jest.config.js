@@ -1,0 +1,1 @@
+module.exports = { displayName: 'ctp', preset: '../../jest.preset.js' };

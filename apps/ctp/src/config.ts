@@ -1,0 +1,21 @@
+import { z } from 'zod';
+import { backendEnv, bool, feedEnv, host, issuerEnv, port, readConfig, revocationSyncEnv } from '@ctp/config';
+import { DEFAULT_TOKEN_TTL_SECONDS, MAX_TOKEN_TTL_SECONDS } from '@ctp/ctp-core';
+
+/** `ctp up`: every service in one process with embedded defaults. */
+export const upConfigSchema = z.object({
+  CTP_HOST: host(),
+  CTP_PORT: port(8000),
+  ...issuerEnv,
+  ...backendEnv({}),
+  ...revocationSyncEnv,
+  ...feedEnv,
+  /** Keys and the subject secret live here (created on first run). */
+  CTP_DATA_DIR: z.string().default('var/ctp'),
+  CTP_TOKEN_TTL_SECONDS: z.coerce.number().int().min(1).max(MAX_TOKEN_TTL_SECONDS).default(DEFAULT_TOKEN_TTL_SECONDS),
+  CTP_PARTNERS_FILE: z.string().optional(),
+  /** On by default for `ctp up` so the guide's curl examples work without credentials. */
+  CTP_DEV_MODE: bool(true),
+});
+export type UpConfig = z.infer<typeof upConfigSchema>;
+export const loadUpConfig = (env = process.env) => readConfig(upConfigSchema, env);

@@ -1,0 +1,113 @@
+import type { Server } from 'node:http';
+import { join } from 'node:path';
+import { connectBus, type EventBus } from '@ctp/bus';
+import { baseUrl, close, createLogger, createServiceApp, jsonBody, listen, partnerAuth, type Logger } from '@ctp/http';
+import { Introspector, introspectorRouter } from '@ctp/introspection';
+import { IssuanceService, issuerRouter } from '@ctp/issuance';
+import { KeyDirectory, loadOrCreateSecret } from '@ctp/keys';
+import { loadPartnerAuth } from '@ctp/partners';
+import {
+  attachRevocationWebSocket,
+  openCrl,
+  REVOCATION_STREAM_SPEC,
+  RevocationFeed,
+  revocationRouter,
+  RevocationService,
+  RevocationSync,
+  type CrlStore,
+} from '@ctp/revocation';
+import { metricsRouter } from '@ctp/telemetry';
+import type { UpConfig } from './config';
+
+export interface RunningCtp {
+  server: Server;
+  url: string;
+  bus: EventBus;
+  crl: CrlStore;
+  close(): Promise<void>;
+}
+
+/**
+ * Every service in one process on one port. The bus and the revocation list are
+ * in-process unless CTP_NATS_URL / CTP_REDIS_URL name real servers.
+ */
+export async function startCtp(config: UpConfig, logger: Logger = createLogger('ctp')): Promise<RunningCtp> {
+  const partners = loadPartnerAuth(config.CTP_PARTNERS_FILE, config.CTP_DEV_MODE);
+  const keys = KeyDirectory.open(join(config.CTP_DATA_DIR, 'keys'));
+  const bus = await connectBus(config.CTP_NATS_URL, 'ctp-up');
+  await bus.ensureStreams([REVOCATION_STREAM_SPEC]);
+  const crl = await openCrl(config.CTP_REDIS_URL, config.CTP_REDIS_PREFIX);
+  const revocations = new RevocationSync({
+    bus,
+    crl,
+    pullIntervalMs: config.CTP_REVOCATION_PULL_INTERVAL_MS,
+    staleAfterMs: config.CTP_REVOCATION_STALE_AFTER_MS,
+    onError: (error) => logger.warn({ err: error }, 'revocation list read failed'),
+  });
+  await revocations.start();
+  const feed = new RevocationFeed(bus);
+  await feed.start();
+  const auth = partnerAuth(partners);
+  const body = jsonBody({ acceptShellMangledJson: config.CTP_DEV_MODE });
+  const issuance = new IssuanceService({
+    keys,
+    owners: crl,
+    issuer: config.CTP_ISSUER,
+    ttlSeconds: config.CTP_TOKEN_TTL_SECONDS,
+    subjectSecret: loadOrCreateSecret(join(config.CTP_DATA_DIR, 'subject.secret')),
+  });
+  const introspector = new Introspector({ keys, issuer: config.CTP_ISSUER, revocations });
+  const app = createServiceApp({
+    logger,
+    readiness: { keys: () => keys.ready, revocations: () => revocations.fresh },
+    routers: [
+      metricsRouter(),
+      issuerRouter({ service: issuance, keys, auth, body }),
+      introspectorRouter({ introspector, auth, body }),
+      revocationRouter({
+        service: new RevocationService({ bus, crl }),
+        feed,
+        auth,
+        body,
+        pollIntervalMs: config.CTP_POLL_INTERVAL_MS,
+        heartbeatMs: config.CTP_PUSH_HEARTBEAT_MS,
+      }),
+    ],
+  });
+  const server = await listen(app, config.CTP_PORT, config.CTP_HOST);
+  const wss = attachRevocationWebSocket(server, { feed, auth: partners, heartbeatMs: config.CTP_PUSH_HEARTBEAT_MS });
+  return {
+    server,
+    url: baseUrl(server),
+    bus,
+    crl,
+    close: async () => {
+      for (const client of wss.clients) client.terminate();
+      server.closeAllConnections();
+      await close(server);
+      await revocations.stop();
+      await feed.stop();
+      await bus.close();
+      await crl.close();
+    },
+  };
+}
+
+export function banner(config: UpConfig, url: string): string {
+  const lines = [
+    `CTP is up on ${url}`,
+    '  POST /issue   POST /introspect   POST /revoke   GET /.well-known/jwks.json',
+    '  GET /revocations?since=   GET /revocations/stream (SSE)   /revocations/ws (WebSocket)   GET /metrics /healthz /readyz',
+    `  data directory: ${config.CTP_DATA_DIR} (signing keys, subject secret)`,
+    `  event bus: ${config.CTP_NATS_URL ? `NATS JetStream at ${config.CTP_NATS_URL}` : 'in-process'};` +
+      ` revocation list: ${config.CTP_REDIS_URL ? `Redis at ${config.CTP_REDIS_URL}` : 'in-process'}`,
+  ];
+  if (config.CTP_DEV_MODE) {
+    lines.push(
+      '  DEV MODE: requests without a credential are accepted as the built-in "demo" partner, and',
+      '  shell-unquoted JSON bodies are tolerated. Never expose this; set CTP_DEV_MODE=false and',
+      '  CTP_PARTNERS_FILE for real partners.',
+    );
+  }
+  return lines.join('\n');
+}

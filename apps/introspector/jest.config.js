@@ -1,0 +1,1 @@
+module.exports = { displayName: 'introspector', preset: '../../jest.preset.js' };

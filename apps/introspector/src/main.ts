@@ -1,0 +1,46 @@
+import { connectBus } from '@ctp/bus';
+import { createLogger, createServiceApp, jsonBody, listen, partnerAuth, shutdownOnSignals } from '@ctp/http';
+import { Introspector, introspectorRouter } from '@ctp/introspection';
+import { JwksClient } from '@ctp/keys';
+import { loadPartnerAuth } from '@ctp/partners';
+import { openCrl, REVOCATION_STREAM_SPEC, RevocationSync } from '@ctp/revocation';
+import { metricsRouter } from '@ctp/telemetry';
+import { loadIntrospectorConfig } from './config';
+
+async function main() {
+  const config = loadIntrospectorConfig();
+  const logger = createLogger('introspector');
+  const partners = loadPartnerAuth(config.CTP_PARTNERS_FILE, config.CTP_DEV_MODE);
+  const jwks = new JwksClient(config.CTP_JWKS_URL, { cooldownMs: config.CTP_JWKS_COOLDOWN_MS });
+  jwks.start();
+  const bus = await connectBus(config.CTP_NATS_URL, 'introspector');
+  await bus.ensureStreams([REVOCATION_STREAM_SPEC]);
+  const crl = await openCrl(config.CTP_REDIS_URL, config.CTP_REDIS_PREFIX);
+  const revocations = new RevocationSync({
+    bus,
+    crl,
+    pullIntervalMs: config.CTP_REVOCATION_PULL_INTERVAL_MS,
+    staleAfterMs: config.CTP_REVOCATION_STALE_AFTER_MS,
+    onError: (error) => logger.warn({ err: error }, 'revocation list read failed'),
+  });
+  await revocations.start();
+  const introspector = new Introspector({ keys: jwks, issuer: config.CTP_ISSUER, revocations, cacheSize: config.CTP_VERIFIED_CACHE_SIZE });
+  const app = createServiceApp({
+    logger,
+    readiness: { jwks: () => jwks.ready, revocations: () => revocations.fresh },
+    routers: [metricsRouter(), introspectorRouter({ introspector, auth: partnerAuth(partners), body: jsonBody() })],
+  });
+  const server = await listen(app, config.CTP_PORT, config.CTP_HOST);
+  shutdownOnSignals([server], async () => {
+    jwks.stop();
+    await revocations.stop();
+    await bus.close();
+    await crl.close();
+  });
+  logger.info({ port: config.CTP_PORT, jwks: config.CTP_JWKS_URL }, 'introspector listening');
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof Error ? error.message : error);
+  process.exit(1);
+});

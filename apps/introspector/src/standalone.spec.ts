@@ -1,0 +1,53 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { KeyDirectory } from '@ctp/keys';
+import { GUIDE_ENVELOPE, postJson, startService, tsEntry, waitFor, type ServiceProcess } from '@ctp/testing';
+
+describe('issuer and introspector as separate processes', () => {
+  const keyDir = join(mkdtempSync(join(tmpdir(), 'ctp-standalone-')), 'keys');
+  let issuer: ServiceProcess;
+  let introspector: ServiceProcess;
+
+  beforeAll(async () => {
+    issuer = await startService(tsEntry('apps/issuer/src/main.ts'), {
+      CTP_DEV_MODE: 'true',
+      CTP_KEY_DIR: keyDir,
+      CTP_SUBJECT_SECRET_FILE: join(keyDir, '..', 'subject.secret'),
+    });
+    introspector = await startService(tsEntry('apps/introspector/src/main.ts'), {
+      CTP_DEV_MODE: 'true',
+      CTP_JWKS_URL: `${issuer.url}/.well-known/jwks.json`,
+      CTP_JWKS_COOLDOWN_MS: '200',
+    });
+  });
+  afterAll(async () => {
+    await introspector?.stop();
+    await issuer?.stop();
+  });
+
+  const issue = async () => (await postJson(`${issuer.url}/issue`, GUIDE_ENVELOPE)).body.token as string;
+  const introspect = async (token: string) => (await postJson(`${introspector.url}/introspect`, { token, context_envelope: GUIDE_ENVELOPE })).body;
+
+  it('becomes ready once it holds the JWKS, and verifies issued tokens', async () => {
+    await waitFor(async () => (await fetch(`${introspector.url}/readyz`)).status === 200, 10_000, 'introspector ready');
+    expect(await introspect(await issue())).toMatchObject({ active: true, decision: 'allow' });
+  });
+
+  it('refetches the JWKS when a rotated key signs a token it has not seen', async () => {
+    const before = await issue();
+    KeyDirectory.open(keyDir).rotate();
+    await new Promise((r) => setTimeout(r, 1100));
+    const after = await issue();
+    expect(await introspect(after)).toMatchObject({ decision: 'allow' });
+    expect(await introspect(before)).toMatchObject({ decision: 'allow' });
+  });
+
+  it('keeps deciding from its caches when the issuer is gone: no network hop on the hot path', async () => {
+    const token = await issue();
+    expect((await introspect(token)).decision).toBe('allow');
+    await issuer.stop();
+    expect((await introspect(token)).decision).toBe('allow');
+    expect((await introspect(token.replace(/.$/, token.endsWith('A') ? 'B' : 'A'))).decision).toBe('deny');
+  });
+});

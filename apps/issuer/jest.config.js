@@ -1,0 +1,1 @@
+module.exports = { displayName: 'issuer', preset: '../../jest.preset.js' };

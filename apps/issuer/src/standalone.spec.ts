@@ -1,0 +1,52 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { GUIDE_ENVELOPE, postJson, REPO_ROOT, startService, tsEntry } from '@ctp/testing';
+import { loadIssuerConfig } from './config';
+
+function runIssuer(env: Record<string, string>) {
+  return spawnSync(process.execPath, tsEntry('apps/issuer/src/main.ts'), {
+    cwd: REPO_ROOT,
+    env: { ...process.env, CTP_PORT: '0', ...env },
+    encoding: 'utf8',
+    timeout: 20_000,
+  });
+}
+
+describe('issuer service', () => {
+  it('refuses to start without partners outside dev mode, or with bad settings, naming the variable', () => {
+    const noPartners = runIssuer({ CTP_DEV_MODE: 'false' });
+    expect(noPartners.status).toBe(1);
+    expect(noPartners.stderr).toMatch(/CTP_PARTNERS_FILE is required/);
+    const bad = runIssuer({ CTP_TOKEN_TTL_SECONDS: '3600', CTP_ISSUER: 'not a url' });
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toMatch(/CTP_ISSUER/);
+    expect(bad.stderr).toMatch(/CTP_TOKEN_TTL_SECONDS/);
+  });
+
+  it('has defaults that run locally', () => {
+    expect(loadIssuerConfig({})).toMatchObject({ CTP_PORT: 8001, CTP_TOKEN_TTL_SECONDS: 240, CTP_DEV_MODE: false, CTP_ISSUER: 'http://127.0.0.1:8000' });
+  });
+
+  it('issues on its own port and creates its key directory privately', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ctp-issuer-'));
+    const issuer = await startService(tsEntry('apps/issuer/src/main.ts'), {
+      CTP_DEV_MODE: 'true',
+      CTP_KEY_DIR: join(dir, 'keys'),
+      CTP_SUBJECT_SECRET_FILE: join(dir, 'subject.secret'),
+      CTP_TOKEN_TTL_SECONDS: '60',
+    });
+    try {
+      const r = await postJson(`${issuer.url}/issue`, GUIDE_ENVELOPE);
+      expect(r.status).toBe(200);
+      expect(Date.parse(r.body.expires_at as string) - Date.now()).toBeLessThanOrEqual(60_000);
+      expect(statSync(join(dir, 'keys')).mode & 0o777).toBe(0o700);
+      expect(statSync(join(dir, 'subject.secret')).mode & 0o777).toBe(0o600);
+      expect((await fetch(`${issuer.url}/readyz`)).status).toBe(200);
+      expect(issuer.output()).not.toContain(r.body.token as string);
+    } finally {
+      await issuer.stop();
+    }
+  });
+});

@@ -1,0 +1,1 @@
+module.exports = { displayName: 'revocation-broadcaster', preset: '../../jest.preset.js' };

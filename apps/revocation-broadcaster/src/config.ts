@@ -1,0 +1,12 @@
+import { z } from 'zod';
+import { backendEnv, feedEnv, host, LOCAL_NATS, LOCAL_REDIS, partnerEnv, port, readConfig } from '@ctp/config';
+
+export const broadcasterConfigSchema = z.object({
+  CTP_HOST: host(),
+  CTP_PORT: port(8003),
+  ...partnerEnv,
+  ...backendEnv({ nats: LOCAL_NATS, redis: LOCAL_REDIS }),
+  ...feedEnv,
+});
+export type BroadcasterConfig = z.infer<typeof broadcasterConfigSchema>;
+export const loadBroadcasterConfig = (env = process.env) => readConfig(broadcasterConfigSchema, env);

@@ -1,0 +1,46 @@
+import { connectBus } from '@ctp/bus';
+import { createLogger, createServiceApp, jsonBody, listen, partnerAuth, shutdownOnSignals } from '@ctp/http';
+import { loadPartnerAuth } from '@ctp/partners';
+import { attachRevocationWebSocket, openCrl, REVOCATION_STREAM_SPEC, RevocationFeed, revocationRouter, RevocationService } from '@ctp/revocation';
+import { metricsRouter } from '@ctp/telemetry';
+import { loadBroadcasterConfig } from './config';
+
+async function main() {
+  const config = loadBroadcasterConfig();
+  const logger = createLogger('revocation-broadcaster');
+  const partners = loadPartnerAuth(config.CTP_PARTNERS_FILE, config.CTP_DEV_MODE);
+  const bus = await connectBus(config.CTP_NATS_URL, 'revocation-broadcaster');
+  await bus.ensureStreams([REVOCATION_STREAM_SPEC]);
+  const crl = await openCrl(config.CTP_REDIS_URL, config.CTP_REDIS_PREFIX);
+  const feed = new RevocationFeed(bus);
+  await feed.start();
+  const app = createServiceApp({
+    logger,
+    readiness: { bus: () => bus.status === 'connected' },
+    routers: [
+      metricsRouter(),
+      revocationRouter({
+        service: new RevocationService({ bus, crl }),
+        feed,
+        auth: partnerAuth(partners),
+        body: jsonBody(),
+        pollIntervalMs: config.CTP_POLL_INTERVAL_MS,
+        heartbeatMs: config.CTP_PUSH_HEARTBEAT_MS,
+      }),
+    ],
+  });
+  const server = await listen(app, config.CTP_PORT, config.CTP_HOST);
+  const wss = attachRevocationWebSocket(server, { feed, auth: partners, heartbeatMs: config.CTP_PUSH_HEARTBEAT_MS });
+  shutdownOnSignals([server], async () => {
+    for (const client of wss.clients) client.terminate();
+    await feed.stop();
+    await bus.close();
+    await crl.close();
+  });
+  logger.info({ port: config.CTP_PORT }, 'revocation-broadcaster listening');
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof Error ? error.message : error);
+  process.exit(1);
+});

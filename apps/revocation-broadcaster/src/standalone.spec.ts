@@ -1,0 +1,19 @@
+import { postJson, startService, tsEntry } from '@ctp/testing';
+import { loadBroadcasterConfig } from './config';
+
+describe('revocation-broadcaster service', () => {
+  it('has defaults that run locally', () => {
+    expect(loadBroadcasterConfig({})).toMatchObject({ CTP_PORT: 8003, CTP_DEV_MODE: false });
+  });
+
+  it('answers /revoke on its own port', async () => {
+    const service = await startService(tsEntry('apps/revocation-broadcaster/src/main.ts'), { CTP_DEV_MODE: 'true' });
+    try {
+      const jti = 'c0b3e1f8-4567-4890-abcd-1234567890ab';
+      expect(await postJson(`${service.url}/revoke`, { jti, reason: 'user_revoked' })).toMatchObject({ status: 200, body: { status: 'ok', revoked: jti } });
+      expect((await fetch(`${service.url}/healthz`)).status).toBe(200);
+    } finally {
+      await service.stop();
+    }
+  });
+});

@@ -1,0 +1,120 @@
+import { randomBytes } from 'node:crypto';
+import { subjectMatches, type BusEvent, type EventBus } from './event_bus';
+import { MemoryBus } from './memory_bus';
+import { NatsBus } from './nats_bus';
+
+export const NATS_URL = process.env.CTP_TEST_NATS_URL ?? '127.0.0.1:4222';
+
+async function connectNats(): Promise<NatsBus> {
+  try {
+    return await NatsBus.connect({ servers: NATS_URL, name: 'bus-spec' });
+  } catch (error) {
+    throw new Error(`NATS JetStream is not reachable at ${NATS_URL} (.ci/run starts it): ${String(error)}`);
+  }
+}
+
+function collector<T>() {
+  const events: BusEvent<T>[] = [];
+  return {
+    events,
+    handler: (e: BusEvent<T>) => void events.push(e),
+    async until(n: number, timeoutMs = 5000) {
+      const deadline = Date.now() + timeoutMs;
+      while (events.length < n && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      return events;
+    },
+  };
+}
+
+describe('subjectMatches', () => {
+  it.each([
+    ['a.b', 'a.b', true],
+    ['a.*', 'a.b', true],
+    ['a.*', 'a.b.c', false],
+    ['a.>', 'a.b.c', true],
+    ['a.>', 'a', false],
+    ['a.b', 'a.c', false],
+  ])('%s ~ %s = %s', (filter, subject, expected) => {
+    expect(subjectMatches(filter, subject)).toBe(expected);
+  });
+});
+
+describe.each([
+  ['in-process', async () => new MemoryBus() as EventBus],
+  ['NATS JetStream', connectNats as () => Promise<EventBus>],
+])('%s bus', (_name, make) => {
+  let bus: EventBus;
+  let stream: string;
+  let prefix: string;
+  beforeAll(async () => {
+    bus = await make();
+  });
+  afterAll(() => bus.close());
+  beforeEach(async () => {
+    const id = randomBytes(4).toString('hex');
+    stream = `TEST_${id}`;
+    prefix = `test.${id}`;
+    await bus.ensureStreams([{ name: stream, subjects: [`${prefix}.>`], maxAgeMs: 60_000 }]);
+  });
+
+  it('creates streams idempotently and numbers events densely', async () => {
+    await bus.ensureStreams([{ name: stream, subjects: [`${prefix}.>`], maxAgeMs: 60_000 }]);
+    expect(await bus.lastSeq(stream)).toBe(0);
+    expect(await bus.publish(`${prefix}.a`, { n: 1 })).toBe(1);
+    expect(await bus.publish(`${prefix}.b`, { n: 2 }, { headers: { traceparent: '00-abc-def-01' } })).toBe(2);
+    expect(await bus.lastSeq(stream)).toBe(2);
+  });
+
+  it('replays from a sequence in order, then delivers live events, filtered by subject', async () => {
+    for (let i = 1; i <= 5; i++) await bus.publish(`${prefix}.${i % 2 ? 'odd' : 'even'}`, { i }, { headers: { traceparent: `t${i}` } });
+    const all = collector<{ i: number }>();
+    const odd = collector<{ i: number }>();
+    const subAll = await bus.subscribe({ stream, filter: `${prefix}.>`, fromSeq: 2 }, all.handler);
+    const subOdd = await bus.subscribe({ stream, filter: `${prefix}.odd`, fromSeq: 1 }, odd.handler);
+    await bus.publish(`${prefix}.odd`, { i: 7 });
+    expect((await all.until(5)).map((e) => e.data.i)).toEqual([2, 3, 4, 5, 7]);
+    expect((await odd.until(4)).map((e) => [e.seq, e.data.i])).toEqual([[1, 1], [3, 3], [5, 5], [6, 7]]);
+    expect(all.events[0]!.headers.traceparent).toBe('t2');
+    await subAll.stop();
+    await subOdd.stop();
+  });
+
+  it('stores a repeated message id once', async () => {
+    expect(await bus.publish(`${prefix}.r`, { jti: 'a' }, { msgId: 'revoke-a' })).toBe(1);
+    expect(await bus.publish(`${prefix}.r`, { jti: 'a' }, { msgId: 'revoke-a' })).toBe(1);
+    expect(await bus.publish(`${prefix}.r`, { jti: 'b' }, { msgId: 'revoke-b' })).toBe(2);
+  });
+
+  it('reads stored events from a sequence without a consumer, reporting how far it looked', async () => {
+    expect(await bus.read({ stream, filter: `${prefix}.>`, fromSeq: 1, max: 10 })).toEqual({ events: [], lastSeq: 0, firstSeq: expect.any(Number) });
+    for (let i = 1; i <= 6; i++) await bus.publish(`${prefix}.p${i % 3}`, { i }, { headers: { h: `v${i}` } });
+    const page = await bus.read<{ i: number }>({ stream, filter: `${prefix}.p1`, fromSeq: 2, max: 3 });
+    expect(page.events.map((e) => [e.seq, e.data.i, e.headers.h])).toEqual([[4, 4, 'v4']]);
+    expect(page.lastSeq).toBe(4);
+    const rest = await bus.read<{ i: number }>({ stream, filter: `${prefix}.>`, fromSeq: 5, max: 100 });
+    expect(rest.events.map((e) => e.seq)).toEqual([5, 6]);
+    expect((await bus.read({ stream, filter: `${prefix}.>`, fromSeq: 7, max: 100 })).lastSeq).toBe(6);
+  });
+
+  it('replays from a start time', async () => {
+    await bus.publish(`${prefix}.t`, { i: 1 });
+    await new Promise((r) => setTimeout(r, 50));
+    const from = Date.now();
+    await bus.publish(`${prefix}.t`, { i: 2 });
+    const c = collector<{ i: number }>();
+    const sub = await bus.subscribe({ stream, filter: `${prefix}.>`, fromTimeMs: from }, c.handler);
+    expect((await c.until(1)).map((e) => e.data.i)).toEqual([2]);
+    await sub.stop();
+  });
+
+  it('delivers only new events without a start sequence', async () => {
+    await bus.publish(`${prefix}.x`, { i: 1 });
+    const c = collector<{ i: number }>();
+    const sub = await bus.subscribe({ stream, filter: `${prefix}.>` }, c.handler);
+    await bus.publish(`${prefix}.x`, { i: 2 });
+    expect((await c.until(1)).map((e) => e.data.i)).toEqual([2]);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(c.events).toHaveLength(1);
+    await sub.stop();
+  });
+});

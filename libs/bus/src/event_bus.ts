@@ -1,0 +1,88 @@
+/** A stored event as a subscriber receives it. */
+export interface BusEvent<T = unknown> {
+  subject: string;
+  /** Position in its stream: dense, increasing, the same for every reader. */
+  seq: number;
+  data: T;
+  headers: Record<string, string>;
+}
+
+export interface StreamSpec {
+  name: string;
+  subjects: string[];
+  /** How long events are kept. */
+  maxAgeMs: number;
+}
+
+export interface SubscribeOptions {
+  stream: string;
+  /** Subject filter with NATS wildcards (`*` one token, `>` the rest). */
+  filter: string;
+  /** Deliver from this stream sequence (inclusive). */
+  fromSeq?: number;
+  /** Deliver events stored at or after this time (ms since the epoch). With neither: only new events. */
+  fromTimeMs?: number;
+  /** Called when delivery resumes after an interruption (the consumer was recreated). */
+  onResume?: () => void;
+}
+
+export interface Subscription {
+  /** False while the server has stopped answering this subscription (missed heartbeats, lost consumer). */
+  readonly healthy: boolean;
+  stop(): Promise<void>;
+}
+
+export type BusStatus = 'connected' | 'disconnected';
+
+export interface PublishOptions {
+  headers?: Record<string, string>;
+  /** Deduplication id: a second publish with the same id inside the dedup window is not stored again. */
+  msgId?: string;
+}
+
+export interface ReadOptions {
+  stream: string;
+  filter: string;
+  /** First sequence to examine (inclusive). */
+  fromSeq: number;
+  /** Most events to examine. */
+  max: number;
+}
+
+export interface ReadResult<T> {
+  events: BusEvent<T>[];
+  /** The last sequence examined (matching or not); resume from lastSeq + 1. fromSeq - 1 when nothing was there. */
+  lastSeq: number;
+  /** The oldest sequence the stream still holds (retention may have dropped older ones). */
+  firstSeq: number;
+}
+
+/**
+ * The event bus. `publish` resolves only once the event is stored durably (on
+ * JetStream: the publish acknowledgement), so a caller that answered its client
+ * after `publish` never loses the event. Subscriptions deliver in stream order and
+ * survive reconnects without gaps.
+ */
+export interface EventBus {
+  ensureStreams(specs: StreamSpec[]): Promise<void>;
+  publish(subject: string, data: object, options?: PublishOptions): Promise<number>;
+  /** Stored events from a sequence on, without a consumer (pull reads, resuming push channels). */
+  read<T>(options: ReadOptions): Promise<ReadResult<T>>;
+  subscribe<T>(options: SubscribeOptions, handler: (event: BusEvent<T>) => void | Promise<void>): Promise<Subscription>;
+  /** The last sequence stored in a stream (0 when empty). */
+  lastSeq(stream: string): Promise<number>;
+  readonly status: BusStatus;
+  onStatus(listener: (status: BusStatus) => void): void;
+  close(): Promise<void>;
+}
+
+/** NATS subject matching: `*` matches one token, `>` one or more trailing tokens. */
+export function subjectMatches(filter: string, subject: string): boolean {
+  const f = filter.split('.');
+  const s = subject.split('.');
+  for (let i = 0; i < f.length; i++) {
+    if (f[i] === '>') return s.length > i;
+    if (i >= s.length || (f[i] !== '*' && f[i] !== s[i])) return false;
+  }
+  return f.length === s.length;
+}

@@ -1,0 +1,111 @@
+import {
+  subjectMatches,
+  type BusEvent,
+  type BusStatus,
+  type EventBus,
+  type PublishOptions,
+  type ReadOptions,
+  type ReadResult,
+  type StreamSpec,
+  type SubscribeOptions,
+  type Subscription,
+} from './event_bus';
+
+const DEDUP_WINDOW_MS = 120_000;
+
+interface Stream {
+  spec: StreamSpec;
+  events: (BusEvent & { storedAtMs: number })[];
+  firstSeq: number;
+  listeners: Set<(event: BusEvent) => void>;
+  dedup: Map<string, { seq: number; atMs: number }>;
+}
+
+/** In-process bus for `ctp up`: same ordering and replay semantics, nothing survives the process. */
+export class MemoryBus implements EventBus {
+  private readonly streams = new Map<string, Stream>();
+  readonly status: BusStatus = 'connected';
+
+  async ensureStreams(specs: StreamSpec[]): Promise<void> {
+    for (const spec of specs) {
+      const existing = this.streams.get(spec.name);
+      if (existing) existing.spec = spec;
+      else this.streams.set(spec.name, { spec, events: [], firstSeq: 1, listeners: new Set(), dedup: new Map() });
+    }
+  }
+
+  async publish(subject: string, data: object, options: PublishOptions = {}): Promise<number> {
+    const stream = [...this.streams.values()].find((s) => s.spec.subjects.some((f) => subjectMatches(f, subject)));
+    if (!stream) throw new Error(`no stream stores subject ${subject}`);
+    const now = Date.now();
+    if (options.msgId !== undefined) {
+      const seen = stream.dedup.get(options.msgId);
+      if (seen && seen.atMs > now - DEDUP_WINDOW_MS) return seen.seq;
+      if (stream.dedup.size > 100_000) stream.dedup.clear();
+    }
+    while (stream.events.length > 0 && stream.events[0]!.storedAtMs < now - stream.spec.maxAgeMs) {
+      stream.events.shift();
+      stream.firstSeq++;
+    }
+    const event = { subject, seq: stream.firstSeq + stream.events.length, data: structuredClone(data), headers: { ...options.headers }, storedAtMs: now };
+    stream.events.push(event);
+    if (options.msgId !== undefined) stream.dedup.set(options.msgId, { seq: event.seq, atMs: now });
+    for (const listener of stream.listeners) listener(event);
+    return event.seq;
+  }
+
+  async subscribe<T>(options: SubscribeOptions, handler: (event: BusEvent<T>) => void | Promise<void>): Promise<Subscription> {
+    const stream = this.streams.get(options.stream);
+    if (!stream) throw new Error(`no stream ${options.stream}`);
+    const queue: BusEvent[] = [];
+    let draining = false;
+    let stopped = false;
+    const drain = async () => {
+      if (draining) return;
+      draining = true;
+      while (queue.length > 0 && !stopped) await handler(queue.shift() as BusEvent<T>);
+      draining = false;
+    };
+    const deliver = (event: BusEvent) => {
+      if (!subjectMatches(options.filter, event.subject)) return;
+      queue.push(event);
+      void drain();
+    };
+    for (const event of stream.events) {
+      if ((options.fromSeq !== undefined && event.seq >= options.fromSeq) || (options.fromTimeMs !== undefined && event.storedAtMs >= options.fromTimeMs)) deliver(event);
+    }
+    stream.listeners.add(deliver);
+    return {
+      healthy: true,
+      stop: async () => {
+        stopped = true;
+        stream.listeners.delete(deliver);
+      },
+    };
+  }
+
+  async read<T>(options: ReadOptions): Promise<ReadResult<T>> {
+    const stream = this.streams.get(options.stream);
+    if (!stream) throw new Error(`no stream ${options.stream}`);
+    const start = Math.max(options.fromSeq, stream.firstSeq) - stream.firstSeq;
+    const slice = stream.events.slice(start, start + options.max);
+    return {
+      events: slice.filter((e) => subjectMatches(options.filter, e.subject)).map(({ storedAtMs: _s, ...e }) => e as BusEvent<T>),
+      lastSeq: slice.length > 0 ? slice[slice.length - 1]!.seq : Math.max(options.fromSeq, stream.firstSeq) - 1,
+      firstSeq: stream.firstSeq,
+    };
+  }
+
+  async lastSeq(stream: string): Promise<number> {
+    const s = this.streams.get(stream);
+    return s ? s.firstSeq + s.events.length - 1 : 0;
+  }
+
+  onStatus(): void {
+    // The in-process bus is always connected: there is no status to report.
+  }
+
+  async close(): Promise<void> {
+    for (const stream of this.streams.values()) stream.listeners.clear();
+  }
+}

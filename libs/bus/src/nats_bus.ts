@@ -1,0 +1,168 @@
+import { connect, headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node';
+import { DeliverPolicy, jetstream, jetstreamManager, StorageType, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
+import { type BusEvent, type BusStatus, type EventBus, type PublishOptions, type ReadOptions, type ReadResult, type StreamSpec, type SubscribeOptions, type Subscription } from './event_bus';
+
+export interface NatsBusOptions {
+  servers: string;
+  name: string;
+  /** How long a publish waits for JetStream's acknowledgement. */
+  publishTimeoutMs?: number;
+}
+
+const encoder = new TextEncoder();
+
+function headersOf(h: Iterable<[string, string[]]> | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (h) for (const [k, v] of h) out[k] = v[0] ?? '';
+  return out;
+}
+const decoder = new TextDecoder();
+
+/** NATS JetStream: file-backed streams, ordered consumers that resume after reconnects. */
+export class NatsBus implements EventBus {
+  private statusValue: BusStatus = 'connected';
+  private readonly listeners = new Set<(status: BusStatus) => void>();
+
+  private constructor(
+    private readonly nc: NatsConnection,
+    private readonly js: JetStreamClient,
+    private readonly jsm: JetStreamManager,
+    private readonly publishTimeoutMs: number,
+  ) {
+    void this.watchStatus();
+  }
+
+  static async connect(options: NatsBusOptions): Promise<NatsBus> {
+    const nc = await connect({
+      servers: options.servers,
+      name: options.name,
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 250,
+      pingInterval: 5_000,
+    });
+    const jsm = await jetstreamManager(nc, { timeout: 5_000 });
+    return new NatsBus(nc, jetstream(nc), jsm, options.publishTimeoutMs ?? 2_000);
+  }
+
+  get status(): BusStatus {
+    return this.statusValue;
+  }
+
+  onStatus(listener: (status: BusStatus) => void): void {
+    this.listeners.add(listener);
+  }
+
+  private async watchStatus(): Promise<void> {
+    for await (const s of this.nc.status()) {
+      const next: BusStatus | undefined = s.type === 'disconnect' ? 'disconnected' : s.type === 'reconnect' ? 'connected' : undefined;
+      if (next && next !== this.statusValue) {
+        this.statusValue = next;
+        for (const listener of this.listeners) listener(next);
+      }
+    }
+  }
+
+  async ensureStreams(specs: StreamSpec[]): Promise<void> {
+    for (const spec of specs) {
+      const config = { name: spec.name, subjects: spec.subjects, storage: StorageType.File, max_age: spec.maxAgeMs * 1_000_000, allow_direct: true };
+      try {
+        await this.jsm.streams.info(spec.name);
+        await this.jsm.streams.update(spec.name, config);
+      } catch (error) {
+        if (!/stream not found/i.test(String(error))) throw error;
+        await this.jsm.streams.add(config);
+      }
+    }
+  }
+
+  async publish(subject: string, data: object, options: PublishOptions = {}): Promise<number> {
+    const h = natsHeaders();
+    for (const [k, v] of Object.entries(options.headers ?? {})) h.set(k, v);
+    const ack = await this.js.publish(subject, encoder.encode(JSON.stringify(data)), {
+      headers: h,
+      timeout: this.publishTimeoutMs,
+      ...(options.msgId === undefined ? {} : { msgID: options.msgId }),
+    });
+    return ack.seq;
+  }
+
+  /**
+   * Reads through a short-lived ordered consumer. Its num_pending says how many
+   * matching events exist, so the fetch asks for exactly those and returns at once
+   * (batch direct get would be one round trip, but needs nats-server 2.11).
+   */
+  async read<T>(options: ReadOptions): Promise<ReadResult<T>> {
+    const state = (await this.jsm.streams.info(options.stream)).state;
+    const from = Math.max(options.fromSeq, state.first_seq);
+    const result: ReadResult<T> = { events: [], lastSeq: Math.max(from - 1, Math.min(state.last_seq, from + options.max - 1)), firstSeq: state.first_seq };
+    if (from > state.last_seq) return { ...result, lastSeq: from - 1 };
+    const consumer = await this.js.consumers.get(options.stream, {
+      filter_subjects: options.filter,
+      deliver_policy: DeliverPolicy.StartSequence,
+      opt_start_seq: from,
+    });
+    try {
+      const pending = (await consumer.info(true)).num_pending;
+      const limitSeq = from + options.max - 1;
+      if (pending === 0) return result;
+      const messages = await consumer.fetch({ max_messages: Math.min(pending, options.max), expires: 2_000 });
+      for await (const m of messages) {
+        if (m.seq > limitSeq) break;
+        result.events.push({ subject: m.subject, seq: m.seq, data: JSON.parse(decoder.decode(m.data)) as T, headers: headersOf(m.headers) });
+      }
+      const last = result.events[result.events.length - 1];
+      if (last) result.lastSeq = Math.max(result.lastSeq, last.seq);
+      return result;
+    } finally {
+      await consumer.delete().catch(() => undefined);
+    }
+  }
+
+  async subscribe<T>(options: SubscribeOptions, handler: (event: BusEvent<T>) => void | Promise<void>): Promise<Subscription> {
+    const consumer = await this.js.consumers.get(
+      options.stream,
+      options.fromSeq !== undefined
+        ? { filter_subjects: options.filter, deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: options.fromSeq }
+        : options.fromTimeMs !== undefined
+          ? { filter_subjects: options.filter, deliver_policy: DeliverPolicy.StartTime, opt_start_time: new Date(options.fromTimeMs).toISOString() }
+          : { filter_subjects: options.filter, deliver_policy: DeliverPolicy.New },
+    );
+    // A 2 s pull expiry makes the server heartbeat every second, so a consumer lost in
+    // a server restart is noticed and recreated in about two seconds, not a minute.
+    const messages = await consumer.consume({ expires: 2_000 });
+    let healthy = true;
+    void (async () => {
+      for await (const status of messages.status()) {
+        if (['heartbeats_missed', 'consumer_not_found', 'consumer_deleted', 'no_responders', 'stream_not_found'].includes(status.type)) {
+          healthy = false;
+        } else if (status.type === 'ordered_consumer_recreated') {
+          healthy = true;
+          options.onResume?.();
+        }
+      }
+    })();
+    const done = (async () => {
+      for await (const m of messages) {
+        healthy = true;
+        await handler({ subject: m.subject, seq: m.seq, data: JSON.parse(decoder.decode(m.data)) as T, headers: headersOf(m.headers) });
+      }
+    })();
+    return {
+      get healthy() {
+        return healthy;
+      },
+      stop: async () => {
+        messages.stop();
+        await done.catch(() => undefined);
+      },
+    };
+  }
+
+  async lastSeq(stream: string): Promise<number> {
+    return (await this.jsm.streams.info(stream)).state.last_seq;
+  }
+
+  async close(): Promise<void> {
+    await this.nc.drain().catch(() => this.nc.close());
+  }
+}

@@ -1,0 +1,1 @@
+module.exports = { displayName: 'ctp-core', preset: '../../jest.preset.js' };

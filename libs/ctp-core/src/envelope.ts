@@ -1,0 +1,105 @@
+import { z } from 'zod';
+import { CtpError, type FieldError } from './errors';
+
+const slug = (max: number) =>
+  z
+    .string()
+    .max(max)
+    .regex(/^[a-z][a-z0-9_-]*$/, 'lowercase letters, digits, "_" or "-", starting with a letter');
+
+export const MAX_FEATURES = 32;
+
+/**
+ * ContextEnvelope (integration guide §2). Unknown fields are rejected rather than
+ * ignored: a misspelt binding field would otherwise silently drop out of the
+ * context hash and bind the token to less than the partner meant.
+ */
+export const contextEnvelopeSchema = z.strictObject({
+  ts: z.iso.datetime({ offset: true, message: 'an RFC 3339 date-time, e.g. 2025-11-09T20:17:00Z' }),
+  channel: slug(32),
+  features: z.array(slug(32)).min(1).max(MAX_FEATURES),
+  processor: z
+    .string()
+    .max(256)
+    .regex(/^[a-z][a-z0-9+.-]*:\/\/[\x21-\x7e]+$/, 'a URI such as svc://cx-ai/v1 (scheme://, no spaces)'),
+  purpose: slug(64),
+  retention: slug(64),
+  jurisdiction: z
+    .string()
+    .regex(/^[A-Z]{2}(-[A-Z0-9]{1,3})?$/, 'an ISO 3166-1 alpha-2 country, optionally with an ISO 3166-2 subdivision, e.g. US-KY'),
+  ui_copy_id: z
+    .string()
+    .min(1)
+    .max(128)
+    .regex(/^[\x21-\x7e]+$/, 'printable ASCII without spaces, e.g. consent-modal-2025-11-01#en-US'),
+});
+
+export type ContextEnvelope = z.infer<typeof contextEnvelopeSchema>;
+
+/** POST /issue body: the envelope plus an optional subject reference that is not hashed. */
+export const issueRequestSchema = contextEnvelopeSchema.extend({
+  subject_ref: z.string().min(1).max(256).optional(),
+});
+export type IssueRequest = z.infer<typeof issueRequestSchema>;
+
+/** POST /introspect body. The token's size is judged by the verifier (reason `oversized`). */
+export const introspectRequestSchema = z.strictObject({
+  token: z.string(),
+  context_envelope: contextEnvelopeSchema,
+});
+export type IntrospectRequest = z.infer<typeof introspectRequestSchema>;
+
+/** POST /revoke body. */
+export const revokeRequestSchema = z.strictObject({
+  jti: z.uuid({ message: 'a UUID such as c0b3e1f8-4567-4890-abcd-1234567890ab' }),
+  reason: slug(64).optional(),
+});
+export type RevokeRequest = z.infer<typeof revokeRequestSchema>;
+
+function ruleOf(issue: z.core.$ZodIssue): string {
+  switch (issue.code) {
+    case 'invalid_type':
+      return issue.input === undefined ? 'required' : `type:${issue.expected}`;
+    case 'too_big':
+      return `max:${String(issue.maximum)}`;
+    case 'too_small':
+      return `min:${String(issue.minimum)}`;
+    case 'unrecognized_keys':
+      return 'unknown_field';
+    case 'invalid_format':
+      return issue.format === 'regex' ? 'pattern' : `format:${issue.format}`;
+    default:
+      return issue.code;
+  }
+}
+
+function pathOf(path: PropertyKey[]): string {
+  return path.map((p) => (typeof p === 'number' ? `[${p}]` : String(p))).join('.').replace(/\.\[/g, '[');
+}
+
+/** Turns a zod error into one FieldError per offending field (unknown keys: one each). */
+export function fieldErrors(error: z.ZodError): FieldError[] {
+  const out: FieldError[] = [];
+  for (const issue of error.issues) {
+    if (issue.code === 'unrecognized_keys') {
+      for (const key of issue.keys) {
+        out.push({ field: pathOf([...issue.path, key]), rule: 'unknown_field', message: 'is not a field of this object' });
+      }
+      continue;
+    }
+    const rule = ruleOf(issue);
+    out.push({ field: pathOf(issue.path) || '(body)', rule, message: rule === 'required' ? 'is required' : issue.message });
+  }
+  return out;
+}
+
+/** Parses `input` with `schema` or throws a `validation_failed` CtpError naming every bad field. */
+export function parseOrThrow<S extends z.ZodType>(schema: S, input: unknown): z.infer<S> {
+  // reportInput lets a missing field (input undefined) be told from a wrongly typed one.
+  const result = schema.safeParse(input, { reportInput: true });
+  if (result.success) return result.data;
+  const errors = fieldErrors(result.error);
+  const first = errors[0];
+  const detail = first ? `${first.field}: ${first.message} (rule ${first.rule})` : 'invalid request body';
+  throw new CtpError('validation_failed', detail, { errors });
+}

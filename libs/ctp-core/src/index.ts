@@ -1,0 +1,7 @@
+export * from './errors';
+export * from './envelope';
+export * from './context_hash';
+export * from './claims';
+export * from './jws';
+export * from './pseudonym';
+export * from './validation';

@@ -1,0 +1,59 @@
+import express, { type ErrorRequestHandler, type Express, type RequestHandler, type Router } from 'express';
+import { CtpError } from '@ctp/ctp-core';
+import { httpMetrics } from '@ctp/telemetry';
+import type { Logger } from './logger';
+import { sendProblem } from './problem';
+
+export type ReadinessCheck = () => boolean | Promise<boolean>;
+
+export interface ServiceAppOptions {
+  routers: Router[];
+  readiness: Record<string, ReadinessCheck>;
+  logger: Logger;
+}
+
+const securityHeaders: RequestHandler = (_req, res, next) => {
+  res.setHeader('X-Content-Type-Options', 'nosniff');
+  res.setHeader('Referrer-Policy', 'no-referrer');
+  res.setHeader('Cache-Control', 'no-store');
+  next();
+};
+
+/** The express app every service and `ctp up` share: headers, health, routers, problems. */
+export function createServiceApp(options: ServiceAppOptions): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.use(securityHeaders);
+  app.use(httpMetrics);
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  app.get('/readyz', async (_req, res) => {
+    const checks: Record<string, boolean> = {};
+    for (const [name, check] of Object.entries(options.readiness)) {
+      checks[name] = await Promise.resolve()
+        .then(check)
+        .catch(() => false);
+    }
+    const ready = Object.values(checks).every(Boolean);
+    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not_ready', checks });
+  });
+  for (const router of options.routers) app.use(router);
+  app.use((req, _res, next) => next(new CtpError('not_found', `no resource at ${req.method} ${req.path.slice(0, 200)}`)));
+  const onError: ErrorRequestHandler = (error: unknown, _req, res, _next) => {
+    if (error instanceof CtpError) return sendProblem(res, error);
+    options.logger.error({ err: error }, 'unhandled error');
+    sendProblem(res, new CtpError('internal', 'the request failed; it has been logged'));
+  };
+  app.use(onError);
+  return app;
+}
+
+/** Answers 405 for methods a path does not support, listing the ones it does. */
+export function methodNotAllowed(...allowed: string[]): RequestHandler {
+  return (req, res, next) => {
+    res.setHeader('Allow', allowed.join(', '));
+    next(new CtpError('method_not_allowed', `${req.method} is not allowed here; use ${allowed.join(' or ')}`));
+  };
+}

@@ -1,0 +1,33 @@
+import type { RequestHandler, Response } from 'express';
+import { CtpError } from '@ctp/ctp-core';
+import type { Partner, PartnerRegistry } from '@ctp/partners';
+
+export interface AuthOptions {
+  registry: PartnerRegistry | undefined;
+  /** Dev mode: calls without a credential act as this partner. */
+  devPartner?: Partner;
+}
+
+/** The partner an Authorization header names, or the CtpError to answer with. */
+export function authenticate(header: string | undefined, options: AuthOptions): Partner | CtpError {
+  if (header === undefined) return options.devPartner ?? new CtpError('unauthenticated', 'send Authorization: Bearer <partner API key>');
+  const match = /^Bearer ([\x21-\x7e]{1,200})$/.exec(header);
+  const partner = match && options.registry?.authenticate(match[1]!);
+  return partner || new CtpError('unauthenticated', 'the partner credential is not valid');
+}
+
+/** Requires `Authorization: Bearer <api key>`; the partner lands in res.locals.partner. */
+export function partnerAuth(options: AuthOptions): RequestHandler {
+  return (req, res, next) => {
+    const result = authenticate(req.headers.authorization, options);
+    if (result instanceof CtpError) return next(result);
+    res.locals.partner = result;
+    next();
+  };
+}
+
+export function partnerOf(res: Response): Partner {
+  const partner = res.locals.partner as Partner | undefined;
+  if (!partner) throw new Error('partnerAuth must run before this handler');
+  return partner;
+}

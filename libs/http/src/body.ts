@@ -1,0 +1,82 @@
+import type { RequestHandler } from 'express';
+import { CtpError } from '@ctp/ctp-core';
+import { parseShellMangledJson } from './shell_mangled_json';
+
+export const MAX_BODY_BYTES = 16 * 1024;
+const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+
+export interface JsonBodyOptions {
+  limit?: number;
+  /** Dev mode only: accept the shell-mangled body the guide's /introspect example sends. */
+  acceptShellMangledJson?: boolean;
+}
+
+export const DEV_NOTICE_HEADER = 'CTP-Dev-Notice';
+
+/**
+ * Reads a JSON request body with hard bounds: application/json (UTF-8) only, at most
+ * `limit` bytes (checked on Content-Length and while streaming), strict UTF-8, no
+ * prototype-shaped keys anywhere. Each failure is a 4xx problem naming the rule.
+ */
+export function jsonBody(options: JsonBodyOptions = {}): RequestHandler {
+  const limit = options.limit ?? MAX_BODY_BYTES;
+  return async (req, res, next) => {
+    const type = req.headers['content-type'] ?? '';
+    const [mediaType, ...params] = type.split(';').map((s) => s.trim().toLowerCase());
+    const charset = params.find((p) => p.startsWith('charset='))?.slice(8);
+    if (mediaType !== 'application/json' || (charset !== undefined && charset !== 'utf-8')) {
+      return next(new CtpError('unsupported_media_type', `Content-Type must be application/json (UTF-8), got ${JSON.stringify(type.slice(0, 100))}`));
+    }
+    const declared = Number(req.headers['content-length'] ?? 0);
+    if (declared > limit) {
+      res.setHeader('Connection', 'close');
+      return next(new CtpError('body_too_large', `body is ${declared} bytes; the limit is ${limit}`));
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of req as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      if (size > limit) {
+        res.setHeader('Connection', 'close');
+        return next(new CtpError('body_too_large', `body exceeds the limit of ${limit} bytes`));
+      }
+      chunks.push(chunk);
+    }
+    let text: string;
+    try {
+      text = new TextDecoder('utf-8', { fatal: true }).decode(Buffer.concat(chunks, size));
+    } catch {
+      return next(new CtpError('invalid_encoding', 'body contains bytes that are not valid UTF-8'));
+    }
+    try {
+      req.body = parseJson(text);
+    } catch (strictError) {
+      if (strictError instanceof CtpError) return next(strictError);
+      if (!options.acceptShellMangledJson) return next(invalidJson(strictError));
+      try {
+        req.body = parseShellMangledJson(text);
+        res.setHeader(DEV_NOTICE_HEADER, 'body was not JSON; read as shell-unquoted JSON (dev mode only; quote your JSON)');
+      } catch {
+        return next(invalidJson(strictError));
+      }
+    }
+    next();
+  };
+}
+
+function invalidJson(error: unknown): CtpError {
+  const reason = error instanceof Error ? error.message : 'unparseable';
+  return new CtpError('invalid_json', `body is not valid JSON: ${reason}. In a shell, wrap the JSON in single quotes or use a heredoc.`);
+}
+
+function parseJson(text: string): unknown {
+  if (!text.includes('__proto__') && !text.includes('constructor') && !text.includes('prototype')) return JSON.parse(text);
+  return JSON.parse(text, function reviver(key, value) {
+    if (FORBIDDEN_KEYS.has(key)) {
+      throw new CtpError('validation_failed', `key ${JSON.stringify(key)} is not allowed`, {
+        errors: [{ field: key, rule: 'forbidden_key', message: 'prototype-shaped keys are refused' }],
+      });
+    }
+    return value;
+  });
+}

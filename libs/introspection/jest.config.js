@@ -1,0 +1,1 @@
+module.exports = { displayName: 'introspection', preset: '../../jest.preset.js' };

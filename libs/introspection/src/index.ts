@@ -1,0 +1,2 @@
+export * from './introspector';
+export * from './router';

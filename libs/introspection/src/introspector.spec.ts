@@ -1,0 +1,90 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { buildClaims, signEs256, type ContextEnvelope } from '@ctp/ctp-core';
+import { KeyDirectory, type VerificationKeys } from '@ctp/keys';
+import { MemoryBus } from '@ctp/bus';
+import { MemoryCrl, REVOCATION_STREAM_SPEC, RevocationService, RevocationSync } from '@ctp/revocation';
+import { DEMO_PARTNER } from '@ctp/partners';
+import { Introspector } from './introspector';
+
+const keys = KeyDirectory.open(join(mkdtempSync(join(tmpdir(), 'ctp-introspect-')), 'keys'));
+const envelope: ContextEnvelope = {
+  ts: '2025-11-09T20:17:00Z',
+  channel: 'voice',
+  features: ['tone', 'sentiment'],
+  processor: 'svc://cx-ai/v1',
+  purpose: 'customer_retention',
+  retention: 'session_only',
+  jurisdiction: 'US-KY',
+  ui_copy_id: 'consent-modal-2025-11-01#en-US',
+};
+
+function token(overrides: Record<string, unknown> = {}, nowSeconds = Math.floor(Date.now() / 1000)) {
+  const claims = buildClaims({ envelope, issuer: 'http://ctp.test', sub: 's', jti: 'j-1', policyUri: 'p', nowSeconds, ttlSeconds: 240 });
+  const { kid, privateKey } = keys.signingKey();
+  return signEs256({ ...claims, ...overrides }, kid, privateKey);
+}
+
+/** Counts key resolutions, to observe the verified-token cache. */
+class CountingKeys implements VerificationKeys {
+  resolves = 0;
+  published = true;
+  readonly ready = true;
+  cached(kid: string) {
+    return this.published ? keys.cached(kid) : undefined;
+  }
+  async resolve(kid: string) {
+    this.resolves++;
+    return this.cached(kid);
+  }
+}
+
+async function revocationWorld() {
+  const bus = new MemoryBus();
+  await bus.ensureStreams([REVOCATION_STREAM_SPEC]);
+  const crl = new MemoryCrl();
+  const revocations = new RevocationSync({ bus, crl });
+  await revocations.start();
+  return { revocations, service: new RevocationService({ bus, crl }), stop: () => revocations.stop() };
+}
+
+describe('Introspector', () => {
+  it('verifies once, then serves the signature from the cache while checking revocation every time', async () => {
+    const counting = new CountingKeys();
+    const world = await revocationWorld();
+    const introspector = new Introspector({ keys: counting, issuer: 'http://ctp.test', revocations: world.revocations });
+    const t = token();
+    expect((await introspector.introspect(t, envelope)).decision).toBe('allow');
+    expect((await introspector.introspect(t, envelope)).decision).toBe('allow');
+    expect(counting.resolves).toBe(1);
+    await world.service.revoke(DEMO_PARTNER, 'j-1', 'user_revoked');
+    await new Promise((r) => setImmediate(r));
+    expect(await introspector.introspect(t, envelope)).toMatchObject({ decision: 'deny', reason: 'revoked', jti: 'j-1' });
+    await world.stop();
+  });
+
+  it('stops honouring cached tokens once their key leaves the JWKS', async () => {
+    const counting = new CountingKeys();
+    const introspector = new Introspector({ keys: counting, issuer: 'http://ctp.test', revocations: (await revocationWorld()).revocations });
+    const t = token();
+    expect((await introspector.introspect(t, envelope)).decision).toBe('allow');
+    counting.published = false;
+    expect(await introspector.introspect(t, envelope)).toMatchObject({ decision: 'deny', reason: 'unknown_kid', jti: null });
+  });
+
+  it('bounds the cache and drops expired tokens from it', async () => {
+    const introspector = new Introspector({ keys, issuer: 'http://ctp.test', revocations: (await revocationWorld()).revocations, cacheSize: 2 });
+    for (let i = 0; i < 5; i++) await introspector.introspect(token({ jti: `j-${i}` }), envelope);
+    expect(introspector.cachedTokens).toBe(2);
+    const old = token({}, Math.floor(Date.now() / 1000) - 1000);
+    expect((await introspector.introspect(old, envelope)).reason).toBe('expired');
+    expect(introspector.cachedTokens).toBe(1);
+  });
+
+  it('denies signed tokens whose claims are incomplete, without echoing them', async () => {
+    const introspector = new Introspector({ keys, issuer: 'http://ctp.test', revocations: (await revocationWorld()).revocations });
+    expect(await introspector.introspect(token({ exp: 'soon' }), envelope)).toMatchObject({ reason: 'invalid_claims', sub: null });
+    expect(await introspector.introspect(token({ consent_version: 'ctp-9' }), envelope)).toMatchObject({ reason: 'invalid_claims' });
+  });
+});

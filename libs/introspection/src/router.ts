@@ -1,0 +1,26 @@
+import { Router, type RequestHandler } from 'express';
+import { introspectRequestSchema, parseOrThrow } from '@ctp/ctp-core';
+import { methodNotAllowed } from '@ctp/http';
+import { introspections, validationErrors, validationLatency } from '@ctp/telemetry';
+import type { Introspector } from './introspector';
+
+export interface IntrospectorRouterOptions {
+  introspector: Introspector;
+  auth: RequestHandler;
+  body: RequestHandler;
+}
+
+export function introspectorRouter(options: IntrospectorRouterOptions): Router {
+  const router = Router();
+  router.post('/introspect', options.auth, options.body, async (req, res) => {
+    const started = process.hrtime.bigint();
+    const request = parseOrThrow(introspectRequestSchema, req.body);
+    const result = await options.introspector.introspect(request.token, request.context_envelope);
+    validationLatency.observe(Number(process.hrtime.bigint() - started) / 1e9);
+    introspections.inc({ decision: result.decision });
+    if (result.reason !== null) validationErrors.inc({ reason: result.reason });
+    res.json(result);
+  });
+  router.all('/introspect', methodNotAllowed('POST'));
+  return router;
+}

@@ -1,0 +1,1 @@
+module.exports = { displayName: 'issuance', preset: '../../jest.preset.js' };

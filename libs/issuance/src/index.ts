@@ -1,0 +1,2 @@
+export * from './issuance_service';
+export * from './router';

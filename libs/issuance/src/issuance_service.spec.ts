@@ -1,0 +1,78 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { contextHash, CtpError, decodeCompactJws, decodeJwsPayload, verifyJwsSignature, type IssueRequest } from '@ctp/ctp-core';
+import { KeyDirectory } from '@ctp/keys';
+import { DEMO_PARTNER, type Partner } from '@ctp/partners';
+import { MemoryCrl } from '@ctp/revocation';
+import { IssuanceService } from './issuance_service';
+
+const keys = KeyDirectory.open(join(mkdtempSync(join(tmpdir(), 'ctp-issue-')), 'keys'));
+const owners = new MemoryCrl();
+const service = new IssuanceService({ keys, owners, issuer: 'http://ctp.test', ttlSeconds: 240, subjectSecret: Buffer.alloc(32, 1) });
+const request: IssueRequest = {
+  ts: '2025-11-09T20:17:00Z',
+  channel: 'voice',
+  features: ['tone', 'sentiment'],
+  processor: 'svc://cx-ai/v1',
+  purpose: 'customer_retention',
+  retention: 'session_only',
+  jurisdiction: 'US-KY',
+  ui_copy_id: 'consent-modal-2025-11-01#en-US',
+};
+const acme: Partner = { id: 'acme', name: 'Acme', processors: ['svc://cx-ai/v1'], policyUri: 'https://acme.example/p' };
+
+function payloadOf(token: string) {
+  const decoded = decodeCompactJws(token);
+  if (!decoded.ok) throw new Error(decoded.reason);
+  expect(verifyJwsSignature(decoded.jws, keys.cached(decoded.jws.header.kid)!)).toBe(true);
+  return { header: decoded.jws.header, claims: decodeJwsPayload(decoded.jws)! };
+}
+
+describe('IssuanceService', () => {
+  it('issues a signed token with the guide §5 claims and an ISO expiry, recording its owner', async () => {
+    const now = Date.parse('2026-11-23T10:00:00Z');
+    const issued = await service.issue(acme, { ...request, subject_ref: 'user-1' }, now);
+    const { header, claims } = payloadOf(issued.token);
+    expect(header).toEqual({ alg: 'ES256', kid: keys.signingKey().kid, typ: 'JWT' });
+    expect(claims).toMatchObject({
+      iss: 'http://ctp.test',
+      aud: 'svc://cx-ai/v1',
+      iat: now / 1000,
+      exp: now / 1000 + 240,
+      jti: issued.jti,
+      scope: ['sentiment.read', 'tone.read'],
+      context_hash: contextHash(request),
+      policy_uri: 'https://acme.example/p',
+    });
+    expect(issued.jti).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(issued.expires_at).toBe('2026-11-23T10:04:00.000Z');
+    expect(JSON.stringify(claims)).not.toContain('user-1');
+    expect(await owners.owner(issued.jti)).toEqual({ partnerId: 'acme', expiresAt: now / 1000 + 240 });
+  });
+
+  it('gives the same subject reference the same pseudonym at one partner only', async () => {
+    const sub = async (p: Partner, ref?: string) => payloadOf((await service.issue(p, { ...request, subject_ref: ref })).token).claims.sub;
+    expect(await sub(acme, 'u')).toBe(await sub(acme, 'u'));
+    expect(await sub(acme, 'u')).not.toBe(await sub(DEMO_PARTNER, 'u'));
+    expect(await sub(acme)).not.toBe(await sub(acme));
+  });
+
+  it('refuses processors the partner is not configured for, and consent times in the future', async () => {
+    await expect(service.issue(acme, { ...request, processor: 'svc://other/v1' })).rejects.toMatchObject({ code: 'processor_not_allowed', status: 403 });
+    const now = Date.parse('2026-01-01T00:00:00Z');
+    await expect(service.issue(acme, { ...request, ts: '2026-01-01T00:01:01Z' }, now)).rejects.toBeInstanceOf(CtpError);
+    expect((await service.issue(acme, { ...request, ts: '2026-01-01T00:01:00Z' }, now)).jti).toBeTruthy();
+  });
+
+  it('issues nothing when the owner registry is down', async () => {
+    const down = new IssuanceService({
+      keys,
+      owners: { setOwner: () => Promise.reject(new Error('connection refused')) },
+      issuer: 'http://ctp.test',
+      ttlSeconds: 240,
+      subjectSecret: Buffer.alloc(32, 1),
+    });
+    await expect(down.issue(acme, request)).rejects.toMatchObject({ code: 'unavailable', status: 503 });
+  });
+});

@@ -1,0 +1,65 @@
+import { randomUUID } from 'node:crypto';
+import { buildClaims, CLOCK_SKEW_SECONDS, CtpError, pairwiseSubject, signEs256, type IssueRequest } from '@ctp/ctp-core';
+import type { KeyDirectory } from '@ctp/keys';
+import { mayUseProcessor, type Partner } from '@ctp/partners';
+import { consentIssued } from '@ctp/telemetry';
+
+/** Where the issuer records which partner owns a jti (the revocation list's owner registry). */
+export interface TokenOwners {
+  setOwner(jti: string, owner: { partnerId: string; expiresAt: number }, nowSeconds: number): Promise<void>;
+}
+
+export interface IssuanceOptions {
+  keys: KeyDirectory;
+  owners: TokenOwners;
+  issuer: string;
+  ttlSeconds: number;
+  subjectSecret: Buffer;
+}
+
+export interface IssuedToken {
+  token: string;
+  jti: string;
+  expires_at: string;
+}
+
+export class IssuanceService {
+  constructor(private readonly options: IssuanceOptions) {}
+
+  /**
+   * Signs a token after recording its owner, so only that partner can revoke it.
+   * If the owner cannot be recorded nothing is issued (503).
+   */
+  async issue(partner: Partner, request: IssueRequest, nowMs = Date.now()): Promise<IssuedToken> {
+    const { subject_ref: subjectRef, ...envelope } = request;
+    if (!mayUseProcessor(partner, envelope.processor)) {
+      throw new CtpError('processor_not_allowed', `partner ${partner.id} is not configured for processor ${envelope.processor}`, {
+        errors: [{ field: 'processor', rule: 'allowed_processor', message: 'not among the partner configured processors' }],
+      });
+    }
+    const nowSeconds = Math.floor(nowMs / 1000);
+    if (Date.parse(envelope.ts) > nowMs + CLOCK_SKEW_SECONDS * 1000) {
+      throw new CtpError('validation_failed', 'ts: consent time is in the future', {
+        errors: [{ field: 'ts', rule: 'not_in_future', message: `must not be more than ${CLOCK_SKEW_SECONDS} s ahead of the server clock` }],
+      });
+    }
+    const claims = buildClaims({
+      envelope,
+      issuer: this.options.issuer,
+      sub: pairwiseSubject(this.options.subjectSecret, partner.id, subjectRef),
+      jti: randomUUID(),
+      policyUri: partner.policyUri,
+      nowSeconds,
+      ttlSeconds: this.options.ttlSeconds,
+    });
+    const { kid, privateKey } = this.options.keys.signingKey();
+    const token = signEs256(claims, kid, privateKey);
+    try {
+      await this.options.owners.setOwner(claims.jti, { partnerId: partner.id, expiresAt: claims.exp }, nowSeconds);
+    } catch (error) {
+      throw new CtpError('unavailable', 'the token registry (Redis) is unavailable; no token was issued', { cause: error });
+    }
+    consentIssued.inc({ partner: partner.id });
+    return { token, jti: claims.jti, expires_at: new Date(claims.exp * 1000).toISOString() };
+  }
+}

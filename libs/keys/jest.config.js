@@ -1,0 +1,1 @@
+module.exports = { displayName: 'keys', preset: '../../jest.preset.js' };

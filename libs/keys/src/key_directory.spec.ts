@@ -1,0 +1,61 @@
+import { mkdtempSync, readdirSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CLOCK_SKEW_SECONDS, decodeCompactJws, MAX_TOKEN_TTL_SECONDS, signEs256, verifyJwsSignature } from '@ctp/ctp-core';
+import { KeyDirectory, loadOrCreateSecret } from './key_directory';
+
+const tempDir = () => join(mkdtempSync(join(tmpdir(), 'ctp-keys-')), 'keys');
+
+function verifies(keys: KeyDirectory, token: string): boolean {
+  const decoded = decodeCompactJws(token);
+  if (!decoded.ok) return false;
+  const key = keys.cached(decoded.jws.header.kid);
+  return key !== undefined && verifyJwsSignature(decoded.jws, key);
+}
+
+describe('KeyDirectory', () => {
+  it('creates one ES256 key on first run, private files 0600 in a 0700 directory', () => {
+    const dir = tempDir();
+    const keys = KeyDirectory.open(dir);
+    expect(statSync(dir).mode & 0o777).toBe(0o700);
+    for (const file of readdirSync(dir)) expect(statSync(join(dir, file)).mode & 0o777).toBe(0o600);
+    const { kid } = keys.signingKey();
+    expect(kid).toMatch(/^key-\d{4}-\d{2}-[0-9a-f]{8}$/);
+    expect(keys.jwks().keys).toEqual([{ kty: 'EC', crv: 'P-256', x: expect.any(String), y: expect.any(String), kid, alg: 'ES256', use: 'sig' }]);
+    expect(JSON.stringify(keys.jwks())).not.toMatch(/"d"/);
+    expect(KeyDirectory.open(dir).signingKey().kid).toBe(kid);
+  });
+
+  it('rotation never invalidates a live token, and retires the old key after the last one expires', () => {
+    const now = 1_800_000_000;
+    const keys = KeyDirectory.open(tempDir(), now);
+    const old = keys.signingKey();
+    const token = signEs256({ n: 1 }, old.kid, old.privateKey);
+    const next = keys.rotate(now + 10);
+    expect(keys.signingKey().kid).toBe(next);
+    expect(keys.jwks(now + 10).keys.map((k) => k.kid)).toEqual([next, old.kid]);
+    expect(verifies(keys, token)).toBe(true);
+    const horizon = now + 10 + MAX_TOKEN_TTL_SECONDS + CLOCK_SKEW_SECONDS;
+    expect(keys.jwks(horizon - 1).keys).toHaveLength(2);
+    expect(keys.jwks(horizon).keys.map((k) => k.kid)).toEqual([next]);
+  });
+
+  it('lets another process see a rotation through the shared directory', async () => {
+    const dir = tempDir();
+    const a = KeyDirectory.open(dir);
+    const b = KeyDirectory.open(dir);
+    const before = a.signingKey().kid;
+    const rotated = b.rotate();
+    await new Promise((r) => setTimeout(r, 1100));
+    expect(a.signingKey().kid).toBe(rotated);
+    expect(a.jwks().keys.map((k) => k.kid)).toEqual([rotated, before]);
+  });
+
+  it('keeps a generated secret stable across runs', () => {
+    const path = join(mkdtempSync(join(tmpdir(), 'ctp-secret-')), 'subject.secret');
+    const first = loadOrCreateSecret(path);
+    expect(first).toHaveLength(32);
+    expect(statSync(path).mode & 0o777).toBe(0o600);
+    expect(loadOrCreateSecret(path)).toEqual(first);
+  });
+});

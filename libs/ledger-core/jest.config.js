@@ -1,0 +1,1 @@
+module.exports = { displayName: 'ledger-core', preset: '../../jest.preset.js' };

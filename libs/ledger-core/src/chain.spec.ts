@@ -1,0 +1,27 @@
+import { canonicalEntry, chainHash, findChainBreak, GENESIS_HASH, type LedgerEntry } from './chain';
+
+function build(n: number) {
+  let prev = GENESIS_HASH;
+  return Array.from({ length: n }, (_, i) => {
+    const entry: LedgerEntry = { seq: i + 1, type: 'consent.issued', recorded_at: '2026-11-23T00:00:00.000Z', event_id: `e${i}`, data: { jti: `j${i}`, b: 1, a: 2 } };
+    prev = chainHash(prev, canonicalEntry(entry));
+    return { entry, entryHash: prev };
+  });
+}
+
+describe('hash chain', () => {
+  it('canonicalises entries (RFC 8785: sorted keys, no whitespace)', () => {
+    expect(canonicalEntry(build(1)[0]!.entry).toString()).toBe(
+      '{"data":{"a":2,"b":1,"jti":"j0"},"event_id":"e0","recorded_at":"2026-11-23T00:00:00.000Z","seq":1,"type":"consent.issued"}',
+    );
+  });
+
+  it('verifies an intact chain and names the first break', () => {
+    const rows = build(10);
+    expect(findChainBreak(rows)).toBeNull();
+    const tampered = rows.map((r) => (r.entry.seq === 4 ? { ...r, entry: { ...r.entry, data: { ...r.entry.data, jti: 'x' } } } : r));
+    expect(findChainBreak(tampered)).toEqual({ seq: 4, reason: expect.stringContaining('does not match') });
+    expect(findChainBreak(rows.filter((r) => r.entry.seq !== 6))).toEqual({ seq: 6, reason: 'expected seq 6, found 7' });
+    expect(findChainBreak([rows[1]!, rows[0]!])).toEqual({ seq: 1, reason: 'expected seq 1, found 2' });
+  });
+});

@@ -1,0 +1,182 @@
+import { createHash } from 'node:crypto';
+
+/** RFC 6962 §2.1 hashes: leaves are prefixed 0x00, interior nodes 0x01 (second-preimage resistance). */
+export type Hash = Buffer;
+
+const LEAF = Buffer.from([0]);
+const NODE = Buffer.from([1]);
+export const EMPTY_ROOT: Hash = createHash('sha256').digest();
+
+export function leafHash(data: Uint8Array): Hash {
+  return createHash('sha256').update(LEAF).update(data).digest();
+}
+
+export function nodeHash(left: Hash, right: Hash): Hash {
+  return createHash('sha256').update(NODE).update(left).update(right).digest();
+}
+
+/** Largest power of two strictly smaller than n (n > 1). */
+export function splitPoint(n: number): number {
+  let k = 1;
+  while (k * 2 < n) k *= 2;
+  return k;
+}
+
+/**
+ * An append-only Merkle tree over leaf hashes. It keeps every complete ("perfect")
+ * subtree hash by level, so a root, inclusion proof or consistency proof for any
+ * size costs O(log^2 n) hash operations, not O(n).
+ */
+export class MerkleTree {
+  /** levels[h][i] = hash of the perfect subtree of 2^h leaves starting at leaf i * 2^h. */
+  private readonly levels: Hash[][] = [[]];
+
+  get size(): number {
+    return this.levels[0]!.length;
+  }
+
+  append(leaf: Hash): void {
+    this.levels[0]!.push(leaf);
+    let h = 0;
+    let i = this.levels[0]!.length - 1;
+    while (i % 2 === 1) {
+      const level = this.levels[h]!;
+      const parent = nodeHash(level[i - 1]!, level[i]!);
+      h++;
+      i = (i - 1) / 2;
+      (this.levels[h] ??= []).push(parent);
+    }
+  }
+
+  leaf(index: number): Hash {
+    const leaf = this.levels[0]![index];
+    if (!leaf) throw new RangeError(`no leaf ${index} in a tree of ${this.size}`);
+    return leaf;
+  }
+
+  /** MTH(D[start : start + n]) (RFC 6962 §2.1), using stored perfect subtrees where aligned. */
+  private hashRange(start: number, n: number): Hash {
+    if (n === 0) return EMPTY_ROOT;
+    if ((n & (n - 1)) === 0 && start % n === 0) {
+      const h = Math.log2(n);
+      const stored = this.levels[h]?.[start / n];
+      if (stored) return stored;
+    }
+    if (n === 1) return this.leaf(start);
+    const k = splitPoint(n);
+    return nodeHash(this.hashRange(start, k), this.hashRange(start + k, n - k));
+  }
+
+  root(size = this.size): Hash {
+    this.checkSize(size);
+    return this.hashRange(0, size);
+  }
+
+  /** PATH(m, D[0:size]) of RFC 6962 §2.1.1. */
+  inclusionProof(index: number, size = this.size): Hash[] {
+    this.checkSize(size);
+    if (index < 0 || index >= size) throw new RangeError(`leaf ${index} is not in a tree of size ${size}`);
+    const proof: Hash[] = [];
+    const path = (m: number, start: number, n: number): void => {
+      if (n === 1) return;
+      const k = splitPoint(n);
+      if (m < k) {
+        path(m, start, k);
+        proof.push(this.hashRange(start + k, n - k));
+      } else {
+        path(m - k, start + k, n - k);
+        proof.push(this.hashRange(start, k));
+      }
+    };
+    path(index, 0, size);
+    return proof;
+  }
+
+  /** PROOF(m, D[0:n]) of RFC 6962 §2.1.2. */
+  consistencyProof(first: number, second = this.size): Hash[] {
+    this.checkSize(second);
+    if (first < 1 || first > second) throw new RangeError(`no consistency proof from ${first} to ${second}`);
+    const proof: Hash[] = [];
+    const subproof = (m: number, start: number, n: number, complete: boolean): void => {
+      if (m === n) {
+        if (!complete) proof.push(this.hashRange(start, n));
+        return;
+      }
+      const k = splitPoint(n);
+      if (m <= k) {
+        subproof(m, start, k, complete);
+        proof.push(this.hashRange(start + k, n - k));
+      } else {
+        subproof(m - k, start + k, n - k, false);
+        proof.push(this.hashRange(start, k));
+      }
+    };
+    if (first < second) subproof(first, 0, second, true);
+    return proof;
+  }
+
+  private checkSize(size: number): void {
+    if (!Number.isInteger(size) || size < 0 || size > this.size) throw new RangeError(`tree size ${size} is not in 0..${this.size}`);
+  }
+}
+
+const lsb = (n: number) => (n & 1) === 1;
+
+/** RFC 9162 §2.1.3.2, exactly: the proof length is implied and checked. */
+export function verifyInclusion(index: number, size: number, leaf: Hash, proof: Hash[], root: Hash): boolean {
+  if (!Number.isSafeInteger(index) || !Number.isSafeInteger(size) || index < 0 || index >= size) return false;
+  let fn = index;
+  let sn = size - 1;
+  let r = leaf;
+  for (const p of proof) {
+    if (sn === 0) return false;
+    if (lsb(fn) || fn === sn) {
+      r = nodeHash(p, r);
+      if (!lsb(fn)) {
+        while (!lsb(fn) && fn !== 0) {
+          fn = Math.floor(fn / 2);
+          sn = Math.floor(sn / 2);
+        }
+      }
+    } else {
+      r = nodeHash(r, p);
+    }
+    fn = Math.floor(fn / 2);
+    sn = Math.floor(sn / 2);
+  }
+  return sn === 0 && r.equals(root);
+}
+
+/** RFC 9162 §2.1.4.2, exactly. */
+export function verifyConsistency(first: number, second: number, firstRoot: Hash, secondRoot: Hash, proof: Hash[]): boolean {
+  if (!Number.isSafeInteger(first) || !Number.isSafeInteger(second) || first < 1 || first > second) return false;
+  if (first === second) return proof.length === 0 && firstRoot.equals(secondRoot);
+  const path = (first & (first - 1)) === 0 ? [firstRoot, ...proof] : proof;
+  if (path.length === 0) return false;
+  let fn = first - 1;
+  let sn = second - 1;
+  while (lsb(fn)) {
+    fn = Math.floor(fn / 2);
+    sn = Math.floor(sn / 2);
+  }
+  let fr = path[0]!;
+  let sr = path[0]!;
+  for (const c of path.slice(1)) {
+    if (sn === 0) return false;
+    if (lsb(fn) || fn === sn) {
+      fr = nodeHash(c, fr);
+      sr = nodeHash(c, sr);
+      if (!lsb(fn)) {
+        while (!lsb(fn) && fn !== 0) {
+          fn = Math.floor(fn / 2);
+          sn = Math.floor(sn / 2);
+        }
+      }
+    } else {
+      sr = nodeHash(sr, c);
+    }
+    fn = Math.floor(fn / 2);
+    sn = Math.floor(sn / 2);
+  }
+  return fr.equals(firstRoot) && sr.equals(secondRoot) && sn === 0;
+}

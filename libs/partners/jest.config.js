@@ -1,0 +1,1 @@
+module.exports = { displayName: 'partners', preset: '../../jest.preset.js' };

@@ -1,0 +1,2 @@
+export * from './api_key';
+export * from './registry';

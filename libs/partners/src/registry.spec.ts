@@ -1,0 +1,39 @@
+import { apiKeyMatches, generateApiKey, hashApiKey } from './api_key';
+import { mayUseProcessor, PartnerRegistry } from './registry';
+
+describe('partner registry', () => {
+  const acme = generateApiKey('acme');
+  const registry = PartnerRegistry.parse({
+    partners: [
+      { id: 'acme', name: 'Acme', api_key_hashes: [acme.hash], processors: ['svc://cx-ai/v1'], policy_uri: 'https://acme.example/p' },
+    ],
+  });
+
+  it('authenticates a configured key and no other', () => {
+    expect(registry.authenticate(acme.apiKey)?.id).toBe('acme');
+    expect(registry.authenticate(acme.apiKey)?.id).toBe('acme');
+    expect(registry.authenticate(`${acme.apiKey}x`)).toBeUndefined();
+    expect(registry.authenticate(generateApiKey('acme').apiKey)).toBeUndefined();
+    expect(registry.authenticate('nobody.key')).toBeUndefined();
+    expect(registry.authenticate('')).toBeUndefined();
+  });
+
+  it('stores keys only as salted hashes', () => {
+    expect(acme.hash).not.toContain(acme.apiKey.split('.')[1]);
+    expect(hashApiKey(acme.apiKey)).not.toBe(hashApiKey(acme.apiKey));
+    expect(apiKeyMatches(acme.apiKey, hashApiKey(acme.apiKey))).toBe(true);
+    expect(apiKeyMatches(acme.apiKey, 'md5$x$y')).toBe(false);
+  });
+
+  it('limits partners to their processors', () => {
+    const p = registry.get('acme')!;
+    expect(mayUseProcessor(p, 'svc://cx-ai/v1')).toBe(true);
+    expect(mayUseProcessor(p, 'svc://other/v1')).toBe(false);
+  });
+
+  it('rejects a malformed partners file naming the field', () => {
+    expect(() => PartnerRegistry.parse({ partners: [{ id: 'Bad Id', name: 'x', api_key_hashes: ['plain'], processors: [], policy_uri: 'x' }] })).toThrow(
+      /partners\.0\.id.*partners\.0\.api_key_hashes/,
+    );
+  });
+});

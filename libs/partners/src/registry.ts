@@ -1,0 +1,89 @@
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { apiKeyDigest, apiKeyMatches } from './api_key';
+
+export interface Partner {
+  id: string;
+  name: string;
+  /** Processors (token audiences) this partner may request consent for; `*` allows any. */
+  processors: string[];
+  policyUri: string;
+}
+
+const partnerSchema = z.strictObject({
+  id: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'lowercase letters, digits and "-"'),
+  name: z.string().min(1).max(128),
+  api_key_hashes: z.array(z.string().regex(/^hmac-sha256\$[A-Za-z0-9_-]+\$[A-Za-z0-9_-]+$/, 'made by `ctp partners new-key`')).min(1),
+  processors: z.array(z.string().min(1)).min(1),
+  policy_uri: z.url(),
+});
+
+export const partnersFileSchema = z.strictObject({ partners: z.array(partnerSchema).min(1) });
+export type PartnersFile = z.infer<typeof partnersFileSchema>;
+
+/** The partner `ctp up` acts as in dev mode, when calls carry no credential. */
+export const DEMO_PARTNER: Partner = {
+  id: 'demo',
+  name: 'Built-in demo partner (dev mode only)',
+  processors: ['*'],
+  policyUri: 'https://partner.example/policy/2025-11-01',
+};
+
+const AUTH_CACHE_LIMIT = 10_000;
+
+export class PartnerRegistry {
+  private readonly byId = new Map<string, { partner: Partner; hashes: string[] }>();
+  /** sha256(api key) -> partner, for keys already verified against their salted hash. */
+  private readonly verified = new Map<string, Partner>();
+
+  constructor(file: PartnersFile) {
+    for (const p of file.partners) {
+      if (this.byId.has(p.id)) throw new Error(`partner id ${p.id} is configured twice`);
+      this.byId.set(p.id, {
+        partner: { id: p.id, name: p.name, processors: p.processors, policyUri: p.policy_uri },
+        hashes: p.api_key_hashes,
+      });
+    }
+  }
+
+  static parse(json: unknown): PartnerRegistry {
+    const result = partnersFileSchema.safeParse(json);
+    if (!result.success) {
+      throw new Error(`invalid partners file: ${result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+    }
+    return new PartnerRegistry(result.data);
+  }
+
+  get(id: string): Partner | undefined {
+    return this.byId.get(id)?.partner;
+  }
+
+  authenticate(apiKey: string): Partner | undefined {
+    if (apiKey.length > 200) return undefined;
+    const digest = apiKeyDigest(apiKey);
+    const cached = this.verified.get(digest);
+    if (cached) return cached;
+    const dot = apiKey.lastIndexOf('.');
+    const entry = dot > 0 ? this.byId.get(apiKey.slice(0, dot)) : undefined;
+    if (!entry || !entry.hashes.some((h) => apiKeyMatches(apiKey, h))) return undefined;
+    if (this.verified.size >= AUTH_CACHE_LIMIT) this.verified.clear();
+    this.verified.set(digest, entry.partner);
+    return entry.partner;
+  }
+}
+
+export function mayUseProcessor(partner: Partner, processor: string): boolean {
+  return partner.processors.includes('*') || partner.processors.includes(processor);
+}
+
+export interface PartnerAuthConfig {
+  registry: PartnerRegistry | undefined;
+  devPartner: Partner | undefined;
+}
+
+/** Partners from a JSON file; in dev mode calls without a credential act as DEMO_PARTNER. */
+export function loadPartnerAuth(partnersFile: string | undefined, devMode: boolean): PartnerAuthConfig {
+  if (!partnersFile && !devMode) throw new Error('CTP_PARTNERS_FILE is required unless CTP_DEV_MODE=true');
+  const registry = partnersFile ? PartnerRegistry.parse(JSON.parse(readFileSync(partnersFile, 'utf8'))) : undefined;
+  return { registry, devPartner: devMode ? DEMO_PARTNER : undefined };
+}

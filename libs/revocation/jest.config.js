@@ -1,0 +1,1 @@
+module.exports = { displayName: 'revocation', preset: '../../jest.preset.js' };

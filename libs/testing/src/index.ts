@@ -1,0 +1,5 @@
+export * from './fixtures';
+export * from './openapi';
+export * from './processes';
+export * from './servers';
+export * from './sse';
