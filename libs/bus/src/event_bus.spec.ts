@@ -13,6 +13,14 @@ async function connectNats(): Promise<NatsBus> {
   }
 }
 
+async function waitUntil(check: () => boolean, timeoutMs = 10_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
 function collector<T>() {
   const events: BusEvent<T>[] = [];
   return {
@@ -105,6 +113,31 @@ describe.each([
     const sub = await bus.subscribe({ stream, filter: `${prefix}.>`, fromTimeMs: from }, c.handler);
     expect((await c.until(1)).map((e) => e.data.i)).toEqual([2]);
     await sub.stop();
+  });
+
+  it('consumes durable batches, acknowledged only after the handler succeeds', async () => {
+    for (let i = 1; i <= 10; i++) await bus.publish(`${prefix}.d`, { i });
+    const seen: number[] = [];
+    let failOnce = true;
+    const durable = `d${randomBytes(3).toString('hex')}`;
+    const sub = await bus.consume<{ i: number }>({ stream, durable, filter: `${prefix}.>`, batchSize: 4, maxWaitMs: 100 }, async (events) => {
+      if (failOnce && events.some((e) => e.data.i === 6)) {
+        failOnce = false;
+        throw new Error('crash before commit');
+      }
+      seen.push(...events.map((e) => e.data.i));
+    });
+    await waitUntil(() => seen.includes(10));
+    await sub.stop();
+    expect([...new Set(seen)].sort((a, b) => a - b)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    await bus.publish(`${prefix}.d`, { i: 11 });
+    const resumed: number[] = [];
+    const again = await bus.consume<{ i: number }>({ stream, durable, filter: `${prefix}.>`, batchSize: 4, maxWaitMs: 100 }, async (events) => {
+      resumed.push(...events.map((e) => e.data.i));
+    });
+    await waitUntil(() => resumed.includes(11));
+    await again.stop();
+    expect(resumed).toEqual([11]);
   });
 
   it('delivers only new events without a start sequence', async () => {

@@ -34,6 +34,17 @@ export interface Subscription {
 
 export type BusStatus = 'connected' | 'disconnected';
 
+export interface DurableOptions {
+  stream: string;
+  /** Durable consumer name: its position survives restarts of the consumer and the server. */
+  durable: string;
+  filter: string;
+  /** Most events handed to the handler at once. */
+  batchSize: number;
+  /** Longest wait for a batch to fill. */
+  maxWaitMs: number;
+}
+
 export interface PublishOptions {
   headers?: Record<string, string>;
   /** Deduplication id: a second publish with the same id inside the dedup window is not stored again. */
@@ -69,6 +80,11 @@ export interface EventBus {
   /** Stored events from a sequence on, without a consumer (pull reads, resuming push channels). */
   read<T>(options: ReadOptions): Promise<ReadResult<T>>;
   subscribe<T>(options: SubscribeOptions, handler: (event: BusEvent<T>) => void | Promise<void>): Promise<Subscription>;
+  /**
+   * At-least-once batches from a durable consumer: a batch is acknowledged only after
+   * `handler` resolves, so a crash redelivers it. Handlers must be idempotent.
+   */
+  consume<T>(options: DurableOptions, handler: (events: BusEvent<T>[]) => Promise<void>): Promise<Subscription>;
   /** The last sequence stored in a stream (0 when empty). */
   lastSeq(stream: string): Promise<number>;
   readonly status: BusStatus;

@@ -2,6 +2,7 @@ import {
   subjectMatches,
   type BusEvent,
   type BusStatus,
+  type DurableOptions,
   type EventBus,
   type PublishOptions,
   type ReadOptions,
@@ -80,6 +81,48 @@ export class MemoryBus implements EventBus {
       stop: async () => {
         stopped = true;
         stream.listeners.delete(deliver);
+      },
+    };
+  }
+
+  /** Durable positions live as long as the process, which is all `ctp up` needs. */
+  private readonly durables = new Map<string, number>();
+
+  async consume<T>(options: DurableOptions, handler: (events: BusEvent<T>[]) => Promise<void>): Promise<Subscription> {
+    const key = `${options.stream}/${options.durable}`;
+    let stopped = false;
+    let wake: (() => void) | undefined;
+    const stream = this.streams.get(options.stream);
+    if (!stream) throw new Error(`no stream ${options.stream}`);
+    const listener = () => wake?.();
+    stream.listeners.add(listener);
+    const loop = (async () => {
+      while (!stopped) {
+        const next = (this.durables.get(key) ?? 0) + 1;
+        const { events, lastSeq } = await this.read<T>({ stream: options.stream, filter: options.filter, fromSeq: next, max: options.batchSize });
+        if (lastSeq < next) {
+          await new Promise<void>((resolve) => {
+            wake = resolve;
+            setTimeout(resolve, options.maxWaitMs);
+          });
+          continue;
+        }
+        try {
+          if (events.length > 0) await handler(events);
+          this.durables.set(key, lastSeq);
+        } catch {
+          // Not acknowledged: the same batch is offered again.
+          await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+      }
+    })();
+    return {
+      healthy: true,
+      stop: async () => {
+        stopped = true;
+        wake?.();
+        stream.listeners.delete(listener);
+        await loop;
       },
     };
   }

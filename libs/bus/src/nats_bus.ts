@@ -1,6 +1,6 @@
 import { connect, headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node';
-import { DeliverPolicy, jetstream, jetstreamManager, StorageType, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
-import { type BusEvent, type BusStatus, type EventBus, type PublishOptions, type ReadOptions, type ReadResult, type StreamSpec, type SubscribeOptions, type Subscription } from './event_bus';
+import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, StorageType, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
+import { type BusEvent, type BusStatus, type DurableOptions, type EventBus, type PublishOptions, type ReadOptions, type ReadResult, type StreamSpec, type SubscribeOptions, type Subscription } from './event_bus';
 
 export interface NatsBusOptions {
   servers: string;
@@ -154,6 +154,61 @@ export class NatsBus implements EventBus {
       stop: async () => {
         messages.stop();
         await done.catch(() => undefined);
+      },
+    };
+  }
+
+  async consume<T>(options: DurableOptions, handler: (events: BusEvent<T>[]) => Promise<void>): Promise<Subscription> {
+    const config = {
+      durable_name: options.durable,
+      ack_policy: AckPolicy.Explicit,
+      filter_subject: options.filter,
+      ack_wait: 30_000_000_000,
+      max_ack_pending: options.batchSize * 4,
+    };
+    try {
+      await this.jsm.consumers.info(options.stream, options.durable);
+    } catch {
+      await this.jsm.consumers.add(options.stream, config);
+    }
+    const consumer = await this.js.consumers.get(options.stream, options.durable);
+    let stopped = false;
+    let healthy = true;
+    const loop = (async () => {
+      while (!stopped) {
+        try {
+          const batch = await consumer.fetch({ max_messages: options.batchSize, expires: Math.max(options.maxWaitMs, 1000), idle_heartbeat: 500 });
+          const messages = [];
+          const deadline = Date.now() + options.maxWaitMs;
+          for await (const m of batch) {
+            messages.push(m);
+            if (Date.now() >= deadline) break;
+          }
+          healthy = true;
+          if (messages.length === 0) continue;
+          try {
+            await handler(messages.map((m) => ({ subject: m.subject, seq: m.seq, data: JSON.parse(decoder.decode(m.data)) as T, headers: headersOf(m.headers) })));
+          } catch (error) {
+            // Not committed: hand the whole batch back for redelivery.
+            for (const m of messages) m.nak(250);
+            throw error;
+          }
+          // Explicit acks, one per message: with AckAll a later batch's ack would also
+          // acknowledge an earlier batch that failed and is waiting for redelivery.
+          for (const m of messages) m.ack();
+        } catch {
+          healthy = false;
+          if (!stopped) await new Promise((r) => setTimeout(r, 250));
+        }
+      }
+    })();
+    return {
+      get healthy() {
+        return healthy;
+      },
+      stop: async () => {
+        stopped = true;
+        await loop;
       },
     };
   }

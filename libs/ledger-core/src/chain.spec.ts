@@ -1,4 +1,4 @@
-import { canonicalEntry, chainHash, findChainBreak, GENESIS_HASH, type LedgerEntry } from './chain';
+import { canonicalEntry, chainHash, entryLeaf, findChainBreak, GENESIS_HASH, type LedgerEntry } from './chain';
 
 function build(n: number) {
   let prev = GENESIS_HASH;
@@ -23,5 +23,13 @@ describe('hash chain', () => {
     expect(findChainBreak(tampered)).toEqual({ seq: 4, reason: expect.stringContaining('does not match') });
     expect(findChainBreak(rows.filter((r) => r.entry.seq !== 6))).toEqual({ seq: 6, reason: 'expected seq 6, found 7' });
     expect(findChainBreak([rows[1]!, rows[0]!])).toEqual({ seq: 1, reason: 'expected seq 1, found 2' });
+    const leaves = rows.map((r) => ({ ...r, leafHash: entryLeaf(canonicalEntry(r.entry)) }));
+    expect(findChainBreak(leaves)).toBeNull();
+    expect(findChainBreak([{ ...rows[0]!, canonical: Buffer.from(canonicalEntry(rows[0]!.entry).toString().replace(':', ': ')) }])).toEqual({
+      seq: 1,
+      reason: 'stored bytes are not the canonical form of the entry',
+    });
+    leaves[2] = { ...leaves[2]!, leafHash: Buffer.alloc(32) };
+    expect(findChainBreak(leaves)).toEqual({ seq: 3, reason: 'Merkle leaf hash does not match the entry' });
   });
 });

@@ -39,19 +39,26 @@ export interface ChainBreak {
 }
 
 /**
- * Checks that entries are gap-free from `firstSeq` and that each stored hash is
- * SHA-256(previous hash || canonical bytes). Returns the first break, or null.
+ * Checks that entries are gap-free from `firstSeq`, that stored bytes (when given)
+ * are exactly canonical, that each stored hash is
+ * SHA-256(previous hash || canonical bytes) and, when given, that each Merkle leaf
+ * hash is the leaf hash of the canonical bytes. Returns the first break, or null.
  */
 export function findChainBreak(
-  rows: Iterable<{ entry: LedgerEntry; entryHash: Hash }>,
+  rows: Iterable<{ entry: LedgerEntry; canonical?: Buffer; entryHash: Hash; leafHash?: Hash }>,
   prev: Hash = GENESIS_HASH,
   firstSeq = 1,
 ): ChainBreak | null {
   let expectedSeq = firstSeq;
   let previous = prev;
-  for (const { entry, entryHash } of rows) {
+  for (const row of rows) {
+    const { entry, entryHash, leafHash } = row;
     if (entry.seq !== expectedSeq) return { seq: expectedSeq, reason: `expected seq ${expectedSeq}, found ${entry.seq}` };
-    if (!chainHash(previous, canonicalEntry(entry)).equals(entryHash)) return { seq: entry.seq, reason: 'entry hash does not match SHA-256(prev || entry)' };
+    const canonical = canonicalEntry(entry);
+    // Stored or exported bytes are what was hashed: they must be exactly canonical.
+    if (row.canonical && !row.canonical.equals(canonical)) return { seq: entry.seq, reason: 'stored bytes are not the canonical form of the entry' };
+    if (!chainHash(previous, canonical).equals(entryHash)) return { seq: entry.seq, reason: 'entry hash does not match SHA-256(prev || entry)' };
+    if (leafHash && !entryLeaf(canonical).equals(leafHash)) return { seq: entry.seq, reason: 'Merkle leaf hash does not match the entry' };
     previous = entryHash;
     expectedSeq++;
   }

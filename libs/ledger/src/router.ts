@@ -1,0 +1,86 @@
+import { Router } from 'express';
+import { CtpError } from '@ctp/ctp-core';
+import { methodNotAllowed } from '@ctp/http';
+import type { NoteSigner } from '@ctp/ledger-core';
+import type { LedgerStore, StoredEntry } from './store';
+import type { LedgerWriter } from './writer';
+
+export interface LedgerRouterOptions {
+  store: LedgerStore;
+  writer: LedgerWriter;
+  signers: NoteSigner[];
+}
+
+function positiveInt(value: unknown, field: string, optional = false): number | undefined {
+  if (value === undefined && optional) return undefined;
+  const n = typeof value === 'string' && /^[1-9]\d{0,15}$/.test(value) ? Number(value) : NaN;
+  if (!Number.isSafeInteger(n)) {
+    throw new CtpError('validation_failed', `${field}: a positive integer is required`, {
+      errors: [{ field, rule: 'positive_integer', message: 'a positive decimal integer' }],
+    });
+  }
+  return n;
+}
+
+const b64 = (h: Buffer) => h.toString('base64');
+const entryJson = (e: StoredEntry) => ({ entry: e.entry, entry_hash: b64(e.entryHash), leaf_hash: b64(e.leafHash) });
+
+/**
+ * Read-only ledger API: the latest signed checkpoint, entries, and RFC 9162
+ * inclusion and consistency proofs. Leaf index = seq - 1. Hashes are base64, as
+ * in the checkpoint note.
+ */
+export function ledgerRouter(options: LedgerRouterOptions): Router {
+  const { store, writer } = options;
+  const router = Router();
+  const treeSizeOrLatest = (value: unknown): number => {
+    const size = positiveInt(value, 'size', true) ?? writer.checkpointed?.size;
+    if (size === undefined) throw new CtpError('not_found', 'no checkpoint has been signed yet');
+    if (size > writer.tree.size) throw new CtpError('validation_failed', `size: the tree has ${writer.tree.size} entries`, { errors: [{ field: 'size', rule: `max:${writer.tree.size}`, message: 'beyond the tree' }] });
+    return size;
+  };
+
+  router.get('/ledger/checkpoint', (_req, res) => {
+    const c = writer.checkpointed;
+    if (!c) throw new CtpError('not_found', 'no checkpoint has been signed yet');
+    res.json({ size: c.size, root: b64(c.root), note: c.note, created_at: c.createdAt.toISOString() });
+  });
+  router.get('/ledger/verifiers', (_req, res) => {
+    res.json({ keys: options.signers.map((s) => ({ name: s.name, alg: s.verifier.alg, vkey: s.verifier.toString() })) });
+  });
+  router.get('/ledger/entries/:seq', async (req, res) => {
+    const entry = await store.entry(positiveInt(req.params.seq, 'seq')!);
+    if (!entry) throw new CtpError('not_found', `no ledger entry ${req.params.seq}`);
+    res.json(entryJson(entry));
+  });
+  router.get('/ledger/entries', async (req, res) => {
+    const jti = req.query.jti;
+    if (typeof jti !== 'string' || !/^[0-9a-f-]{36}$/.test(jti)) {
+      throw new CtpError('validation_failed', 'jti: a lowercase UUID is required', { errors: [{ field: 'jti', rule: 'uuid', message: 'a lowercase UUID' }] });
+    }
+    res.json({ entries: (await store.entriesByJti(jti)).map(entryJson) });
+  });
+  router.get('/ledger/proofs/inclusion', (req, res) => {
+    const seq = positiveInt(req.query.seq, 'seq')!;
+    const size = treeSizeOrLatest(req.query.size);
+    if (seq > size) throw new CtpError('validation_failed', `seq ${seq} is not in a tree of size ${size}`, { errors: [{ field: 'seq', rule: `max:${size}`, message: 'beyond the tree size' }] });
+    res.json({
+      seq,
+      leaf_index: seq - 1,
+      tree_size: size,
+      leaf_hash: b64(writer.tree.leaf(seq - 1)),
+      root: b64(writer.tree.root(size)),
+      proof: writer.tree.inclusionProof(seq - 1, size).map(b64),
+    });
+  });
+  router.get('/ledger/proofs/consistency', (req, res) => {
+    const first = positiveInt(req.query.first, 'first')!;
+    const second = treeSizeOrLatest(req.query.second);
+    if (first > second) throw new CtpError('validation_failed', 'first must not exceed second', { errors: [{ field: 'first', rule: `max:${second}`, message: 'larger than second' }] });
+    res.json({ first, second, proof: writer.tree.consistencyProof(first, second).map(b64) });
+  });
+  for (const path of ['/ledger/checkpoint', '/ledger/verifiers', '/ledger/entries', '/ledger/entries/:seq', '/ledger/proofs/inclusion', '/ledger/proofs/consistency']) {
+    router.all(path, methodNotAllowed('GET'));
+  }
+  return router;
+}

@@ -1,0 +1,26 @@
+import { createPrivateKey, generateKeyPairSync } from 'node:crypto';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { NoteSigner } from '@ctp/ledger-core';
+
+function loadOrCreate(path: string, type: 'ed25519' | 'ml-dsa-65') {
+  try {
+    return createPrivateKey(readFileSync(path));
+  } catch {
+    const { privateKey } = generateKeyPairSync(type as 'ed25519');
+    writeFileSync(`${path}.tmp`, privateKey.export({ type: 'pkcs8', format: 'pem' }) as string, { mode: 0o600 });
+    renameSync(`${path}.tmp`, path);
+    return privateKey;
+  }
+}
+
+/**
+ * Checkpoint signers from a key directory (created 0700, keys 0600 on first run):
+ * Ed25519 always; ML-DSA-65 too when `hybrid`, named `<origin>/mldsa65`.
+ */
+export function loadCheckpointSigners(dir: string, origin: string, hybrid: boolean): NoteSigner[] {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const signers = [new NoteSigner(origin, loadOrCreate(join(dir, 'checkpoint-ed25519.pem'), 'ed25519'))];
+  if (hybrid) signers.push(new NoteSigner(`${origin}/mldsa65`, loadOrCreate(join(dir, 'checkpoint-mldsa65.pem'), 'ml-dsa-65')));
+  return signers;
+}

@@ -1,0 +1,191 @@
+import postgres, { type Sql } from 'postgres';
+import { canonicalEntry, chainHash, entryLeaf, GENESIS_HASH, type Hash, type LedgerEntry } from '@ctp/ledger-core';
+import { migrate } from './migrate';
+
+/** An event to record. `eventId` makes redelivery harmless: each id is appended once. */
+export interface LedgerEvent {
+  eventId: string;
+  type: string;
+  data: Record<string, unknown>;
+}
+
+export interface StoredEntry {
+  entry: LedgerEntry;
+  /** The exact bytes hashed and exported. */
+  canonical: Buffer;
+  entryHash: Hash;
+  leafHash: Hash;
+}
+
+export interface StoredCheckpoint {
+  size: number;
+  root: Hash;
+  note: string;
+  previousSize: number | null;
+  consistency: Hash[];
+  createdAt: Date;
+}
+
+const APPEND_LOCK = 4_271_300_002;
+
+interface EntryRow {
+  seq: string;
+  canonical: Buffer;
+  entry_hash: Buffer;
+  leaf_hash: Buffer;
+}
+
+function toStored(row: EntryRow): StoredEntry {
+  return { entry: JSON.parse(row.canonical.toString('utf8')) as LedgerEntry, canonical: row.canonical, entryHash: row.entry_hash, leafHash: row.leaf_hash };
+}
+
+export interface LedgerStoreOptions {
+  /** Schema to use (created if missing); tests isolate themselves with one each. */
+  schema?: string;
+  /** Connections; keep 1 for PGlite, which serves one session. */
+  max?: number;
+}
+
+/** The ledger in PostgreSQL (or PGlite over the wire protocol): the same postgres.js code for both. */
+export class LedgerStore {
+  private constructor(readonly sql: Sql) {}
+
+  static async open(url: string, options: LedgerStoreOptions = {}): Promise<LedgerStore> {
+    const schema = options.schema ?? 'public';
+    if (!/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) throw new Error(`invalid schema name ${schema}`);
+    const sql = postgres(url, {
+      max: options.max ?? 4,
+      onnotice: () => undefined,
+      connect_timeout: 5,
+      connection: { search_path: schema, application_name: 'ctp-ledger' },
+    });
+    try {
+      await sql.unsafe(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
+      await migrate(sql);
+    } catch (error) {
+      await sql.end({ timeout: 1 });
+      throw new Error(`PostgreSQL at ${url.replace(/\/\/[^@]*@/, '//')} is not usable: ${String(error)}`, { cause: error });
+    }
+    return new LedgerStore(sql);
+  }
+
+  /**
+   * Appends events that are not in the ledger yet, in order, in one transaction:
+   * gap-free seq, each entry chained to the previous one. Returns what was appended.
+   */
+  async append(events: LedgerEvent[], recordedAt = new Date()): Promise<StoredEntry[]> {
+    if (events.length === 0) return [];
+    return this.sql.begin(async (tx) => {
+      await tx`SELECT pg_advisory_xact_lock(${APPEND_LOCK})`;
+      const ids = events.map((e) => e.eventId);
+      const present = new Set((await tx<{ event_id: string }[]>`SELECT event_id FROM ledger_entries WHERE event_id = ANY(${ids}::text[])`).map((r) => r.event_id));
+      const [head] = await tx<{ seq: string; entry_hash: Buffer }[]>`SELECT seq, entry_hash FROM ledger_entries ORDER BY seq DESC LIMIT 1`;
+      let seq = head ? Number(head.seq) : 0;
+      let prev = head ? head.entry_hash : GENESIS_HASH;
+      const appended: StoredEntry[] = [];
+      const rows: Record<string, unknown>[] = [];
+      for (const event of events) {
+        if (present.has(event.eventId)) continue;
+        present.add(event.eventId);
+        const entry: LedgerEntry = { seq: ++seq, type: event.type, recorded_at: recordedAt.toISOString(), event_id: event.eventId, data: event.data };
+        const canonical = canonicalEntry(entry);
+        const entryHash = chainHash(prev, canonical);
+        const leafHash = entryLeaf(canonical);
+        prev = entryHash;
+        appended.push({ entry, canonical, entryHash, leafHash });
+        rows.push({
+          seq: entry.seq,
+          event_id: entry.event_id,
+          type: entry.type,
+          jti: typeof event.data.jti === 'string' ? event.data.jti : null,
+          recorded_at: recordedAt,
+          canonical,
+          entry_hash: entryHash,
+          leaf_hash: leafHash,
+        });
+      }
+      if (rows.length > 0) await tx`INSERT INTO ledger_entries ${tx(rows as never, 'seq', 'event_id', 'type', 'jti', 'recorded_at', 'canonical', 'entry_hash', 'leaf_hash')}`;
+      return appended;
+    });
+  }
+
+  async size(): Promise<number> {
+    const [row] = await this.sql<{ seq: string }[]>`SELECT seq FROM ledger_entries ORDER BY seq DESC LIMIT 1`;
+    return row ? Number(row.seq) : 0;
+  }
+
+  /** Leaf hashes from `fromSeq` on, in order, a page at a time (to rebuild the Merkle tree). */
+  async *leafHashes(fromSeq = 1, pageSize = 50_000): AsyncGenerator<Hash[]> {
+    for (let next = fromSeq; ; ) {
+      const rows = await this.sql<{ leaf_hash: Buffer }[]>`SELECT leaf_hash FROM ledger_entries WHERE seq >= ${next} ORDER BY seq LIMIT ${pageSize}`;
+      if (rows.length === 0) return;
+      yield rows.map((r) => r.leaf_hash);
+      next += rows.length;
+    }
+  }
+
+  async entry(seq: number): Promise<StoredEntry | null> {
+    const [row] = await this.sql<EntryRow[]>`SELECT seq, canonical, entry_hash, leaf_hash FROM ledger_entries WHERE seq = ${seq}`;
+    return row ? toStored(row) : null;
+  }
+
+  async entriesByJti(jti: string): Promise<StoredEntry[]> {
+    return (await this.sql<EntryRow[]>`SELECT seq, canonical, entry_hash, leaf_hash FROM ledger_entries WHERE jti = ${jti} ORDER BY seq`).map(toStored);
+  }
+
+  /** Entries with fromSeq <= seq <= toSeq, in order. */
+  async entries(fromSeq: number, toSeq: number): Promise<StoredEntry[]> {
+    return (await this.sql<EntryRow[]>`SELECT seq, canonical, entry_hash, leaf_hash FROM ledger_entries WHERE seq BETWEEN ${fromSeq} AND ${toSeq} ORDER BY seq`).map(toStored);
+  }
+
+  /** The entry_hash just before `seq` (the genesis hash before 1). */
+  async hashBefore(seq: number): Promise<Hash> {
+    if (seq <= 1) return GENESIS_HASH;
+    const [row] = await this.sql<{ entry_hash: Buffer }[]>`SELECT entry_hash FROM ledger_entries WHERE seq = ${seq - 1}`;
+    if (!row) throw new Error(`no ledger entry ${seq - 1}`);
+    return row.entry_hash;
+  }
+
+  /** First and last seq recorded in a time range (inclusive from, exclusive to). */
+  async seqRange(from: Date, to: Date): Promise<{ first: number; last: number } | null> {
+    const [row] = await this.sql<{ first: string | null; last: string | null }[]>`
+      SELECT min(seq) AS first, max(seq) AS last FROM ledger_entries WHERE recorded_at >= ${from} AND recorded_at < ${to}`;
+    return row?.first ? { first: Number(row.first), last: Number(row.last) } : null;
+  }
+
+  async addCheckpoint(c: StoredCheckpoint): Promise<void> {
+    await this.sql`INSERT INTO ledger_checkpoints (size, root, note, previous_size, consistency, created_at)
+      VALUES (${c.size}, ${c.root}, ${c.note}, ${c.previousSize}, ${Buffer.concat(c.consistency)}, ${c.createdAt})`;
+  }
+
+  async latestCheckpoint(): Promise<StoredCheckpoint | null> {
+    const [row] = await this.sql`SELECT * FROM ledger_checkpoints ORDER BY size DESC LIMIT 1`;
+    return row ? toCheckpoint(row) : null;
+  }
+
+  /** Checkpoints with size in [fromSize, toSize], oldest first. */
+  async checkpoints(fromSize = 0, toSize = Number.MAX_SAFE_INTEGER): Promise<StoredCheckpoint[]> {
+    return (await this.sql`SELECT * FROM ledger_checkpoints WHERE size BETWEEN ${fromSize} AND ${toSize} ORDER BY size`).map(toCheckpoint);
+  }
+
+  async close(): Promise<void> {
+    await this.sql.end({ timeout: 2 });
+  }
+}
+
+function toCheckpoint(row: Record<string, unknown>): StoredCheckpoint {
+  return {
+    size: Number(row.size),
+    root: row.root as Buffer,
+    note: row.note as string,
+    previousSize: row.previous_size === null ? null : Number(row.previous_size),
+    consistency: splitHashes(row.consistency as Buffer),
+    createdAt: row.created_at as Date,
+  };
+}
+
+function splitHashes(joined: Buffer): Buffer[] {
+  const out: Buffer[] = [];
+  for (let i = 0; i < joined.length; i += 32) out.push(joined.subarray(i, i + 32));
+  return out;
+}

@@ -1,0 +1,105 @@
+import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
+import { MemoryBus, NatsBus, type EventBus } from '@ctp/bus';
+import { NoteSigner, openNote, parseCheckpoint, verifyConsistency, verifyInclusion } from '@ctp/ledger-core';
+import { REVOCATION_STREAM_SPEC, revocationSubject } from '@ctp/revocation';
+import { registry } from '@ctp/telemetry';
+import { NATS_URL } from '@ctp/testing';
+import { startEmbeddedPostgres, type EmbeddedPostgres } from './embedded';
+import { LEDGER_STREAM_SPEC, ledgerSubject } from './events';
+import { LedgerStore } from './store';
+import { PG_URL } from './store.spec';
+import { LedgerWriter } from './writer';
+
+let embedded: EmbeddedPostgres;
+beforeAll(async () => {
+  embedded = await startEmbeddedPostgres();
+});
+afterAll(() => embedded.close());
+
+const signers = [new NoteSigner('ctp.test/ledger', generateKeyPairSync('ed25519').privateKey), new NoteSigner('ctp.test/ledger/mldsa65', generateKeyPairSync('ml-dsa-65').privateKey)];
+const schema = () => `ledger_w_${randomBytes(4).toString('hex')}`;
+
+async function until(check: () => boolean | Promise<boolean>, timeoutMs = 10_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe.each([
+  ['in-process bus and PGlite', async () => ({ bus: new MemoryBus() as EventBus, store: await LedgerStore.open(embedded.url, { schema: schema(), max: 1 }) })],
+  ['NATS JetStream and PostgreSQL', async () => ({ bus: (await NatsBus.connect({ servers: NATS_URL, name: 'writer-spec' })) as EventBus, store: await LedgerStore.open(PG_URL, { schema: schema() }) })],
+])('ledger writer over %s', (_name, make) => {
+  let bus: EventBus;
+  let store: LedgerStore;
+  let writer: LedgerWriter;
+  const run = randomBytes(3).toString('hex');
+  const issued = (i: number) => ({ event_id: `consent.issued:${run}-${i}`, type: 'consent.issued', jti: randomUUID(), purpose: 'customer_retention', sub: 'pseudonym' });
+
+  beforeAll(async () => {
+    ({ bus, store } = await make());
+    await bus.ensureStreams([LEDGER_STREAM_SPEC, REVOCATION_STREAM_SPEC]);
+  });
+  afterAll(async () => {
+    await writer?.stop();
+    await bus.close();
+    await store.close();
+  });
+
+  const newWriter = (onError?: (e: unknown) => void) =>
+    new LedgerWriter({ store, bus, signers, origin: 'ctp.test/ledger', durable: `writer-${run}`, checkpointIntervalMs: 60_000, maxWaitMs: 50, onError });
+  const present = async (jtis: string[]) => (await Promise.all(jtis.map((j) => store.entriesByJti(j)))).every((e) => e.length > 0);
+
+  it('appends events from both streams exactly once, checkpoints them and proves inclusion and consistency', async () => {
+    writer = newWriter();
+    await writer.start();
+    const events = Array.from({ length: 30 }, (_, i) => issued(i));
+    for (const e of events.slice(0, 20)) await bus.publish(ledgerSubject('consent.issued'), e);
+    const revoked = randomUUID();
+    await bus.publish(revocationSubject(`p-${run}`), { type: 'consent.revoked', jti: revoked, partner_id: `p-${run}`, reason: 'r', revoked_at_ms: Date.now(), expires_at: 0 });
+    await until(() => present([...events.slice(0, 20).map((e) => e.jti), revoked]), 20_000);
+    const first = await writer.checkpoint();
+    expect(first?.size).toBe(writer.tree.size);
+
+    // 10..19 again (redelivered or republished), then 20..29 for the first time.
+    for (const e of events.slice(10)) await bus.publish(ledgerSubject('consent.issued'), e);
+    await until(() => present(events.slice(20).map((e) => e.jti)), 20_000);
+    for (const e of events) expect(await store.entriesByJti(e.jti)).toHaveLength(1);
+    const second = await writer.checkpoint();
+    const size = second!.size;
+
+    const checkpoint = parseCheckpoint(openNote(second!.note, signers.map((s) => s.verifier)).text);
+    expect(checkpoint).toEqual({ origin: 'ctp.test/ledger', size, root: second!.root });
+    expect(second!.previousSize).toBe(first!.size);
+    expect(verifyConsistency(first!.size, size, first!.root, second!.root, second!.consistency)).toBe(true);
+    const entry = (await store.entriesByJti(events[25]!.jti))[0]!;
+    expect(entry.entry).toMatchObject({ type: 'consent.issued', data: { jti: events[25]!.jti } });
+    const proof = writer.tree.inclusionProof(entry.entry.seq - 1, size);
+    expect(verifyInclusion(entry.entry.seq - 1, size, entry.leafHash, proof, second!.root)).toBe(true);
+    expect((await store.entriesByJti(revoked))[0]?.entry.type).toBe('consent.revoked');
+    expect((await store.checkpoints()).map((c) => c.size)).toEqual([first!.size, size]);
+  });
+
+  it('restarts from the database, verifies it, and detects a rewritten entry', async () => {
+    await writer.stop();
+    writer = newWriter();
+    await writer.start();
+    expect(writer.tree.size).toBe(await store.size());
+    expect(await writer.verifyIntegrity(true)).toBe(true);
+    await writer.stop();
+    const victim = (await store.entriesByJti((await store.entry(1))!.entry.data.jti as string))[0]!.entry.seq;
+    await store.sql`ALTER TABLE ledger_entries DISABLE TRIGGER ledger_entries_append_only`;
+    await store.sql`UPDATE ledger_entries SET canonical = convert_to(replace(convert_from(canonical, 'UTF8'), '"seq":', '"seq": '), 'UTF8') WHERE seq = ${victim}`;
+    await store.sql`ALTER TABLE ledger_entries ENABLE TRIGGER ledger_entries_append_only`;
+    const errors: unknown[] = [];
+    const audit = newWriter((e) => errors.push(e));
+    // A break does not stop the writer (consent keeps being recorded); it drops the
+    // integrity gauge to 0, which pages at once.
+    await audit.load();
+    expect(await audit.verifyIntegrity(true)).toBe(false);
+    expect(String(errors[0])).toMatch(new RegExp(`chain broken at seq ${victim}`));
+    expect(await registry.getSingleMetricAsString('ctp_ledger_integrity_ok')).toMatch(/ctp_ledger_integrity_ok 0/);
+    writer = undefined as unknown as LedgerWriter;
+  });
+});

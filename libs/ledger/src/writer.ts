@@ -1,0 +1,175 @@
+import type { BusEvent, EventBus, Subscription } from '@ctp/bus';
+import { findChainBreak, formatCheckpoint, MerkleTree, signNote, verifyConsistency, type NoteSigner } from '@ctp/ledger-core';
+import { ALL_REVOCATIONS, REVOCATION_STREAM } from '@ctp/revocation';
+import { ledgerAppendLatency, ledgerChainBreaks, ledgerEntries, ledgerIntegrityOk, ledgerTreeSize } from '@ctp/telemetry';
+import { LEDGER_STREAM, toLedgerEvent } from './events';
+import type { LedgerStore, StoredCheckpoint } from './store';
+
+export interface LedgerWriterOptions {
+  store: LedgerStore;
+  bus: EventBus;
+  signers: NoteSigner[];
+  origin: string;
+  /** Durable consumer name (default `ledger-writer`); replicas sharing it share the work. */
+  durable?: string;
+  /** Entries per append batch (default 256) and the longest a batch waits to fill (default 250 ms). */
+  batchSize?: number;
+  maxWaitMs?: number;
+  /** Checkpoint period while new entries arrive (default 1 s). */
+  checkpointIntervalMs?: number;
+  /** Integrity re-verification period (default 10 s): new entries and checkpoints each time... */
+  integrityIntervalMs?: number;
+  /** ...and everything from the start every this many runs (default 360: hourly), to catch rewrites behind the triggers. */
+  fullVerifyEvery?: number;
+  onError?: (error: unknown) => void;
+}
+
+/**
+ * Consumes ledger events (durable consumers, acknowledged after the database
+ * commit), appends them, keeps the Merkle tree, signs checkpoints that each carry
+ * a consistency proof to the previous one, and keeps re-verifying the chain.
+ */
+export class LedgerWriter {
+  readonly tree = new MerkleTree();
+  private latest: StoredCheckpoint | null = null;
+  private subscriptions: Subscription[] = [];
+  private timers: NodeJS.Timeout[] = [];
+  private queue: Promise<unknown> = Promise.resolve();
+  private verifiedSeq = 0;
+  private verifiedHash: Buffer | undefined;
+  private verifiedCheckpoint: StoredCheckpoint | undefined;
+  private integrityRuns = 0;
+
+  constructor(private readonly options: LedgerWriterOptions) {}
+
+  /** Rebuilds the tree from the database and checks it against the latest checkpoint and the hash chain. */
+  async load(): Promise<void> {
+    const { store } = this.options;
+    for await (const page of store.leafHashes()) for (const leaf of page) this.tree.append(leaf);
+    this.latest = await store.latestCheckpoint();
+    if (this.latest && !this.tree.root(this.latest.size).equals(this.latest.root)) {
+      ledgerIntegrityOk.set(0);
+      ledgerChainBreaks.inc();
+      throw new Error(`ledger entries do not match checkpoint ${this.latest.size}: refusing to extend a rewritten history`);
+    }
+    await this.verifyIntegrity(true);
+  }
+
+  async start(): Promise<void> {
+    await this.load();
+    const durable = this.options.durable ?? 'ledger-writer';
+    const consume = { batchSize: this.options.batchSize ?? 256, maxWaitMs: this.options.maxWaitMs ?? 250 };
+    const handler = (events: BusEvent<Record<string, unknown>>[]) => this.appendSerially(events);
+    this.subscriptions = [
+      await this.options.bus.consume({ stream: LEDGER_STREAM, durable, filter: 'ctp.ledger.>', ...consume }, handler),
+      await this.options.bus.consume({ stream: REVOCATION_STREAM, durable, filter: ALL_REVOCATIONS, ...consume }, handler),
+    ];
+    this.every(this.options.checkpointIntervalMs ?? 1000, () => this.checkpoint());
+    this.every(this.options.integrityIntervalMs ?? 10_000, () => this.verifyIntegrity());
+  }
+
+  async stop(): Promise<void> {
+    for (const t of this.timers) clearInterval(t);
+    await Promise.all(this.subscriptions.map((s) => s.stop()));
+    await this.queue.catch(() => undefined);
+  }
+
+  get checkpointed(): StoredCheckpoint | null {
+    return this.latest;
+  }
+
+  /** Appends run one at a time so the in-memory tree grows in seq order. */
+  private appendSerially(events: BusEvent<Record<string, unknown>>[]): Promise<void> {
+    const run = this.queue.then(async () => {
+      const started = process.hrtime.bigint();
+      const appended = await this.options.store.append(events.map(toLedgerEvent));
+      ledgerAppendLatency.observe(Number(process.hrtime.bigint() - started) / 1e9);
+      for (const { entry, leafHash } of appended) {
+        this.tree.append(leafHash);
+        ledgerEntries.inc({ type: entry.type });
+      }
+      ledgerTreeSize.set({ of: 'tree' }, this.tree.size);
+    });
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  /**
+   * Signs a checkpoint for the current tree if it grew. The new root is proven
+   * consistent with the previous checkpoint before it is signed, so two
+   * inconsistent checkpoints are never signed.
+   */
+  async checkpoint(now = new Date()): Promise<StoredCheckpoint | null> {
+    const size = this.tree.size;
+    const previous = this.latest;
+    if (size === 0 || (previous && previous.size >= size)) return null;
+    const root = this.tree.root(size);
+    const consistency = previous ? this.tree.consistencyProof(previous.size, size) : [];
+    if (previous && !verifyConsistency(previous.size, size, previous.root, root, consistency)) {
+      ledgerIntegrityOk.set(0);
+      ledgerChainBreaks.inc();
+      throw new Error(`tree at ${size} is not consistent with checkpoint ${previous.size}; not signing`);
+    }
+    const note = signNote(formatCheckpoint({ origin: this.options.origin, size, root }), this.options.signers);
+    const checkpoint: StoredCheckpoint = { size, root, note, previousSize: previous?.size ?? null, consistency, createdAt: now };
+    await this.options.store.addCheckpoint(checkpoint);
+    this.latest = checkpoint;
+    ledgerTreeSize.set({ of: 'checkpoint' }, size);
+    return checkpoint;
+  }
+
+  /** Re-verifies the hash chain and the checkpoint chain: what is new since the last run, or everything. */
+  async verifyIntegrity(full = false): Promise<boolean> {
+    const { store } = this.options;
+    if (full || ++this.integrityRuns % (this.options.fullVerifyEvery ?? 360) === 0) {
+      this.verifiedSeq = 0;
+      this.verifiedHash = undefined;
+      this.verifiedCheckpoint = undefined;
+    }
+    let ok = true;
+    const size = await store.size();
+    for (let from = this.verifiedSeq + 1; from <= size; from += 10_000) {
+      const rows = await store.entries(from, Math.min(size, from + 9_999));
+      const prev = this.verifiedHash ?? (await store.hashBefore(from));
+      const broken = findChainBreak(rows, prev, from);
+      if (broken) {
+        ok = false;
+        this.options.onError?.(new Error(`ledger chain broken at seq ${broken.seq}: ${broken.reason}`));
+        break;
+      }
+      const last = rows[rows.length - 1];
+      if (last) {
+        this.verifiedSeq = last.entry.seq;
+        this.verifiedHash = last.entryHash;
+      }
+    }
+    let previous = this.verifiedCheckpoint;
+    for (const c of await store.checkpoints(previous ? previous.size + 1 : 0)) {
+      const treeRootOk = c.size <= this.tree.size && this.tree.root(c.size).equals(c.root);
+      const chainOk = !previous || (c.previousSize === previous.size && verifyConsistency(previous.size, c.size, previous.root, c.root, c.consistency));
+      if (!treeRootOk || !chainOk) {
+        ok = false;
+        this.options.onError?.(new Error(`checkpoint ${c.size} is not consistent with the ledger`));
+        break;
+      }
+      previous = c;
+      this.verifiedCheckpoint = c;
+    }
+    ledgerIntegrityOk.set(ok ? 1 : 0);
+    if (!ok) ledgerChainBreaks.inc();
+    return ok;
+  }
+
+  private every(ms: number, task: () => Promise<unknown>): void {
+    let running = false;
+    const timer = setInterval(() => {
+      if (running) return;
+      running = true;
+      task()
+        .catch((error: unknown) => this.options.onError?.(error))
+        .finally(() => (running = false));
+    }, ms);
+    timer.unref();
+    this.timers.push(timer);
+  }
+}
