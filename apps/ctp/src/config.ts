@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { backendEnv, bool, feedEnv, host, issuerEnv, port, readConfig, revocationSyncEnv } from '@ctp/config';
+import { backendEnv, bool, feedEnv, host, issuerEnv, ledgerEnv, port, readConfig, revocationSyncEnv } from '@ctp/config';
 import { DEFAULT_TOKEN_TTL_SECONDS, MAX_TOKEN_TTL_SECONDS } from '@ctp/ctp-core';
 
 /** `ctp up`: every service in one process with embedded defaults. */
@@ -10,7 +10,10 @@ export const upConfigSchema = z.object({
   ...backendEnv({}),
   ...revocationSyncEnv,
   ...feedEnv,
-  /** Keys and the subject secret live here (created on first run). */
+  ...ledgerEnv,
+  /** PostgreSQL for the ledger; unset means embedded PGlite in CTP_DATA_DIR/ledger-db. */
+  CTP_DATABASE_URL: z.string().optional(),
+  /** Keys, the subject secret, checkpoint keys and the embedded ledger database live here (created on first run). */
   CTP_DATA_DIR: z.string().default('var/ctp'),
   CTP_TOKEN_TTL_SECONDS: z.coerce.number().int().min(1).max(MAX_TOKEN_TTL_SECONDS).default(DEFAULT_TOKEN_TTL_SECONDS),
   CTP_PARTNERS_FILE: z.string().optional(),

@@ -2,9 +2,10 @@ import type { Server } from 'node:http';
 import { join } from 'node:path';
 import { connectBus, type EventBus } from '@ctp/bus';
 import { baseUrl, close, createLogger, createServiceApp, jsonBody, listen, partnerAuth, type Logger } from '@ctp/http';
-import { Introspector, introspectorRouter } from '@ctp/introspection';
+import { DecisionLog, Introspector, introspectorRouter } from '@ctp/introspection';
 import { IssuanceService, issuerRouter } from '@ctp/issuance';
 import { KeyDirectory, loadOrCreateSecret } from '@ctp/keys';
+import { ledgerRouter, LEDGER_STREAM_SPEC, LedgerStore, LedgerWriter, loadCheckpointSigners, startEmbeddedPostgres } from '@ctp/ledger';
 import { loadPartnerAuth } from '@ctp/partners';
 import {
   attachRevocationWebSocket,
@@ -35,7 +36,7 @@ export async function startCtp(config: UpConfig, logger: Logger = createLogger('
   const partners = loadPartnerAuth(config.CTP_PARTNERS_FILE, config.CTP_DEV_MODE);
   const keys = KeyDirectory.open(join(config.CTP_DATA_DIR, 'keys'));
   const bus = await connectBus(config.CTP_NATS_URL, 'ctp-up');
-  await bus.ensureStreams([REVOCATION_STREAM_SPEC]);
+  await bus.ensureStreams([REVOCATION_STREAM_SPEC, LEDGER_STREAM_SPEC]);
   const crl = await openCrl(config.CTP_REDIS_URL, config.CTP_REDIS_PREFIX);
   const revocations = new RevocationSync({
     bus,
@@ -49,9 +50,27 @@ export async function startCtp(config: UpConfig, logger: Logger = createLogger('
   await feed.start();
   const auth = partnerAuth(partners);
   const body = jsonBody({ acceptShellMangledJson: config.CTP_DEV_MODE });
+  const embeddedDb = config.CTP_DATABASE_URL ? undefined : await startEmbeddedPostgres(join(config.CTP_DATA_DIR, 'ledger-db'));
+  const store = await LedgerStore.open(config.CTP_DATABASE_URL ?? embeddedDb!.url, { schema: config.CTP_DATABASE_SCHEMA, max: embeddedDb ? 1 : 4 });
+  const signers = loadCheckpointSigners(join(config.CTP_DATA_DIR, 'ledger-keys'), config.CTP_LEDGER_ORIGIN, config.CTP_LEDGER_HYBRID);
+  const writer = new LedgerWriter({
+    store,
+    bus,
+    signers,
+    origin: config.CTP_LEDGER_ORIGIN,
+    batchSize: config.CTP_LEDGER_BATCH_SIZE,
+    maxWaitMs: config.CTP_LEDGER_BATCH_WAIT_MS,
+    checkpointIntervalMs: config.CTP_LEDGER_CHECKPOINT_INTERVAL_MS,
+    fromTimeMs: config.CTP_LEDGER_REPLAY_FROM === undefined ? undefined : Date.parse(config.CTP_LEDGER_REPLAY_FROM),
+    onError: (error) => logger.error({ err: error }, 'ledger'),
+  });
+  await writer.start();
+  const decisions = new DecisionLog({ ledger: bus });
+  decisions.start();
   const issuance = new IssuanceService({
     keys,
     owners: crl,
+    ledger: bus,
     issuer: config.CTP_ISSUER,
     ttlSeconds: config.CTP_TOKEN_TTL_SECONDS,
     subjectSecret: loadOrCreateSecret(join(config.CTP_DATA_DIR, 'subject.secret')),
@@ -63,7 +82,8 @@ export async function startCtp(config: UpConfig, logger: Logger = createLogger('
     routers: [
       metricsRouter(),
       issuerRouter({ service: issuance, keys, auth, body }),
-      introspectorRouter({ introspector, auth, body }),
+      introspectorRouter({ introspector, decisions, auth, body }),
+      ledgerRouter({ store, writer, signers }),
       revocationRouter({
         service: new RevocationService({ bus, crl }),
         feed,
@@ -87,8 +107,12 @@ export async function startCtp(config: UpConfig, logger: Logger = createLogger('
       await close(server);
       await revocations.stop();
       await feed.stop();
+      await decisions.stop();
+      await writer.stop();
       await bus.close();
       await crl.close();
+      await store.close();
+      await embeddedDb?.close();
     },
   };
 }
@@ -98,9 +122,11 @@ export function banner(config: UpConfig, url: string): string {
     `CTP is up on ${url}`,
     '  POST /issue   POST /introspect   POST /revoke   GET /.well-known/jwks.json',
     '  GET /revocations?since=   GET /revocations/stream (SSE)   /revocations/ws (WebSocket)   GET /metrics /healthz /readyz',
+    '  GET /ledger/checkpoint   /ledger/entries/{seq}   /ledger/proofs/inclusion   /ledger/proofs/consistency',
     `  data directory: ${config.CTP_DATA_DIR} (signing keys, subject secret)`,
     `  event bus: ${config.CTP_NATS_URL ? `NATS JetStream at ${config.CTP_NATS_URL}` : 'in-process'};` +
-      ` revocation list: ${config.CTP_REDIS_URL ? `Redis at ${config.CTP_REDIS_URL}` : 'in-process'}`,
+      ` revocation list: ${config.CTP_REDIS_URL ? `Redis at ${config.CTP_REDIS_URL}` : 'in-process'};` +
+      ` ledger: ${config.CTP_DATABASE_URL ? 'PostgreSQL' : 'embedded PGlite'}`,
   ];
   if (config.CTP_DEV_MODE) {
     lines.push(

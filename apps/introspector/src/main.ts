@@ -1,6 +1,7 @@
 import { connectBus } from '@ctp/bus';
 import { createLogger, createServiceApp, jsonBody, listen, partnerAuth, shutdownOnSignals } from '@ctp/http';
-import { Introspector, introspectorRouter } from '@ctp/introspection';
+import { DecisionLog, Introspector, introspectorRouter } from '@ctp/introspection';
+import { LEDGER_STREAM_SPEC } from '@ctp/ledger';
 import { JwksClient } from '@ctp/keys';
 import { loadPartnerAuth } from '@ctp/partners';
 import { openCrl, REVOCATION_STREAM_SPEC, RevocationSync } from '@ctp/revocation';
@@ -14,7 +15,9 @@ async function main() {
   const jwks = new JwksClient(config.CTP_JWKS_URL, { cooldownMs: config.CTP_JWKS_COOLDOWN_MS });
   jwks.start();
   const bus = await connectBus(config.CTP_NATS_URL, 'introspector');
-  await bus.ensureStreams([REVOCATION_STREAM_SPEC]);
+  await bus.ensureStreams([REVOCATION_STREAM_SPEC, LEDGER_STREAM_SPEC]);
+  const decisions = new DecisionLog({ ledger: bus });
+  decisions.start();
   const crl = await openCrl(config.CTP_REDIS_URL, config.CTP_REDIS_PREFIX);
   const revocations = new RevocationSync({
     bus,
@@ -28,12 +31,13 @@ async function main() {
   const app = createServiceApp({
     logger,
     readiness: { jwks: () => jwks.ready, revocations: () => revocations.fresh },
-    routers: [metricsRouter(), introspectorRouter({ introspector, auth: partnerAuth(partners), body: jsonBody() })],
+    routers: [metricsRouter(), introspectorRouter({ introspector, decisions, auth: partnerAuth(partners), body: jsonBody() })],
   });
   const server = await listen(app, config.CTP_PORT, config.CTP_HOST);
   shutdownOnSignals([server], async () => {
     jwks.stop();
     await revocations.stop();
+    await decisions.stop();
     await bus.close();
     await crl.close();
   });

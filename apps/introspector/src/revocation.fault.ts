@@ -50,10 +50,15 @@ describe('revocation under faults (real NATS and Redis, restarted)', () => {
     await Promise.all([introspector?.stop(), broadcaster?.stop(), issuer?.stop()]);
   });
 
+  /** Issues, retrying while NATS is reconnecting (the issuer answers 503 and issues nothing until the bus is back). */
   const issue = async () => {
-    const r = await postJson(`${issuer.url}/issue`, GUIDE_ENVELOPE);
-    expect(r.status).toBe(200);
-    return r.body as { token: string; jti: string };
+    for (let attempt = 0; attempt < 100; attempt++) {
+      const r = await postJson(`${issuer.url}/issue`, GUIDE_ENVELOPE);
+      if (r.status === 200) return r.body as { token: string; jti: string };
+      expect(r.status).toBe(503);
+      await new Promise((res) => setTimeout(res, 100));
+    }
+    throw new Error('issue never succeeded');
   };
   const decision = async (token: string, at = introspector) =>
     (await postJson(`${at.url}/introspect`, { token, context_envelope: GUIDE_ENVELOPE })).body as { decision: string; reason: string | null };

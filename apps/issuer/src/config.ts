@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { backendEnv, host, issuerEnv, LOCAL_REDIS, partnerEnv, port, readConfig } from '@ctp/config';
+import { backendEnv, host, issuerEnv, LOCAL_NATS, LOCAL_REDIS, partnerEnv, port, readConfig } from '@ctp/config';
 import { DEFAULT_TOKEN_TTL_SECONDS, MAX_TOKEN_TTL_SECONDS } from '@ctp/ctp-core';
 
 export const issuerConfigSchema = z.object({
@@ -7,7 +7,7 @@ export const issuerConfigSchema = z.object({
   CTP_PORT: port(8001),
   ...issuerEnv,
   ...partnerEnv,
-  ...backendEnv({ redis: LOCAL_REDIS }),
+  ...backendEnv({ nats: LOCAL_NATS, redis: LOCAL_REDIS }),
   /** Directory of ES256 signing keys (created with mode 0700 on first run). */
   CTP_KEY_DIR: z.string().default('var/issuer/keys'),
   /** File holding the pairwise-subject HMAC secret (created 0600 on first run). */

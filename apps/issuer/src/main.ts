@@ -1,8 +1,10 @@
+import { connectBus } from '@ctp/bus';
 import { createLogger, createServiceApp, jsonBody, listen, partnerAuth, shutdownOnSignals } from '@ctp/http';
 import { IssuanceService, issuerRouter } from '@ctp/issuance';
 import { KeyDirectory, loadOrCreateSecret } from '@ctp/keys';
 import { loadPartnerAuth } from '@ctp/partners';
 import { openCrl } from '@ctp/revocation';
+import { LEDGER_STREAM_SPEC } from '@ctp/ledger';
 import { metricsRouter } from '@ctp/telemetry';
 import { loadIssuerConfig } from './config';
 
@@ -12,20 +14,26 @@ async function main() {
   const partners = loadPartnerAuth(config.CTP_PARTNERS_FILE, config.CTP_DEV_MODE);
   const keys = KeyDirectory.open(config.CTP_KEY_DIR);
   const owners = await openCrl(config.CTP_REDIS_URL, config.CTP_REDIS_PREFIX);
+  const bus = await connectBus(config.CTP_NATS_URL, 'issuer');
+  await bus.ensureStreams([LEDGER_STREAM_SPEC]);
   const service = new IssuanceService({
     keys,
     owners,
+    ledger: bus,
     issuer: config.CTP_ISSUER,
     ttlSeconds: config.CTP_TOKEN_TTL_SECONDS,
     subjectSecret: loadOrCreateSecret(config.CTP_SUBJECT_SECRET_FILE),
   });
   const app = createServiceApp({
     logger,
-    readiness: { keys: () => keys.ready },
+    readiness: { keys: () => keys.ready, bus: () => bus.status === 'connected' },
     routers: [metricsRouter(), issuerRouter({ service, keys, auth: partnerAuth(partners), body: jsonBody() })],
   });
   const server = await listen(app, config.CTP_PORT, config.CTP_HOST);
-  shutdownOnSignals([server], () => owners.close());
+  shutdownOnSignals([server], async () => {
+    await bus.close();
+    await owners.close();
+  });
   logger.info({ port: config.CTP_PORT, devMode: config.CTP_DEV_MODE }, 'issuer listening');
 }
 

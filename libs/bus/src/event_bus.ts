@@ -43,6 +43,8 @@ export interface DurableOptions {
   batchSize: number;
   /** Longest wait for a batch to fill. */
   maxWaitMs: number;
+  /** When the durable is first created, start at events stored from this time; default: everything retained. */
+  fromTimeMs?: number;
 }
 
 export interface PublishOptions {

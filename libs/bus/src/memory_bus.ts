@@ -96,6 +96,10 @@ export class MemoryBus implements EventBus {
     if (!stream) throw new Error(`no stream ${options.stream}`);
     const listener = () => wake?.();
     stream.listeners.add(listener);
+    if (!this.durables.has(key) && options.fromTimeMs !== undefined) {
+      const first = stream.events.find((e) => e.storedAtMs >= options.fromTimeMs!);
+      this.durables.set(key, (first?.seq ?? stream.firstSeq + stream.events.length) - 1);
+    }
     const loop = (async () => {
       while (!stopped) {
         const next = (this.durables.get(key) ?? 0) + 1;

@@ -165,6 +165,9 @@ export class NatsBus implements EventBus {
       filter_subject: options.filter,
       ack_wait: 30_000_000_000,
       max_ack_pending: options.batchSize * 4,
+      ...(options.fromTimeMs === undefined
+        ? { deliver_policy: DeliverPolicy.All }
+        : { deliver_policy: DeliverPolicy.StartTime, opt_start_time: new Date(options.fromTimeMs).toISOString() }),
     };
     try {
       await this.jsm.consumers.info(options.stream, options.durable);

@@ -66,3 +66,20 @@ export const feedEnv = {
   /** Heartbeat period on SSE and WebSocket push channels. */
   CTP_PUSH_HEARTBEAT_MS: z.coerce.number().int().min(100).default(15000),
 };
+
+/** Ledger writer settings (ctp up and apps/ledger-writer). */
+export const ledgerEnv = {
+  /** Checkpoint origin line (C2SP tlog-checkpoint), naming this log. */
+  CTP_LEDGER_ORIGIN: z.string().regex(/^[\x21-\x7e]+$/).default('ctp.local/ledger'),
+  /** Also sign checkpoints with ML-DSA-65 (hybrid post-quantum). */
+  CTP_LEDGER_HYBRID: bool(false),
+  /** Entries per append transaction, and the longest a batch waits to fill. */
+  CTP_LEDGER_BATCH_SIZE: z.coerce.number().int().min(1).max(5000).default(256),
+  CTP_LEDGER_BATCH_WAIT_MS: z.coerce.number().int().min(1).default(250),
+  /** Period of signed checkpoints while entries arrive. */
+  CTP_LEDGER_CHECKPOINT_INTERVAL_MS: z.coerce.number().int().min(50).default(1000),
+  /** A new durable consumer starts at events stored from this time (RFC 3339); unset: every retained event. */
+  CTP_LEDGER_REPLAY_FROM: z.iso.datetime({ offset: true }).optional(),
+  /** PostgreSQL schema holding the ledger tables. */
+  CTP_DATABASE_SCHEMA: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/).default('public'),
+};

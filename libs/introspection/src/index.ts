@@ -1,2 +1,3 @@
 export * from './introspector';
 export * from './router';
+export * from './decision_log';

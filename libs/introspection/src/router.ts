@@ -2,10 +2,12 @@ import { Router, type RequestHandler } from 'express';
 import { introspectRequestSchema, parseOrThrow } from '@ctp/ctp-core';
 import { methodNotAllowed } from '@ctp/http';
 import { introspections, validationErrors, validationLatency } from '@ctp/telemetry';
+import type { DecisionLog } from './decision_log';
 import type { Introspector } from './introspector';
 
 export interface IntrospectorRouterOptions {
   introspector: Introspector;
+  decisions: DecisionLog;
   auth: RequestHandler;
   body: RequestHandler;
 }
@@ -19,6 +21,7 @@ export function introspectorRouter(options: IntrospectorRouterOptions): Router {
     validationLatency.observe(Number(process.hrtime.bigint() - started) / 1e9);
     introspections.inc({ decision: result.decision });
     if (result.reason !== null) validationErrors.inc({ reason: result.reason });
+    options.decisions.record(result, request.context_envelope.processor, request.context_envelope.purpose);
     res.json(result);
   });
   router.all('/introspect', methodNotAllowed('POST'));

@@ -4,12 +4,15 @@ import { join } from 'node:path';
 import { contextHash, CtpError, decodeCompactJws, decodeJwsPayload, verifyJwsSignature, type IssueRequest } from '@ctp/ctp-core';
 import { KeyDirectory } from '@ctp/keys';
 import { DEMO_PARTNER, type Partner } from '@ctp/partners';
-import { MemoryCrl } from '@ctp/revocation';
+import { MemoryCrl, RedisCrl } from '@ctp/revocation';
+import { MemoryBus } from '@ctp/bus';
 import { IssuanceService } from './issuance_service';
 
 const keys = KeyDirectory.open(join(mkdtempSync(join(tmpdir(), 'ctp-issue-')), 'keys'));
 const owners = new MemoryCrl();
-const service = new IssuanceService({ keys, owners, issuer: 'http://ctp.test', ttlSeconds: 240, subjectSecret: Buffer.alloc(32, 1) });
+const ledger = new MemoryBus();
+beforeAll(() => ledger.ensureStreams([{ name: 'CTP_LEDGER', subjects: ['ctp.ledger.>'], maxAgeMs: 60_000 }]));
+const service = new IssuanceService({ keys, owners, ledger, issuer: 'http://ctp.test', ttlSeconds: 240, subjectSecret: Buffer.alloc(32, 1) });
 const request: IssueRequest = {
   ts: '2025-11-09T20:17:00Z',
   channel: 'voice',
@@ -49,6 +52,9 @@ describe('IssuanceService', () => {
     expect(issued.expires_at).toBe('2026-11-23T10:04:00.000Z');
     expect(JSON.stringify(claims)).not.toContain('user-1');
     expect(await owners.owner(issued.jti)).toEqual({ partnerId: 'acme', expiresAt: now / 1000 + 240 });
+    const { events } = await ledger.read<Record<string, unknown>>({ stream: 'CTP_LEDGER', filter: 'ctp.ledger.>', fromSeq: 1, max: 1 });
+    expect(events[0]!.data).toMatchObject({ event_id: `consent.issued:${issued.jti}`, type: 'consent.issued', partner_id: 'acme', sub: claims.sub, consent_ts: request.ts });
+    expect(JSON.stringify(events[0]!.data)).not.toContain('user-1');
   });
 
   it('gives the same subject reference the same pseudonym at one partner only', async () => {
@@ -65,14 +71,25 @@ describe('IssuanceService', () => {
     expect((await service.issue(acme, { ...request, ts: '2026-01-01T00:01:00Z' }, now)).jti).toBeTruthy();
   });
 
+  it('issues nothing when the event bus cannot store the consent.issued event', async () => {
+    const noStream = new IssuanceService({ keys, owners, ledger: new MemoryBus(), issuer: 'http://ctp.test', ttlSeconds: 240, subjectSecret: Buffer.alloc(32, 1) });
+    await expect(noStream.issue(acme, request)).rejects.toMatchObject({ code: 'unavailable', status: 503, message: expect.stringMatching(/event bus/) });
+  });
+
   it('issues nothing when the owner registry is down', async () => {
+    const unreachable = new RedisCrl({ url: 'redis://127.0.0.1:1' });
     const down = new IssuanceService({
       keys,
-      owners: { setOwner: () => Promise.reject(new Error('connection refused')) },
+      ledger,
+      owners: unreachable,
       issuer: 'http://ctp.test',
       ttlSeconds: 240,
       subjectSecret: Buffer.alloc(32, 1),
     });
-    await expect(down.issue(acme, request)).rejects.toMatchObject({ code: 'unavailable', status: 503 });
+    try {
+      await expect(down.issue(acme, request)).rejects.toMatchObject({ code: 'unavailable', status: 503 });
+    } finally {
+      await unreachable.close();
+    }
   });
 });

@@ -2,16 +2,24 @@ import { randomUUID } from 'node:crypto';
 import { buildClaims, CLOCK_SKEW_SECONDS, CtpError, pairwiseSubject, signEs256, type IssueRequest } from '@ctp/ctp-core';
 import type { KeyDirectory } from '@ctp/keys';
 import { mayUseProcessor, type Partner } from '@ctp/partners';
-import { consentIssued } from '@ctp/telemetry';
+import { consentIssued, traceparentFor } from '@ctp/telemetry';
 
 /** Where the issuer records which partner owns a jti (the revocation list's owner registry). */
 export interface TokenOwners {
   setOwner(jti: string, owner: { partnerId: string; expiresAt: number }, nowSeconds: number): Promise<void>;
 }
 
+/** Where the `consent.issued` ledger event goes; resolves once it is stored durably. */
+export interface LedgerPublisher {
+  publish(subject: string, data: object, options?: { msgId?: string; headers?: Record<string, string> }): Promise<number>;
+}
+
+export const CONSENT_ISSUED_SUBJECT = 'ctp.ledger.consent.issued';
+
 export interface IssuanceOptions {
   keys: KeyDirectory;
   owners: TokenOwners;
+  ledger: LedgerPublisher;
   issuer: string;
   ttlSeconds: number;
   subjectSecret: Buffer;
@@ -27,10 +35,11 @@ export class IssuanceService {
   constructor(private readonly options: IssuanceOptions) {}
 
   /**
-   * Signs a token after recording its owner, so only that partner can revoke it.
-   * If the owner cannot be recorded nothing is issued (503).
+   * Signs a token, records its owner (so only that partner can revoke it) and
+   * publishes `consent.issued`, answering only once the event is durable on the
+   * bus. If either fails the token is not returned: nothing is issued (503).
    */
-  async issue(partner: Partner, request: IssueRequest, nowMs = Date.now()): Promise<IssuedToken> {
+  async issue(partner: Partner, request: IssueRequest, nowMs = Date.now(), traceparent?: string | string[]): Promise<IssuedToken> {
     const { subject_ref: subjectRef, ...envelope } = request;
     if (!mayUseProcessor(partner, envelope.processor)) {
       throw new CtpError('processor_not_allowed', `partner ${partner.id} is not configured for processor ${envelope.processor}`, {
@@ -58,6 +67,31 @@ export class IssuanceService {
       await this.options.owners.setOwner(claims.jti, { partnerId: partner.id, expiresAt: claims.exp }, nowSeconds);
     } catch (error) {
       throw new CtpError('unavailable', 'the token registry (Redis) is unavailable; no token was issued', { cause: error });
+    }
+    const event = {
+      event_id: `consent.issued:${claims.jti}`,
+      type: 'consent.issued',
+      jti: claims.jti,
+      partner_id: partner.id,
+      sub: claims.sub,
+      aud: claims.aud,
+      purpose: claims.purpose,
+      scope: claims.scope,
+      context_hash: claims.context_hash,
+      channel: envelope.channel,
+      retention: envelope.retention,
+      jurisdiction: envelope.jurisdiction,
+      ui_copy_id: envelope.ui_copy_id,
+      consent_ts: envelope.ts,
+      iat: claims.iat,
+      exp: claims.exp,
+      kid,
+      policy_uri: claims.policy_uri,
+    };
+    try {
+      await this.options.ledger.publish(CONSENT_ISSUED_SUBJECT, event, { msgId: event.event_id, headers: { traceparent: traceparentFor(traceparent) } });
+    } catch (error) {
+      throw new CtpError('unavailable', 'the event bus (NATS) is unavailable; no token was issued', { cause: error });
     }
     consentIssued.inc({ partner: partner.id });
     return { token, jti: claims.jti, expires_at: new Date(claims.exp * 1000).toISOString() };

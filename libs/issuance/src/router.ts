@@ -19,7 +19,7 @@ export function issuerRouter(options: IssuerRouterOptions): Router {
   const router = Router();
   router.post('/issue', options.auth, options.body, async (req, res) => {
     const request = parseOrThrow(issueRequestSchema, req.body);
-    res.json(await options.service.issue(partnerOf(res), request));
+    res.json(await options.service.issue(partnerOf(res), request, Date.now(), req.headers.traceparent));
   });
   router.all('/issue', methodNotAllowed('POST'));
   router.get(JWKS_PATH, (_req, res) => {

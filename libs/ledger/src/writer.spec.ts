@@ -35,6 +35,7 @@ describe.each([
   let store: LedgerStore;
   let writer: LedgerWriter;
   const run = randomBytes(3).toString('hex');
+  const startedAt = Date.now();
   const issued = (i: number) => ({ event_id: `consent.issued:${run}-${i}`, type: 'consent.issued', jti: randomUUID(), purpose: 'customer_retention', sub: 'pseudonym' });
 
   beforeAll(async () => {
@@ -48,7 +49,7 @@ describe.each([
   });
 
   const newWriter = (onError?: (e: unknown) => void) =>
-    new LedgerWriter({ store, bus, signers, origin: 'ctp.test/ledger', durable: `writer-${run}`, checkpointIntervalMs: 60_000, maxWaitMs: 50, onError });
+    new LedgerWriter({ store, bus, signers, origin: 'ctp.test/ledger', durable: `writer-${run}`, fromTimeMs: startedAt, checkpointIntervalMs: 60_000, maxWaitMs: 50, onError });
   const present = async (jtis: string[]) => (await Promise.all(jtis.map((j) => store.entriesByJti(j)))).every((e) => e.length > 0);
 
   it('appends events from both streams exactly once, checkpoints them and proves inclusion and consistency', async () => {
@@ -60,7 +61,7 @@ describe.each([
     await bus.publish(revocationSubject(`p-${run}`), { type: 'consent.revoked', jti: revoked, partner_id: `p-${run}`, reason: 'r', revoked_at_ms: Date.now(), expires_at: 0 });
     await until(() => present([...events.slice(0, 20).map((e) => e.jti), revoked]), 20_000);
     const first = await writer.checkpoint();
-    expect(first?.size).toBe(writer.tree.size);
+    expect(first!.size).toBeGreaterThanOrEqual(21);
 
     // 10..19 again (redelivered or republished), then 20..29 for the first time.
     for (const e of events.slice(10)) await bus.publish(ledgerSubject('consent.issued'), e);

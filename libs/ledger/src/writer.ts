@@ -12,6 +12,8 @@ export interface LedgerWriterOptions {
   origin: string;
   /** Durable consumer name (default `ledger-writer`); replicas sharing it share the work. */
   durable?: string;
+  /** When the durable is first created, record events stored from this time on (default: all retained). */
+  fromTimeMs?: number;
   /** Entries per append batch (default 256) and the longest a batch waits to fill (default 250 ms). */
   batchSize?: number;
   maxWaitMs?: number;
@@ -58,7 +60,7 @@ export class LedgerWriter {
   async start(): Promise<void> {
     await this.load();
     const durable = this.options.durable ?? 'ledger-writer';
-    const consume = { batchSize: this.options.batchSize ?? 256, maxWaitMs: this.options.maxWaitMs ?? 250 };
+    const consume = { batchSize: this.options.batchSize ?? 256, maxWaitMs: this.options.maxWaitMs ?? 250, fromTimeMs: this.options.fromTimeMs };
     const handler = (events: BusEvent<Record<string, unknown>>[]) => this.appendSerially(events);
     this.subscriptions = [
       await this.options.bus.consume({ stream: LEDGER_STREAM, durable, filter: 'ctp.ledger.>', ...consume }, handler),

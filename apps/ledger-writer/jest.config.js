@@ -1,0 +1,1 @@
+module.exports = { displayName: 'ledger-writer', preset: '../../jest.preset.js' };

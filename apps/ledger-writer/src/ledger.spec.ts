@@ -1,0 +1,84 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { NoteVerifier, openNote, parseCheckpoint, verifyConsistency, verifyInclusion } from '@ctp/ledger-core';
+import { GUIDE_ENVELOPE, NATS_URL, postJson, REDIS_URL, startService, tsEntry, waitFor, type ServiceProcess } from '@ctp/testing';
+
+const PG_URL = process.env.CTP_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+
+/** issue -> bus -> ledger-writer -> PostgreSQL, with proofs checked by the pure verifiers. */
+describe('ledger-writer with real NATS and PostgreSQL', () => {
+  const run = randomBytes(4).toString('hex');
+  const dir = mkdtempSync(join(tmpdir(), 'ctp-ledger-'));
+  let issuer: ServiceProcess;
+  let broadcaster: ServiceProcess;
+  let writer: ServiceProcess;
+  const backends = { CTP_NATS_URL: NATS_URL, CTP_REDIS_URL: REDIS_URL, CTP_REDIS_PREFIX: `ledger:${run}:`, CTP_DEV_MODE: 'true' };
+
+  beforeAll(async () => {
+    writer = await startService(tsEntry('apps/ledger-writer/src/main.ts'), {
+      CTP_NATS_URL: NATS_URL,
+      CTP_DATABASE_URL: PG_URL,
+      CTP_DATABASE_SCHEMA: `ledger_e2e_${run}`,
+      CTP_LEDGER_DURABLE: `e2e-${run}`,
+      CTP_LEDGER_REPLAY_FROM: new Date().toISOString(),
+      CTP_LEDGER_KEY_DIR: join(dir, 'ledger-keys'),
+      CTP_LEDGER_HYBRID: 'true',
+      CTP_LEDGER_CHECKPOINT_INTERVAL_MS: '200',
+    }, { readyTimeoutMs: 60_000 });
+    issuer = await startService(tsEntry('apps/issuer/src/main.ts'), { ...backends, CTP_KEY_DIR: join(dir, 'keys'), CTP_SUBJECT_SECRET_FILE: join(dir, 'secret') });
+    broadcaster = await startService(tsEntry('apps/revocation-broadcaster/src/main.ts'), backends);
+  }, 90_000);
+  afterAll(async () => {
+    await Promise.all([issuer?.stop(), broadcaster?.stop(), writer?.stop()]);
+  });
+
+  const get = async (path: string) => {
+    const res = await fetch(`${writer.url}${path}`);
+    return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+  };
+
+  it('records issue and revoke, and proves them under a signed, consistent checkpoint', async () => {
+    const issued = (await postJson(`${issuer.url}/issue`, GUIDE_ENVELOPE)).body as { jti: string };
+    expect((await postJson(`${broadcaster.url}/revoke`, { jti: issued.jti, reason: 'user_revoked' })).status).toBe(200);
+    let entries: { entry: { seq: number; type: string; data: Record<string, unknown> }; leaf_hash: string }[] = [];
+    await waitFor(async () => {
+      entries = (await get(`/ledger/entries?jti=${issued.jti}`)).body.entries as typeof entries;
+      return entries.length === 2;
+    }, 30_000, 'both ledger entries');
+    expect(entries.map((e) => e.entry.type)).toEqual(['consent.issued', 'consent.revoked']);
+    expect(entries[0]!.entry.data).toMatchObject({ jti: issued.jti, purpose: 'customer_retention', jurisdiction: 'US-KY', consent_ts: GUIDE_ENVELOPE.ts });
+    expect(JSON.stringify(entries[0]!.entry.data)).not.toMatch(/eyJ/);
+
+    const last = entries[1]!.entry.seq;
+    let checkpoint: { size: number; root: string; note: string } = { size: 0, root: '', note: '' };
+    await waitFor(async () => {
+      checkpoint = (await get('/ledger/checkpoint')).body as typeof checkpoint;
+      return checkpoint.size >= last;
+    }, 10_000, 'a checkpoint covering the entries');
+    const verifiers = ((await get('/ledger/verifiers')).body.keys as { vkey: string }[]).map((k) => NoteVerifier.parse(k.vkey));
+    expect(verifiers.map((v) => v.alg)).toEqual(['ed25519', 'mldsa65']);
+    const opened = parseCheckpoint(openNote(checkpoint.note, verifiers).text);
+    expect(opened.size).toBe(checkpoint.size);
+
+    for (const e of entries) {
+      const proof = (await get(`/ledger/proofs/inclusion?seq=${e.entry.seq}&size=${checkpoint.size}`)).body as { proof: string[]; leaf_hash: string };
+      const hashes = proof.proof.map((p) => Buffer.from(p, 'base64'));
+      expect(verifyInclusion(e.entry.seq - 1, checkpoint.size, Buffer.from(e.leaf_hash, 'base64'), hashes, opened.root)).toBe(true);
+    }
+    if (checkpoint.size > 1) {
+      const earlier = 1;
+      const consistency = (await get(`/ledger/proofs/consistency?first=${earlier}&second=${checkpoint.size}`)).body as { proof: string[] };
+      const firstRoot = Buffer.from((await get(`/ledger/proofs/inclusion?seq=1&size=1`)).body.root as string, 'base64');
+      expect(verifyConsistency(earlier, checkpoint.size, firstRoot, opened.root, consistency.proof.map((p) => Buffer.from(p, 'base64')))).toBe(true);
+    }
+    expect((await get('/ledger/proofs/inclusion?seq=0')).status).toBe(400);
+    expect((await get(`/ledger/entries/${checkpoint.size + 1000}`)).status).toBe(404);
+  });
+
+  it('exports the guide metric names', async () => {
+    const text = await (await fetch(`${writer.url}/metrics`)).text();
+    for (const name of ['ctp_ledger_append_latency_seconds_bucket', 'ctp_ledger_entries_total', 'ctp_ledger_integrity_ok 1', 'ctp_ledger_chain_breaks_total']) expect(text).toContain(name);
+  });
+});

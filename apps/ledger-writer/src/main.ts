@@ -1,0 +1,45 @@
+import { connectBus } from '@ctp/bus';
+import { createLogger, createServiceApp, listen, shutdownOnSignals } from '@ctp/http';
+import { LEDGER_STREAM_SPEC, ledgerRouter, LedgerStore, LedgerWriter, loadCheckpointSigners } from '@ctp/ledger';
+import { REVOCATION_STREAM_SPEC } from '@ctp/revocation';
+import { metricsRouter } from '@ctp/telemetry';
+import { loadLedgerWriterConfig } from './config';
+
+async function main() {
+  const config = loadLedgerWriterConfig();
+  const logger = createLogger('ledger-writer');
+  const bus = await connectBus(config.CTP_NATS_URL, 'ledger-writer');
+  await bus.ensureStreams([LEDGER_STREAM_SPEC, REVOCATION_STREAM_SPEC]);
+  const store = await LedgerStore.open(config.CTP_DATABASE_URL, { schema: config.CTP_DATABASE_SCHEMA });
+  const signers = loadCheckpointSigners(config.CTP_LEDGER_KEY_DIR, config.CTP_LEDGER_ORIGIN, config.CTP_LEDGER_HYBRID);
+  const writer = new LedgerWriter({
+    store,
+    bus,
+    signers,
+    origin: config.CTP_LEDGER_ORIGIN,
+    durable: config.CTP_LEDGER_DURABLE,
+    batchSize: config.CTP_LEDGER_BATCH_SIZE,
+    maxWaitMs: config.CTP_LEDGER_BATCH_WAIT_MS,
+    checkpointIntervalMs: config.CTP_LEDGER_CHECKPOINT_INTERVAL_MS,
+    fromTimeMs: config.CTP_LEDGER_REPLAY_FROM === undefined ? undefined : Date.parse(config.CTP_LEDGER_REPLAY_FROM),
+    onError: (error) => logger.error({ err: error }, 'ledger'),
+  });
+  await writer.start();
+  const app = createServiceApp({
+    logger,
+    readiness: { bus: () => bus.status === 'connected' },
+    routers: [metricsRouter(), ledgerRouter({ store, writer, signers })],
+  });
+  const server = await listen(app, config.CTP_PORT, config.CTP_HOST);
+  shutdownOnSignals([server], async () => {
+    await writer.stop();
+    await bus.close();
+    await store.close();
+  });
+  logger.info({ port: config.CTP_PORT, entries: writer.tree.size }, 'ledger-writer listening');
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof Error ? error.message : error);
+  process.exit(1);
+});
