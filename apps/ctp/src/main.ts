@@ -5,11 +5,16 @@ import { shutdownOnSignals } from '@ctp/http';
 import { KeyDirectory } from '@ctp/keys';
 import { generateApiKey } from '@ctp/partners';
 import { loadUpConfig } from './config';
+import { exportCommand, verifyCommand } from './pack_commands';
 import { banner, startCtp } from './up';
 
 const USAGE = `usage: ctp <command>
 
   up                         start every service in one process (http://127.0.0.1:8000)
+  export --from T --to T [--out F] [--url U]
+                             download the compliance pack of a time range from a running service
+  verify <pack.zip> [--key K]...
+                             verify a compliance pack offline; exit 1 naming the first failure
   keys rotate [--key-dir D]  make a new signing key active; the old one keeps verifying
   partners new-key <id>      print a new API key for partner <id> and the hash to configure
 
@@ -19,7 +24,15 @@ async function main(argv: string[]): Promise<number> {
   const { positionals, values } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { 'key-dir': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    options: {
+      'key-dir': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+      from: { type: 'string' },
+      to: { type: 'string' },
+      out: { type: 'string' },
+      url: { type: 'string' },
+      key: { type: 'string', multiple: true },
+    },
   });
   const [command, sub, arg] = positionals;
   if (values.help || command === undefined || command === 'help') {
@@ -33,6 +46,8 @@ async function main(argv: string[]): Promise<number> {
     console.log(banner(config, running.url));
     return -1;
   }
+  if (command === 'verify' && sub) return verifyCommand(sub, values.key ?? []);
+  if (command === 'export') return exportCommand(values);
   if (command === 'keys' && sub === 'rotate') {
     const keyDir = values['key-dir'] ?? join(loadUpConfig().CTP_DATA_DIR, 'keys');
     const kid = KeyDirectory.open(keyDir).rotate();

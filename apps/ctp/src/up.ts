@@ -83,7 +83,7 @@ export async function startCtp(config: UpConfig, logger: Logger = createLogger('
       metricsRouter(),
       issuerRouter({ service: issuance, keys, auth, body }),
       introspectorRouter({ introspector, decisions, auth, body }),
-      ledgerRouter({ store, writer, signers }),
+      ledgerRouter({ store, writer, signers, origin: config.CTP_LEDGER_ORIGIN }),
       revocationRouter({
         service: new RevocationService({ bus, crl }),
         feed,

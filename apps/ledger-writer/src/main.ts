@@ -28,7 +28,7 @@ async function main() {
   const app = createServiceApp({
     logger,
     readiness: { bus: () => bus.status === 'connected' },
-    routers: [metricsRouter(), ledgerRouter({ store, writer, signers })],
+    routers: [metricsRouter(), ledgerRouter({ store, writer, signers, origin: config.CTP_LEDGER_ORIGIN })],
   });
   const server = await listen(app, config.CTP_PORT, config.CTP_HOST);
   shutdownOnSignals([server], async () => {

@@ -1,3 +1,4 @@
 export * from './chain';
 export * from './checkpoint';
 export * from './merkle';
+export * from './pack';

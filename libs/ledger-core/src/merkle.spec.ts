@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { EMPTY_ROOT, leafHash, MerkleTree, nodeHash, splitPoint, verifyConsistency, verifyInclusion, type Hash } from './merkle';
+import { EMPTY_ROOT, leafHash, MerkleTree, nodeHash, rootFromRange, splitPoint, verifyConsistency, verifyInclusion, type Hash } from './merkle';
 
 /** Independent RFC 6962 §2.1 MTH, straight from the definition, over leaf hashes. */
 function mth(leaves: Hash[]): Hash {
@@ -55,6 +55,18 @@ describe('RFC 6962 Merkle tree', () => {
     }
     expect(verifyConsistency(4, 4, tree.root(4), tree.root(4), [])).toBe(true);
     expect(verifyConsistency(0, 4, EMPTY_ROOT, tree.root(4), [])).toBe(false);
+  });
+
+  it('rebuilds any root from a frontier and the following leaves', () => {
+    for (let offset = 0; offset <= 40; offset++) {
+      for (let end = offset; end <= leaves.length; end += 5) {
+        const { size, root } = rootFromRange(offset, tree.frontier(offset), leaves.slice(offset, end));
+        expect(size).toBe(end);
+        expect(root.equals(tree.root(end))).toBe(true);
+      }
+    }
+    expect(() => rootFromRange(5, tree.frontier(4), [])).toThrow(/does not cover/);
+    expect(rootFromRange(4, tree.frontier(4), [leaves[5]!]).root.equals(tree.root(5))).toBe(false);
   });
 
   it('refuses proofs outside the tree', () => {

@@ -72,6 +72,20 @@ export class MerkleTree {
     return this.hashRange(0, size);
   }
 
+  /** The perfect-subtree hashes covering leaves [0, size), largest first: a compact range. */
+  frontier(size: number): Hash[] {
+    this.checkSize(size);
+    const out: Hash[] = [];
+    for (let start = 0, rest = size; rest > 0; ) {
+      let k = 1;
+      while (k * 2 <= rest) k *= 2;
+      out.push(this.hashRange(start, k));
+      start += k;
+      rest -= k;
+    }
+    return out;
+  }
+
   /** PATH(m, D[0:size]) of RFC 6962 §2.1.1. */
   inclusionProof(index: number, size = this.size): Hash[] {
     this.checkSize(size);
@@ -179,4 +193,37 @@ export function verifyConsistency(first: number, second: number, firstRoot: Hash
     sn = Math.floor(sn / 2);
   }
   return fr.equals(firstRoot) && sr.equals(secondRoot) && sn === 0;
+}
+
+/**
+ * MTH(D[0:n]) from a compact range: the frontier of the first `offset` leaves
+ * (perfect-subtree hashes, largest first, as MerkleTree.frontier gives) followed by
+ * the leaves from `offset` on. This is how a verifier proves a contiguous run of
+ * entries against a signed root without the entries before it.
+ */
+export function rootFromRange(offset: number, frontier: Hash[], leaves: Iterable<Hash>): { size: number; root: Hash } {
+  const stack: { size: number; hash: Hash }[] = [];
+  let rest = offset;
+  for (const hash of frontier) {
+    let k = 1;
+    while (k * 2 <= rest) k *= 2;
+    if (rest === 0) throw new Error('frontier has more hashes than its offset needs');
+    stack.push({ size: k, hash });
+    rest -= k;
+  }
+  if (rest !== 0) throw new Error('frontier does not cover its offset');
+  let size = offset;
+  for (const leaf of leaves) {
+    stack.push({ size: 1, hash: leaf });
+    size++;
+    while (stack.length >= 2 && stack[stack.length - 1]!.size === stack[stack.length - 2]!.size) {
+      const right = stack.pop()!;
+      const left = stack.pop()!;
+      stack.push({ size: left.size * 2, hash: nodeHash(left.hash, right.hash) });
+    }
+  }
+  if (stack.length === 0) return { size, root: EMPTY_ROOT };
+  let root = stack[stack.length - 1]!.hash;
+  for (let i = stack.length - 2; i >= 0; i--) root = nodeHash(stack[i]!.hash, root);
+  return { size, root };
 }

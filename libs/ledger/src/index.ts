@@ -5,3 +5,4 @@ export * from './router';
 export * from './signers';
 export * from './store';
 export * from './writer';
+export * from './pack_export';

@@ -2,6 +2,7 @@ import { Router } from 'express';
 import { CtpError } from '@ctp/ctp-core';
 import { methodNotAllowed } from '@ctp/http';
 import type { NoteSigner } from '@ctp/ledger-core';
+import { buildPack } from './pack_export';
 import type { LedgerStore, StoredEntry } from './store';
 import type { LedgerWriter } from './writer';
 
@@ -9,6 +10,15 @@ export interface LedgerRouterOptions {
   store: LedgerStore;
   writer: LedgerWriter;
   signers: NoteSigner[];
+  origin: string;
+}
+
+function dateParam(value: unknown, field: string): Date {
+  const ms = typeof value === 'string' && value.length <= 40 ? Date.parse(value) : NaN;
+  if (Number.isNaN(ms)) {
+    throw new CtpError('validation_failed', `${field}: an RFC 3339 date-time is required`, { errors: [{ field, rule: 'format:datetime', message: 'e.g. 2026-11-01T00:00:00Z' }] });
+  }
+  return new Date(ms);
 }
 
 function positiveInt(value: unknown, field: string, optional = false): number | undefined {
@@ -79,7 +89,15 @@ export function ledgerRouter(options: LedgerRouterOptions): Router {
     if (first > second) throw new CtpError('validation_failed', 'first must not exceed second', { errors: [{ field: 'first', rule: `max:${second}`, message: 'larger than second' }] });
     res.json({ first, second, proof: writer.tree.consistencyProof(first, second).map(b64) });
   });
-  for (const path of ['/ledger/checkpoint', '/ledger/verifiers', '/ledger/entries', '/ledger/entries/:seq', '/ledger/proofs/inclusion', '/ledger/proofs/consistency']) {
+  router.get('/ledger/export', async (req, res) => {
+    const from = dateParam(req.query.from, 'from');
+    const to = dateParam(req.query.to, 'to');
+    if (to <= from) throw new CtpError('validation_failed', 'to must be after from', { errors: [{ field: 'to', rule: 'after:from', message: 'must be after from' }] });
+    const zip = await buildPack(options, from, to);
+    res.setHeader('Content-Disposition', `attachment; filename="ctp-pack-${from.toISOString().slice(0, 10)}-${to.toISOString().slice(0, 10)}.zip"`);
+    res.type('application/zip').send(Buffer.from(zip));
+  });
+  for (const path of ['/ledger/export', '/ledger/checkpoint', '/ledger/verifiers', '/ledger/entries', '/ledger/entries/:seq', '/ledger/proofs/inclusion', '/ledger/proofs/consistency']) {
     router.all(path, methodNotAllowed('GET'));
   }
   return router;
