@@ -1,5 +1,5 @@
 import { connect, headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node';
-import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, StorageType, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
+import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, StorageType, type JetStreamClient, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
 import { type BusEvent, type BusStatus, type DurableOptions, type EventBus, type PublishOptions, type ReadOptions, type ReadResult, type StreamSpec, type SubscribeOptions, type Subscription } from './event_bus';
 
 export interface NatsBusOptions {
@@ -175,34 +175,51 @@ export class NatsBus implements EventBus {
       await this.jsm.consumers.add(options.stream, config);
     }
     const consumer = await this.js.consumers.get(options.stream, options.durable);
+    // One continuous pull keeps the next messages arriving while a batch commits.
+    const messages = await consumer.consume({ max_messages: options.batchSize * 2, expires: 2_000 });
+    const iterator = messages[Symbol.asyncIterator]();
+    let pending: Promise<IteratorResult<JsMsg>> | undefined;
+    const TIMEOUT = Symbol('timeout');
+    const next = async (waitMs: number): Promise<JsMsg | null | undefined> => {
+      pending ??= iterator.next();
+      let timer: NodeJS.Timeout | undefined;
+      const result = await Promise.race([pending, new Promise<typeof TIMEOUT>((r) => (timer = setTimeout(() => r(TIMEOUT), waitMs)))]);
+      clearTimeout(timer);
+      if (result === TIMEOUT) return null;
+      pending = undefined;
+      return result.done ? undefined : result.value;
+    };
     let stopped = false;
     let healthy = true;
+    void (async () => {
+      for await (const status of messages.status()) {
+        if (status.type === 'heartbeats_missed' || status.type === 'consumer_not_found' || status.type === 'consumer_deleted') healthy = false;
+        if (status.type === 'next' || status.type === 'heartbeat') healthy = true;
+      }
+    })();
     const loop = (async () => {
       while (!stopped) {
-        try {
-          const batch = await consumer.fetch({ max_messages: options.batchSize, expires: Math.max(options.maxWaitMs, 1000), idle_heartbeat: 500 });
-          const messages = [];
-          const deadline = Date.now() + options.maxWaitMs;
-          for await (const m of batch) {
-            messages.push(m);
-            if (Date.now() >= deadline) break;
-          }
-          healthy = true;
-          if (messages.length === 0) continue;
-          try {
-            await handler(messages.map((m) => ({ subject: m.subject, seq: m.seq, data: JSON.parse(decoder.decode(m.data)) as T, headers: headersOf(m.headers) })));
-          } catch (error) {
-            // Not committed: hand the whole batch back for redelivery.
-            for (const m of messages) m.nak(250);
-            throw error;
-          }
-          // Explicit acks, one per message: with AckAll a later batch's ack would also
-          // acknowledge an earlier batch that failed and is waiting for redelivery.
-          for (const m of messages) m.ack();
-        } catch {
-          healthy = false;
-          if (!stopped) await new Promise((r) => setTimeout(r, 250));
+        const first = await next(1_000);
+        if (first === undefined) break;
+        if (first === null) continue;
+        const batch = [first];
+        const deadline = Date.now() + options.maxWaitMs;
+        while (batch.length < options.batchSize) {
+          const m = await next(Math.max(0, deadline - Date.now()));
+          if (!m) break;
+          batch.push(m);
         }
+        try {
+          await handler(batch.map((m) => ({ subject: m.subject, seq: m.seq, data: JSON.parse(decoder.decode(m.data)) as T, headers: headersOf(m.headers) })));
+        } catch {
+          // Not committed: hand the batch back for redelivery.
+          for (const m of batch) m.nak(250);
+          await new Promise((r) => setTimeout(r, 250));
+          continue;
+        }
+        // Explicit acks, one per message: with AckAll a later batch's ack would also
+        // acknowledge an earlier batch that failed and is waiting for redelivery.
+        for (const m of batch) m.ack();
       }
     })();
     return {
@@ -211,6 +228,7 @@ export class NatsBus implements EventBus {
       },
       stop: async () => {
         stopped = true;
+        messages.stop();
         await loop;
       },
     };

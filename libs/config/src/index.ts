@@ -77,7 +77,7 @@ export const ledgerEnv = {
   CTP_LEDGER_BATCH_SIZE: z.coerce.number().int().min(1).max(5000).default(256),
   CTP_LEDGER_BATCH_WAIT_MS: z.coerce.number().int().min(1).default(250),
   /** Period of signed checkpoints while entries arrive. */
-  CTP_LEDGER_CHECKPOINT_INTERVAL_MS: z.coerce.number().int().min(50).default(1000),
+  CTP_LEDGER_CHECKPOINT_INTERVAL_MS: z.coerce.number().int().min(50).max(1000).default(500),
   /** A new durable consumer starts at events stored from this time (RFC 3339); unset: every retained event. */
   CTP_LEDGER_REPLAY_FROM: z.iso.datetime({ offset: true }).optional(),
   /** PostgreSQL schema holding the ledger tables. */

@@ -1,0 +1,22 @@
+// Serves the ledger proof API over a Merkle tree of N synthetic leaves, in its own
+// process so the load generator does not share its event loop. Prints the URL.
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import { MemoryBus } from '@ctp/bus';
+import { createLogger, createServiceApp, listen } from '@ctp/http';
+import { leafHash, NoteSigner } from '@ctp/ledger-core';
+import { ledgerRouter, LedgerStore, LedgerWriter } from '@ctp/ledger';
+
+async function main() {
+  const size = Number(process.argv[2] ?? 1_000_000);
+  const store = await LedgerStore.open(process.env.CTP_BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test', { schema: `bench_proofs_${randomBytes(3).toString('hex')}`, max: 1 });
+  const signer = new NoteSigner('ctp.bench/ledger', generateKeyPairSync('ed25519').privateKey);
+  const writer = new LedgerWriter({ store, bus: new MemoryBus(), signers: [signer], origin: 'ctp.bench/ledger' });
+  const started = performance.now();
+  for (let i = 0; i < size; i++) writer.tree.append(leafHash(Buffer.from(`entry ${i}`)));
+  const app = createServiceApp({ logger: createLogger('bench'), readiness: {}, routers: [ledgerRouter({ store, writer, signers: [signer], origin: 'ctp.bench/ledger' })] });
+  const server = await listen(app, 0, '127.0.0.1');
+  console.log(JSON.stringify({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, build_seconds: (performance.now() - started) / 1000 }));
+}
+
+void main();
