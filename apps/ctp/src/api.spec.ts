@@ -1,0 +1,249 @@
+import { createHmac, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { buildClaims, CLOCK_SKEW_SECONDS, DENY_REASON_CODES, MAX_TOKEN_LENGTH, publicJwkOf } from '@ctp/ctp-core';
+import { createLogger } from '@ctp/http';
+import { KeyDirectory } from '@ctp/keys';
+import { generateApiKey } from '@ctp/partners';
+import { GUIDE_ENVELOPE, OpenApiContract, postJson } from '@ctp/testing';
+import { upConfigSchema } from './config';
+import { startCtp, type RunningCtp } from './up';
+
+const contract = new OpenApiContract();
+const b64 = (v: unknown) => Buffer.from(typeof v === 'string' ? v : JSON.stringify(v)).toString('base64url');
+const ISSUER = 'http://127.0.0.1:8000';
+
+function craft(header: object, payload: object, key: KeyObject, dsaEncoding: 'ieee-p1363' | 'der' = 'ieee-p1363'): string {
+  const input = `${b64(header)}.${b64(payload)}`;
+  return `${input}.${sign('sha256', Buffer.from(input), { key, dsaEncoding }).toString('base64url')}`;
+}
+
+async function call(ctp: RunningCtp, path: string, body: unknown, headers: Record<string, string> = {}) {
+  const r = await postJson(`${ctp.url}${path}`, body, headers);
+  contract.validate('POST', path, r.status, r.contentType, r.body);
+  return r;
+}
+
+function start(env: Record<string, string>): Promise<{ ctp: RunningCtp; dataDir: string }> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'ctp-up-'));
+  const config = upConfigSchema.parse({ CTP_PORT: '0', CTP_DATA_DIR: dataDir, ...env });
+  return startCtp(config, createLogger('test')).then((ctp) => ({ ctp, dataDir }));
+}
+
+describe('ctp up in dev mode', () => {
+  let ctp: RunningCtp;
+  let keys: KeyDirectory;
+  let token: string;
+  let jti: string;
+
+  beforeAll(async () => {
+    const started = await start({});
+    ctp = started.ctp;
+    keys = KeyDirectory.open(join(started.dataDir, 'keys'));
+    const issued = await call(ctp, '/issue', GUIDE_ENVELOPE);
+    expect(issued.status).toBe(200);
+    token = issued.body.token as string;
+    jti = issued.body.jti as string;
+  });
+  afterAll(() => ctp.close());
+
+  const introspect = (t: string, envelope: object = GUIDE_ENVELOPE) => call(ctp, '/introspect', { token: t, context_envelope: envelope });
+
+  function claims(overrides: Record<string, unknown> = {}) {
+    const now = Math.floor(Date.now() / 1000);
+    return { ...buildClaims({ envelope: GUIDE_ENVELOPE, issuer: ISSUER, sub: 's', jti: 'c0b3e1f8-4567-4890-abcd-1234567890ab', policyUri: 'https://p', nowSeconds: now, ttlSeconds: 240 }), ...overrides };
+  }
+  const ours = () => keys.signingKey();
+
+  it('allows the issued token for its own context', async () => {
+    const r = await introspect(token);
+    expect(r.body).toEqual({ active: true, decision: 'allow', reason: null, sub: expect.any(String), jti, scope: ['sentiment.read', 'tone.read'], purpose: 'customer_retention' });
+  });
+
+  it('serves the JWKS with a cache lifetime', async () => {
+    const res = await fetch(`${ctp.url}/.well-known/jwks.json`);
+    expect(res.headers.get('cache-control')).toBe('public, max-age=60');
+    const body = await res.json();
+    contract.validate('GET', '/.well-known/jwks.json', res.status, res.headers.get('content-type')!, body);
+    expect((body as { keys: { kid: string }[] }).keys[0]!.kid).toBe(ours().kid);
+  });
+
+  describe('JWT attack suite: each is denied with its reason', () => {
+    const attacker = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    let jkuHits = 0;
+    let jkuServer: Server;
+    let jkuUrl: string;
+    beforeAll(async () => {
+      jkuServer = createServer((_req, res) => {
+        jkuHits++;
+        res.end(JSON.stringify({ keys: [publicJwkOf(attacker.publicKey, ours().kid)] }));
+      });
+      await new Promise<void>((r) => jkuServer.listen(0, '127.0.0.1', r));
+      jkuUrl = `http://127.0.0.1:${(jkuServer.address() as { port: number }).port}/jwks.json`;
+    });
+    afterAll(() => new Promise<void>((r) => jkuServer.close(() => r())));
+
+    const cases: [string, () => string, string][] = [
+      ['alg none', () => `${b64({ alg: 'none', kid: ours().kid })}.${b64(claims())}.`, 'alg_not_allowed'],
+      [
+        'HS256 keyed with the public key',
+        () => {
+          const pem = keys.cached(ours().kid)!.export({ type: 'spki', format: 'pem' });
+          const input = `${b64({ alg: 'HS256', kid: ours().kid })}.${b64(claims())}`;
+          return `${input}.${createHmac('sha256', pem).update(input).digest('base64url')}`;
+        },
+        'alg_not_allowed',
+      ],
+      ['unknown kid', () => craft({ alg: 'ES256', kid: 'key-2099-01-deadbeef' }, claims(), ours().privateKey), 'unknown_kid'],
+      ['kid with a path', () => craft({ alg: 'ES256', kid: '../../keys/key.pem' }, claims(), ours().privateKey), 'unknown_kid'],
+      ['kid with SQL', () => craft({ alg: 'ES256', kid: "x' OR '1'='1" }, claims(), ours().privateKey), 'unknown_kid'],
+      [
+        'embedded jwk, jku and x5u naming an attacker key',
+        () => craft({ alg: 'ES256', kid: ours().kid, jwk: publicJwkOf(attacker.publicKey, ours().kid), jku: jkuUrl, x5u: jkuUrl }, claims(), attacker.privateKey),
+        'bad_signature',
+      ],
+      ['unknown crit header', () => craft({ alg: 'ES256', kid: ours().kid, crit: ['exp'], exp: 1 }, claims(), ours().privateKey), 'crit_unsupported'],
+      ['expired', () => craft({ alg: 'ES256', kid: ours().kid }, claims({ exp: Math.floor(Date.now() / 1000) - CLOCK_SKEW_SECONDS - 5 }), ours().privateKey), 'expired'],
+      ['not yet valid beyond skew', () => craft({ alg: 'ES256', kid: ours().kid }, claims({ iat: Math.floor(Date.now() / 1000) + CLOCK_SKEW_SECONDS + 30 }), ours().privateKey), 'not_yet_valid'],
+      ['wrong iss', () => craft({ alg: 'ES256', kid: ours().kid }, claims({ iss: 'https://evil.example' }), ours().privateKey), 'issuer_mismatch'],
+      ['wrong aud', () => craft({ alg: 'ES256', kid: ours().kid }, claims({ aud: 'svc://other/v1' }), ours().privateKey), 'audience_mismatch'],
+      [
+        'tampered payload',
+        () => {
+          const [h, , s] = token.split('.');
+          return `${h}.${b64({ ...JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()), scope: ['tone.read', 'sentiment.read', 'stress.read'] })}.${s}`;
+        },
+        'bad_signature',
+      ],
+      ['oversized', () => `${b64({ alg: 'ES256', kid: ours().kid })}.${'A'.repeat(MAX_TOKEN_LENGTH)}.AAAA`, 'oversized'],
+      ['non-JSON header', () => `${b64('not json')}.${b64(claims())}.${token.split('.')[2]}`, 'malformed'],
+      ['non-base64url segment', () => `${token.split('.')[0]}.pay*load.${token.split('.')[2]}`, 'malformed'],
+      ['two segments', () => token.split('.').slice(0, 2).join('.'), 'malformed'],
+      ['DER signature instead of JOSE', () => craft({ alg: 'ES256', kid: ours().kid }, claims(), ours().privateKey, 'der'), 'bad_signature'],
+      ['signed claims missing exp', () => craft({ alg: 'ES256', kid: ours().kid }, { ...claims(), exp: undefined }, ours().privateKey), 'invalid_claims'],
+    ];
+
+    it.each(cases)('%s', async (_name, make, reason) => {
+      const r = await introspect(make());
+      expect(r.status).toBe(200);
+      expect(r.body).toMatchObject({ active: false, decision: 'deny', reason });
+      expect(DENY_REASON_CODES).toContain(reason);
+    });
+
+    it('never fetched the jku/x5u URL', () => {
+      expect(jkuHits).toBe(0);
+    });
+
+    it('denies a tampered context envelope with the specific reason', async () => {
+      expect((await introspect(token, { ...GUIDE_ENVELOPE, ui_copy_id: 'consent-modal-2025-11-01#fr-FR' })).body.reason).toBe('context_mismatch');
+      expect((await introspect(token, { ...GUIDE_ENVELOPE, purpose: 'marketing' })).body.reason).toBe('purpose_mismatch');
+      expect((await introspect(token, { ...GUIDE_ENVELOPE, features: ['tone', 'sentiment', 'stress'] })).body.reason).toBe('scope_insufficient');
+      expect((await introspect(token, { ...GUIDE_ENVELOPE, processor: 'svc://other/v1' })).body.reason).toBe('audience_mismatch');
+    });
+  });
+
+  it('denies a token after /revoke, and revoking is idempotent', async () => {
+    const issued = await call(ctp, '/issue', GUIDE_ENVELOPE);
+    const t = issued.body.token as string;
+    for (let i = 0; i < 2; i++) {
+      const r = await call(ctp, '/revoke', { jti: issued.body.jti, reason: 'user_revoked' });
+      expect(r.body).toEqual({ status: 'ok', revoked: issued.body.jti });
+    }
+    expect((await introspect(t)).body).toMatchObject({ decision: 'deny', reason: 'revoked', jti: issued.body.jti });
+  });
+
+  it('keeps live tokens valid across a key rotation and signs new ones with the new key', async () => {
+    const before = (await call(ctp, '/issue', GUIDE_ENVELOPE)).body.token as string;
+    const kid = keys.rotate();
+    await new Promise((r) => setTimeout(r, 1100));
+    const after = (await call(ctp, '/issue', GUIDE_ENVELOPE)).body.token as string;
+    expect(JSON.parse(Buffer.from(after.split('.')[0]!, 'base64url').toString()).kid).toBe(kid);
+    expect((await introspect(before)).body.decision).toBe('allow');
+    expect((await introspect(after)).body.decision).toBe('allow');
+  });
+
+  describe('bad input never gets a 500 and names the field and rule', () => {
+    const cases: [string, string, string | Buffer, Record<string, string>, number, string, string | undefined][] = [
+      ['malformed JSON', '/issue', '{"ts":', {}, 400, 'invalid_json', undefined],
+      ['a JSON array', '/issue', '[1,2]', {}, 400, 'validation_failed', '(body)'],
+      ['a wrong type', '/issue', JSON.stringify({ ...GUIDE_ENVELOPE, features: 'tone' }), {}, 400, 'validation_failed', 'features'],
+      ['a missing field', '/introspect', JSON.stringify({ context_envelope: GUIDE_ENVELOPE }), {}, 400, 'validation_failed', 'token'],
+      ['an unknown field', '/issue', JSON.stringify({ ...GUIDE_ENVELOPE, purpouse: 'x' }), {}, 400, 'validation_failed', 'purpouse'],
+      ['a nested wrong type', '/introspect', JSON.stringify({ token: 't', context_envelope: { ...GUIDE_ENVELOPE, jurisdiction: 7 } }), {}, 400, 'validation_failed', 'context_envelope.jurisdiction'],
+      ['a body over 16 KiB', '/issue', JSON.stringify({ ...GUIDE_ENVELOPE, ui_copy_id: 'x'.repeat(17_000) }), {}, 413, 'body_too_large', undefined],
+      ['non-UTF-8 bytes', '/revoke', Buffer.concat([Buffer.from('{"jti":"'), Buffer.from([0xc3, 0x28]), Buffer.from('"}')]), {}, 400, 'invalid_encoding', undefined],
+      ['a huge array', '/issue', JSON.stringify({ ...GUIDE_ENVELOPE, features: Array.from({ length: 3000 }, () => 'a') }), {}, 400, 'validation_failed', 'features'],
+      ['a __proto__ key', '/issue', `{"__proto__":{"polluted":1},${JSON.stringify(GUIDE_ENVELOPE).slice(1)}`, {}, 400, 'validation_failed', '__proto__'],
+      ['a nested __proto__ key', '/introspect', `{"token":"t","context_envelope":{"__proto__":{"x":1}}}`, {}, 400, 'validation_failed', '__proto__'],
+      ['a non-JSON content type', '/revoke', '{}', { 'content-type': 'text/plain' }, 415, 'unsupported_media_type', undefined],
+      ['a non-UUID jti', '/revoke', '{"jti":"../../etc"}', {}, 400, 'validation_failed', 'jti'],
+      ['a non-string token', '/introspect', JSON.stringify({ token: 42, context_envelope: GUIDE_ENVELOPE }), {}, 400, 'validation_failed', 'token'],
+    ];
+
+    it.each(cases)('%s', async (_name, path, body, headers, status, code, field) => {
+      const res = await fetch(`${ctp.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
+      const problem = (await res.json()) as { errors?: unknown[] };
+      contract.validate('POST', path, res.status, res.headers.get('content-type')!, problem);
+      expect(res.status).toBe(status);
+      expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+      expect(problem).toMatchObject({ status, code, type: `urn:ctp:problem:${code}` });
+      if (field) expect(problem.errors).toEqual(expect.arrayContaining([expect.objectContaining({ field, rule: expect.any(String) })]));
+      expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    });
+
+    it('answers wrong methods and unknown paths with problems, and is still healthy', async () => {
+      const wrong = await fetch(`${ctp.url}/issue`);
+      expect(wrong.status).toBe(405);
+      expect(wrong.headers.get('allow')).toBe('POST');
+      expect((await fetch(`${ctp.url}/nope`)).status).toBe(404);
+      const health = await fetch(`${ctp.url}/healthz`);
+      contract.validate('GET', '/healthz', health.status, health.headers.get('content-type')!, await health.json());
+      const ready = await fetch(`${ctp.url}/readyz`);
+      contract.validate('GET', '/readyz', ready.status, ready.headers.get('content-type')!, await ready.json());
+    });
+  });
+});
+
+describe('ctp up with partners (dev mode off)', () => {
+  const acme = generateApiKey('acme');
+  let ctp: RunningCtp;
+  beforeAll(async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'ctp-partners-')), 'partners.json');
+    writeFileSync(
+      file,
+      JSON.stringify({ partners: [{ id: 'acme', name: 'Acme', api_key_hashes: [acme.hash], processors: ['svc://cx-ai/v1'], policy_uri: 'https://acme.example/policy' }] }),
+    );
+    ctp = (await start({ CTP_DEV_MODE: 'false', CTP_PARTNERS_FILE: file })).ctp;
+  });
+  afterAll(() => ctp.close());
+  const auth = { authorization: `Bearer ${acme.apiKey}` };
+
+  it('requires a partner credential on every consent endpoint', async () => {
+    for (const [path, body] of [
+      ['/issue', GUIDE_ENVELOPE],
+      ['/introspect', { token: 't', context_envelope: GUIDE_ENVELOPE }],
+      ['/revoke', { jti: 'c0b3e1f8-4567-4890-abcd-1234567890ab' }],
+    ] as const) {
+      const r = await call(ctp, path, body);
+      expect(r).toMatchObject({ status: 401, body: { code: 'unauthenticated' } });
+      expect(r.headers.get('www-authenticate')).toBe('Bearer realm="ctp"');
+    }
+  });
+
+  it('issues for configured processors only, with the partner policy URI', async () => {
+    const ok = await call(ctp, '/issue', GUIDE_ENVELOPE, auth);
+    expect(ok.status).toBe(200);
+    expect(JSON.parse(Buffer.from((ok.body.token as string).split('.')[1]!, 'base64url').toString()).policy_uri).toBe('https://acme.example/policy');
+    const denied = await call(ctp, '/issue', { ...GUIDE_ENVELOPE, processor: 'svc://other/v1' }, auth);
+    expect(denied).toMatchObject({ status: 403, body: { code: 'processor_not_allowed', errors: [{ field: 'processor' }] } });
+    expect((await call(ctp, '/introspect', { token: ok.body.token, context_envelope: GUIDE_ENVELOPE }, auth)).body.decision).toBe('allow');
+  });
+
+  it('rejects the shell-mangled body outside dev mode with a hint', async () => {
+    const r = await call(ctp, '/revoke', '{ jti: c0b3e1f8-4567-4890-abcd-1234567890ab }', auth);
+    expect(r).toMatchObject({ status: 400, body: { code: 'invalid_json' } });
+    expect(r.body.detail).toMatch(/single quotes or use a heredoc/);
+  });
+});
