@@ -10,6 +10,7 @@
 // --dist points at another copy of dist/apps (e.g. one next to a production-only node_modules,
 // to prove the runtime image needs no dev dependency). Exits non-zero with the failing step.
 import { spawn } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -136,6 +137,29 @@ async function main() {
   check(upIssued.status === 200, 'ctp up: POST /issue -> token (embedded PGlite ledger)');
 }
 
+/** Drops what the run left in the shared local servers (best effort: needs the repo's node_modules). */
+async function cleanUp() {
+  const require = createRequire(import.meta.url);
+  try {
+    const postgres = require('postgres');
+    const sql = postgres(PG, { max: 1, onnotice: () => undefined });
+    await sql.unsafe(`DROP SCHEMA IF EXISTS smoke_${run} CASCADE`);
+    await sql.end({ timeout: 1 });
+  } catch (error) {
+    console.error(`smoke: could not drop schema smoke_${run}: ${error.message}`);
+  }
+  try {
+    const { connect } = require('@nats-io/transport-node');
+    const { jetstreamManager } = require('@nats-io/jetstream');
+    const nc = await connect({ servers: NATS, timeout: 2000 });
+    const jsm = await jetstreamManager(nc);
+    for (const stream of ['CTP_LEDGER', 'CTP_REVOCATIONS']) await jsm.consumers.delete(stream, `smoke-${run}`).catch(() => undefined);
+    await nc.close();
+  } catch (error) {
+    console.error(`smoke: could not delete durable consumer smoke-${run}: ${error.message}`);
+  }
+}
+
 let failed = false;
 try {
   await main();
@@ -148,5 +172,6 @@ try {
   await sleep(500);
   for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
   rmSync(work, { recursive: true, force: true });
+  await cleanUp();
 }
 process.exit(failed ? 1 : 0);

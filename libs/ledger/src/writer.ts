@@ -1,7 +1,7 @@
 import type { BusEvent, EventBus, Subscription } from '@ctp/bus';
 import { findChainBreak, formatCheckpoint, MerkleTree, signNote, verifyConsistency, type NoteSigner } from '@ctp/ledger-core';
 import { ALL_REVOCATIONS, REVOCATION_STREAM } from '@ctp/revocation';
-import { ledgerAppendLatency, ledgerChainBreaks, ledgerEntries, ledgerIntegrityOk, ledgerTreeSize } from '@ctp/telemetry';
+import { ledgerAppendLatency, ledgerChainBreaks, ledgerEntries, ledgerIntegrityOk, ledgerTreeSize, registerLedgerMetrics } from '@ctp/telemetry';
 import { LEDGER_STREAM, toLedgerEvent } from './events';
 import type { LedgerStore, StoredCheckpoint } from './store';
 
@@ -42,7 +42,9 @@ export class LedgerWriter {
   private verifiedCheckpoint: StoredCheckpoint | undefined;
   private integrityRuns = 0;
 
-  constructor(private readonly options: LedgerWriterOptions) {}
+  constructor(private readonly options: LedgerWriterOptions) {
+    registerLedgerMetrics();
+  }
 
   /** Rebuilds the tree from the database and checks it against the latest checkpoint and the hash chain. */
   async load(): Promise<void> {

@@ -1,4 +1,4 @@
-import { registry, revocationPropagation, validationErrors } from './metrics';
+import { registerLedgerMetrics, registry, revocationPropagation, validationErrors } from './metrics';
 
 describe('metrics', () => {
   it('exports the guide names with their labels', async () => {
@@ -9,6 +9,9 @@ describe('metrics', () => {
     expect(text).toMatch(/ctp_revocation_propagation_seconds_bucket\{le="0.005",channel="push"\} 1/);
     expect(text).toMatch(/ctp_token_validation_latency_seconds_bucket\{le="0.0001"\}/);
     expect(text).toMatch(/process_cpu_seconds_total/);
+    expect(text).not.toMatch(/ctp_ledger_integrity_ok/);
+    registerLedgerMetrics();
+    expect(await registry.metrics()).toMatch(/ctp_ledger_integrity_ok 0/);
     expect(text).toMatch(/ctp_build_info\{version="[^"]+",node="v\d+/);
   });
 });

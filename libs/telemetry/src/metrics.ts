@@ -109,35 +109,48 @@ export const httpMetrics: RequestHandler = (req, res, next) => {
   next();
 };
 
+// Ledger metrics join the registry only in processes that run a ledger writer, so
+// other services never export a misleading ctp_ledger_integrity_ok 0.
 export const ledgerAppendLatency = new Histogram({
   name: 'ctp_ledger_append_latency_seconds',
   help: 'Time to append one batch of ledger entries (one database transaction).',
   buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
-  registers: [registry],
+  registers: [],
 });
 
 export const ledgerEntries = new Counter({
   name: 'ctp_ledger_entries_total',
   help: 'Ledger entries appended, by type.',
   labelNames: ['type'] as const,
-  registers: [registry],
+  registers: [],
 });
 
 export const ledgerIntegrityOk = new Gauge({
   name: 'ctp_ledger_integrity_ok',
   help: '1 while the last integrity check found the hash chain and checkpoint chain intact, else 0.',
-  registers: [registry],
+  registers: [],
 });
 
 export const ledgerChainBreaks = new Counter({
   name: 'ctp_ledger_chain_breaks_total',
   help: 'Integrity checks that found a broken hash chain or an inconsistent checkpoint.',
-  registers: [registry],
+  registers: [],
 });
 
 export const ledgerTreeSize = new Gauge({
   name: 'ctp_ledger_tree_size',
   help: 'Entries in the ledger Merkle tree, and in the latest signed checkpoint.',
   labelNames: ['of'] as const,
-  registers: [registry],
+  registers: [],
 });
+
+let ledgerMetricsRegistered = false;
+export function registerLedgerMetrics(): void {
+  if (ledgerMetricsRegistered) return;
+  ledgerMetricsRegistered = true;
+  registry.registerMetric(ledgerAppendLatency);
+  registry.registerMetric(ledgerEntries);
+  registry.registerMetric(ledgerIntegrityOk);
+  registry.registerMetric(ledgerChainBreaks);
+  registry.registerMetric(ledgerTreeSize);
+}

@@ -1,0 +1,48 @@
+{{/*
+Helpers of the ctp umbrella chart. Template names start with "ctp." (Helm shares one template
+namespace between this chart and its subcharts, whose helpers start with their own names).
+*/}}
+
+{{/* <release>-ctp, or the release name when it already says ctp. */}}
+{{- define "ctp.fullname" -}}
+{{- if contains "ctp" .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-ctp" .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+
+{{/* Labels on every object of the umbrella chart. */}}
+{{- define "ctp.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+app.kubernetes.io/name: ctp
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: ctp
+{{- end }}
+
+{{/*
+Service name of a subchart, computed as its own fullname helper does:
+fullnameOverride, else <release>-<nameOverride or chart name>.
+Usage: include "ctp.serviceName" (dict "root" . "chart" "issuer")
+*/}}
+{{- define "ctp.serviceName" -}}
+{{- $values := index .root.Values .chart -}}
+{{- if $values.fullnameOverride -}}
+{{- $values.fullnameOverride | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .root.Release.Name (default .chart $values.nameOverride) | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end }}
+
+{{/* One Ingress path: dict "path" "/issue" "type" "Exact" "service" <name>. */}}
+{{- define "ctp.ingressPath" -}}
+- path: {{ .path }}
+  pathType: {{ .type }}
+  backend:
+    service:
+      name: {{ .service }}
+      port:
+        name: http
+{{- end }}
