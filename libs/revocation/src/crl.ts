@@ -39,13 +39,16 @@ export interface CrlStore {
 
 const ttlOf = (expiresAt: number, nowSeconds: number) => Math.max(1, Math.ceil(expiresAt - nowSeconds + CLOCK_SKEW_SECONDS));
 
-/** In-process CRL for `ctp up`. */
+const PRUNE_EVERY = 1024;
+
+/** In-process CRL for `ctp up`. Expired entries and owners are swept every PRUNE_EVERY writes. */
 export class MemoryCrl implements CrlStore {
   private readonly entries = new Map<string, CrlEntry>();
   private readonly owners = new Map<string, TokenOwner>();
+  private writes = 0;
 
   async record(entry: CrlEntry, nowSeconds: number) {
-    this.prune(nowSeconds);
+    this.maybePrune(nowSeconds);
     const existing = this.entries.get(entry.jti);
     if (existing) return { entry: { ...existing }, created: false };
     this.entries.set(entry.jti, { ...entry });
@@ -58,12 +61,12 @@ export class MemoryCrl implements CrlStore {
   }
 
   async live(nowSeconds: number) {
-    this.prune(nowSeconds);
-    return [...this.entries.values()].map(({ jti, expiresAt, revokedAtMs }) => ({ jti, expiresAt, revokedAtMs }));
+    return [...this.entries.values()]
+      .filter((e) => e.expiresAt + CLOCK_SKEW_SECONDS >= nowSeconds).map(({ jti, expiresAt, revokedAtMs }) => ({ jti, expiresAt, revokedAtMs }));
   }
 
   async setOwner(jti: string, owner: TokenOwner, nowSeconds: number) {
-    if (this.owners.size > 10_000) for (const [k, o] of this.owners) if (o.expiresAt + CLOCK_SKEW_SECONDS < nowSeconds) this.owners.delete(k);
+    this.maybePrune(nowSeconds);
     this.owners.set(jti, owner);
   }
 
@@ -79,8 +82,10 @@ export class MemoryCrl implements CrlStore {
     // Nothing to release in process.
   }
 
-  private prune(nowSeconds: number) {
+  private maybePrune(nowSeconds: number) {
+    if (++this.writes % PRUNE_EVERY !== 0) return;
     for (const [jti, e] of this.entries) if (e.expiresAt + CLOCK_SKEW_SECONDS < nowSeconds) this.entries.delete(jti);
+    for (const [jti, o] of this.owners) if (o.expiresAt + CLOCK_SKEW_SECONDS < nowSeconds) this.owners.delete(jti);
   }
 }
 
