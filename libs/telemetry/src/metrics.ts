@@ -1,5 +1,6 @@
 import { Router, type RequestHandler } from 'express';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { DENY_REASON_CODES } from '@ctp/ctp-core';
 
 /**
  * One registry per process, holding every CTP metric under the integration guide's
@@ -27,6 +28,8 @@ export const validationErrors = new Counter({
   labelNames: ['reason'] as const,
   registers: [registry],
 });
+// Every reason exists from the start, so error-ratio rules have a 0 rather than no data.
+for (const reason of DENY_REASON_CODES) validationErrors.inc({ reason }, 0);
 
 export const introspections = new Counter({
   name: 'ctp_introspections_total',
