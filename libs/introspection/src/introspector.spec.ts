@@ -1,3 +1,4 @@
+import { GUIDE_ENVELOPE } from '@ctp/testing';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,16 +10,7 @@ import { DEMO_PARTNER } from '@ctp/partners';
 import { Introspector } from './introspector';
 
 const keys = KeyDirectory.open(join(mkdtempSync(join(tmpdir(), 'ctp-introspect-')), 'keys'));
-const envelope: ContextEnvelope = {
-  ts: '2025-11-09T20:17:00Z',
-  channel: 'voice',
-  features: ['tone', 'sentiment'],
-  processor: 'svc://cx-ai/v1',
-  purpose: 'customer_retention',
-  retention: 'session_only',
-  jurisdiction: 'US-KY',
-  ui_copy_id: 'consent-modal-2025-11-01#en-US',
-};
+const envelope: ContextEnvelope = { ...GUIDE_ENVELOPE, features: [...GUIDE_ENVELOPE.features] };
 
 function token(overrides: Record<string, unknown> = {}, nowSeconds = Math.floor(Date.now() / 1000)) {
   const claims = buildClaims({ envelope, issuer: 'http://ctp.test', sub: 's', jti: 'j-1', policyUri: 'p', nowSeconds, ttlSeconds: 240 });

@@ -1,3 +1,4 @@
+import { GUIDE_ENVELOPE } from '@ctp/testing';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,16 +14,7 @@ const owners = new MemoryCrl();
 const ledger = new MemoryBus();
 beforeAll(() => ledger.ensureStreams([{ name: 'CTP_LEDGER', subjects: ['ctp.ledger.>'], maxAgeMs: 60_000 }]));
 const service = new IssuanceService({ keys, owners, ledger, issuer: 'http://ctp.test', ttlSeconds: 240, subjectSecret: Buffer.alloc(32, 1) });
-const request: IssueRequest = {
-  ts: '2025-11-09T20:17:00Z',
-  channel: 'voice',
-  features: ['tone', 'sentiment'],
-  processor: 'svc://cx-ai/v1',
-  purpose: 'customer_retention',
-  retention: 'session_only',
-  jurisdiction: 'US-KY',
-  ui_copy_id: 'consent-modal-2025-11-01#en-US',
-};
+const request: IssueRequest = { ...GUIDE_ENVELOPE, features: [...GUIDE_ENVELOPE.features] };
 const acme: Partner = { id: 'acme', name: 'Acme', processors: ['svc://cx-ai/v1'], policyUri: 'https://acme.example/p' };
 
 function payloadOf(token: string) {
