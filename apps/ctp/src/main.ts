@@ -4,6 +4,7 @@ import { ConfigError } from '@ctp/config';
 import { shutdownOnSignals } from '@ctp/http';
 import { KeyDirectory } from '@ctp/keys';
 import { generateApiKey } from '@ctp/partners';
+import { startTracing } from '@ctp/telemetry';
 import { loadUpConfig } from './config';
 import { exportCommand, verifyCommand } from './pack_commands';
 import { banner, startCtp } from './up';
@@ -40,6 +41,7 @@ async function main(argv: string[]): Promise<number> {
     return command === undefined && !values.help ? 2 : 0;
   }
   if (command === 'up') {
+    startTracing('ctp');
     const config = loadUpConfig();
     const running = await startCtp(config);
     shutdownOnSignals([running.server], running.close);

@@ -5,10 +5,11 @@ import { LEDGER_STREAM_SPEC } from '@ctp/ledger';
 import { JwksClient } from '@ctp/keys';
 import { loadPartnerAuth } from '@ctp/partners';
 import { openCrl, REVOCATION_STREAM_SPEC, RevocationSync } from '@ctp/revocation';
-import { metricsRouter } from '@ctp/telemetry';
+import { metricsRouter, startTracing } from '@ctp/telemetry';
 import { loadIntrospectorConfig } from './config';
 
 async function main() {
+  startTracing('introspector');
   const config = loadIntrospectorConfig();
   const logger = createLogger('introspector');
   const partners = loadPartnerAuth(config.CTP_PARTNERS_FILE, config.CTP_DEV_MODE);

@@ -5,10 +5,11 @@ import { KeyDirectory, loadOrCreateSecret } from '@ctp/keys';
 import { loadPartnerAuth } from '@ctp/partners';
 import { openCrl } from '@ctp/revocation';
 import { LEDGER_STREAM_SPEC } from '@ctp/ledger';
-import { metricsRouter } from '@ctp/telemetry';
+import { metricsRouter, startTracing } from '@ctp/telemetry';
 import { loadIssuerConfig } from './config';
 
 async function main() {
+  startTracing('issuer');
   const config = loadIssuerConfig();
   const logger = createLogger('issuer');
   const partners = loadPartnerAuth(config.CTP_PARTNERS_FILE, config.CTP_DEV_MODE);

@@ -2,10 +2,11 @@ import { connectBus } from '@ctp/bus';
 import { createLogger, createServiceApp, listen, shutdownOnSignals } from '@ctp/http';
 import { LEDGER_STREAM_SPEC, ledgerRouter, LedgerStore, LedgerWriter, loadCheckpointSigners } from '@ctp/ledger';
 import { REVOCATION_STREAM_SPEC } from '@ctp/revocation';
-import { metricsRouter } from '@ctp/telemetry';
+import { metricsRouter, startTracing } from '@ctp/telemetry';
 import { loadLedgerWriterConfig } from './config';
 
 async function main() {
+  startTracing('ledger-writer');
   const config = loadLedgerWriterConfig();
   const logger = createLogger('ledger-writer');
   const bus = await connectBus(config.CTP_NATS_URL, 'ledger-writer');

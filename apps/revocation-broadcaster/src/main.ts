@@ -2,10 +2,11 @@ import { connectBus } from '@ctp/bus';
 import { createLogger, createServiceApp, jsonBody, listen, partnerAuth, shutdownOnSignals } from '@ctp/http';
 import { loadPartnerAuth } from '@ctp/partners';
 import { attachRevocationWebSocket, openCrl, REVOCATION_STREAM_SPEC, RevocationFeed, revocationRouter, RevocationService } from '@ctp/revocation';
-import { metricsRouter } from '@ctp/telemetry';
+import { metricsRouter, startTracing } from '@ctp/telemetry';
 import { loadBroadcasterConfig } from './config';
 
 async function main() {
+  startTracing('revocation-broadcaster');
   const config = loadBroadcasterConfig();
   const logger = createLogger('revocation-broadcaster');
   const partners = loadPartnerAuth(config.CTP_PARTNERS_FILE, config.CTP_DEV_MODE);

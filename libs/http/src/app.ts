@@ -1,7 +1,7 @@
 import express, { type ErrorRequestHandler, type Express, type RequestHandler, type Router } from 'express';
 import { CtpError } from '@ctp/ctp-core';
 import { httpMetrics } from '@ctp/telemetry';
-import type { Logger } from './logger';
+import { requestLog, type Logger } from './logger';
 import { sendProblem } from './problem';
 
 export type ReadinessCheck = () => boolean | Promise<boolean>;
@@ -26,6 +26,7 @@ export function createServiceApp(options: ServiceAppOptions): Express {
   app.set('etag', false);
   app.use(securityHeaders);
   app.use(httpMetrics);
+  app.use(requestLog(options.logger));
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { buildClaims, CLOCK_SKEW_SECONDS, CtpError, pairwiseSubject, signEs256, type IssueRequest } from '@ctp/ctp-core';
 import type { KeyDirectory } from '@ctp/keys';
 import { mayUseProcessor, type Partner } from '@ctp/partners';
-import { consentIssued, traceparentFor } from '@ctp/telemetry';
+import { consentIssued, publishSpan } from '@ctp/telemetry';
 
 /** Where the issuer records which partner owns a jti (the revocation list's owner registry). */
 export interface TokenOwners {
@@ -89,7 +89,7 @@ export class IssuanceService {
       policy_uri: claims.policy_uri,
     };
     try {
-      await this.options.ledger.publish(CONSENT_ISSUED_SUBJECT, event, { msgId: event.event_id, headers: { traceparent: traceparentFor(traceparent) } });
+      await publishSpan(CONSENT_ISSUED_SUBJECT, traceparent, (headers) => this.options.ledger.publish(CONSENT_ISSUED_SUBJECT, event, { msgId: event.event_id, headers }));
     } catch (error) {
       throw new CtpError('unavailable', 'the event bus (NATS) is unavailable; no token was issued', { cause: error });
     }

@@ -1,5 +1,6 @@
 import postgres, { type Sql } from 'postgres';
 import { canonicalEntry, chainHash, entryLeaf, GENESIS_HASH, type Hash, type LedgerEntry } from '@ctp/ledger-core';
+import { clientSpan } from '@ctp/telemetry';
 import { migrate } from './migrate';
 
 /** An event to record. `eventId` makes redelivery harmless: each id is appended once. */
@@ -75,6 +76,18 @@ export class LedgerStore {
    */
   async append(events: LedgerEvent[], recordedAt = new Date()): Promise<StoredEntry[]> {
     if (events.length === 0) return [];
+    // OpenTelemetry's pg instrumentation patches `pg`, not postgres.js, and the lone
+    // community package for postgres.js was not adopted (docs/operations.md, "Traces and
+    // logs"), so the append transaction, the ledger's one write path, gets a span by hand.
+    const attributes = { 'db.system.name': 'postgresql', 'db.operation.name': 'INSERT', 'db.collection.name': 'ledger_entries', 'db.operation.batch.size': events.length };
+    return clientSpan('INSERT ledger_entries', attributes, async (span) => {
+      const appended = await this.appendInTransaction(events, recordedAt);
+      span.setAttribute('ctp.ledger.appended', appended.length);
+      return appended;
+    });
+  }
+
+  private appendInTransaction(events: LedgerEvent[], recordedAt: Date): Promise<StoredEntry[]> {
     return this.sql.begin(async (tx) => {
       await tx`SELECT pg_advisory_xact_lock(${APPEND_LOCK})`;
       const ids = events.map((e) => e.eventId);

@@ -1,7 +1,7 @@
 import type { BusEvent, EventBus, Subscription } from '@ctp/bus';
 import { findChainBreak, formatCheckpoint, MerkleTree, signNote, verifyConsistency, type NoteSigner } from '@ctp/ledger-core';
 import { ALL_REVOCATIONS, REVOCATION_STREAM } from '@ctp/revocation';
-import { ledgerAppendLatency, ledgerChainBreaks, ledgerEntries, ledgerIntegrityOk, ledgerTreeSize, registerLedgerMetrics } from '@ctp/telemetry';
+import { consumeSpan, ledgerAppendLatency, ledgerChainBreaks, ledgerEntries, ledgerIntegrityOk, ledgerTreeSize, registerLedgerMetrics } from '@ctp/telemetry';
 import { LEDGER_STREAM, toLedgerEvent } from './events';
 import type { LedgerStore, StoredCheckpoint } from './store';
 
@@ -84,16 +84,19 @@ export class LedgerWriter {
 
   /** Appends run one at a time so the in-memory tree grows in seq order. */
   private appendSerially(events: BusEvent<Record<string, unknown>>[]): Promise<void> {
-    const run = this.queue.then(async () => {
-      const started = process.hrtime.bigint();
-      const appended = await this.options.store.append(events.map(toLedgerEvent));
-      ledgerAppendLatency.observe(Number(process.hrtime.bigint() - started) / 1e9);
-      for (const { entry, leafHash } of appended) {
-        this.tree.append(leafHash);
-        ledgerEntries.inc({ type: entry.type });
-      }
-      ledgerTreeSize.set({ of: 'tree' }, this.tree.size);
-    });
+    // The span starts when the batch's turn comes, so it measures the append, not the queue.
+    const run = this.queue.then(() =>
+      consumeSpan('ledger-writer process', events, async () => {
+        const started = process.hrtime.bigint();
+        const appended = await this.options.store.append(events.map(toLedgerEvent));
+        ledgerAppendLatency.observe(Number(process.hrtime.bigint() - started) / 1e9);
+        for (const { entry, leafHash } of appended) {
+          this.tree.append(leafHash);
+          ledgerEntries.inc({ type: entry.type });
+        }
+        ledgerTreeSize.set({ of: 'tree' }, this.tree.size);
+      }),
+    );
     this.queue = run.catch(() => undefined);
     return run;
   }

@@ -1,7 +1,7 @@
 import type { EventBus } from '@ctp/bus';
 import { CtpError } from '@ctp/ctp-core';
 import type { Partner } from '@ctp/partners';
-import { consentRevoked, traceparentFor } from '@ctp/telemetry';
+import { consentRevoked, publishSpan } from '@ctp/telemetry';
 import type { CrlEntry, CrlStore } from './crl';
 import { revocationSubject, type RevocationEvent } from './events';
 import { unknownTokenExpiry } from './revocation_list';
@@ -53,10 +53,8 @@ export class RevocationService {
     };
     let seq: number;
     try {
-      seq = await bus.publish(revocationSubject(entry.partnerId), event, {
-        msgId: `consent.revoked:${jti}`,
-        headers: { traceparent: traceparentFor(traceparent) },
-      });
+      const subject = revocationSubject(entry.partnerId);
+      seq = await publishSpan(subject, traceparent, (headers) => bus.publish(subject, event, { msgId: `consent.revoked:${jti}`, headers }));
     } catch (error) {
       throw unavailable('the event bus (NATS)', error);
     }

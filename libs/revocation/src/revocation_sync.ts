@@ -1,6 +1,6 @@
 import type { BusStatus, EventBus, Subscription } from '@ctp/bus';
 import { CLOCK_SKEW_SECONDS, MAX_TOKEN_TTL_SECONDS } from '@ctp/ctp-core';
-import { revocationPropagation, revocationStale } from '@ctp/telemetry';
+import { consumeSpan, revocationPropagation, revocationStale } from '@ctp/telemetry';
 import type { CrlStore } from './crl';
 import { ALL_REVOCATIONS, REVOCATION_STREAM, type RevocationEvent } from './events';
 import type { RevocationList } from './revocation_list';
@@ -51,7 +51,13 @@ export class RevocationSync implements RevocationList {
     const replayFrom = this.liveSinceMs - (MAX_TOKEN_TTL_SECONDS + 2 * CLOCK_SKEW_SECONDS) * 1000;
     this.subscription = await this.options.bus.subscribe<RevocationEvent>(
       { stream: REVOCATION_STREAM, filter: ALL_REVOCATIONS, fromTimeMs: replayFrom, onResume: () => void this.backfill() },
-      (event) => this.add(event.data.jti, event.data.expires_at, event.data.revoked_at_ms, 'push'),
+      (event) => {
+        const { jti, expires_at: expiresAt, revoked_at_ms: revokedAtMs } = event.data;
+        // A live revocation continues the revoke's trace (the span shows when this introspector
+        // learned of it); the replay at start is neither traced nor measured.
+        if (revokedAtMs < this.liveSinceMs) return this.add(jti, expiresAt, revokedAtMs, 'push');
+        return consumeSpan('revocation-sync process', [event], async () => this.add(jti, expiresAt, revokedAtMs, 'push'));
+      },
     );
     this.options.bus.onStatus((status: BusStatus) => {
       if (status === 'connected') void this.backfill();

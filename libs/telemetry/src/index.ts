@@ -1,2 +1,3 @@
 export * from './metrics';
 export * from './trace_context';
+export * from './tracing';
