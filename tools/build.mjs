@@ -51,6 +51,9 @@ for (const name of apps) {
     logLevel: 'warning',
     metafile: true,
   });
+  // The embedded PGlite runs on a worker thread from a file beside the code that starts it
+  // (libs/ledger/src/embedded.ts: join(__dirname, 'embedded_worker.cjs')), so each bundle ships it.
+  cpSync(join(root, 'libs', 'ledger', 'src', 'embedded_worker.cjs'), join(dirname(outfile), 'embedded_worker.cjs'));
   const bytes = statSync(outfile).size;
   const externals = new Set(
     Object.values(result.metafile.outputs).flatMap((o) => o.imports.filter((i) => i.external && !i.path.startsWith('node:') && !builtinModules.includes(i.path)).map((i) => i.path)),

@@ -103,6 +103,8 @@ async function main() {
     CTP_DATABASE_URL: PG,
     CTP_DATABASE_SCHEMA: `smoke_${run}`,
     CTP_LEDGER_DURABLE: `smoke-${run}`,
+    // A new durable would otherwise first replay every event the shared NATS still retains.
+    CTP_LEDGER_REPLAY_FROM: new Date(Date.now() - 60_000).toISOString(),
     CTP_LEDGER_KEY_DIR: join(work, 'ledger-keys'),
   });
   await probe(writer, ['ctp_ledger_append_latency_seconds', 'ctp_ledger_integrity_ok']);
