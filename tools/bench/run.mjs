@@ -53,6 +53,9 @@ const CFG = {
   microRounds: QUICK ? 3 : 5,
   microRoundMs: QUICK ? 100 : 300,
   laterIssueMs: sec(5),
+  // A measurement during which other processes used more than this many cores is repeated (bounded).
+  busyCores: 0.25,
+  extraRuns: 2,
 };
 
 const ENVELOPE = {
@@ -290,7 +293,7 @@ async function ledgerDrained(server, limitMs = 60_000) {
 }
 
 /** Closed loop with autocannon: warm-up, then the measured run. */
-async function closedLoop(url, { bodies, body }, { warmupMs = CFG.closedWarmupMs, durationMs = CFG.closedMs } = {}) {
+async function closedLoop(url, { bodies, body }, { warmupMs = CFG.closedWarmupMs, durationMs = CFG.closedMs, repeatIfBusy = true } = {}) {
   const base = {
     url,
     method: 'POST',
@@ -302,10 +305,22 @@ async function closedLoop(url, { bodies, body }, { warmupMs = CFG.closedWarmupMs
     await autocannon({ ...base, duration: warmupMs / 1000 });
     await sleep(300);
   }
-  const snap = cpuSnap();
-  const r = await autocannon({ ...base, duration: durationMs / 1000 });
+  let snap = cpuSnap();
+  let r = await autocannon({ ...base, duration: durationMs / 1000 });
+  let other = otherCores(snap);
+  let attempts = 1;
+  if (repeatIfBusy && other > CFG.busyCores) {
+    log(`other processes used ${other} cores during the closed-loop run; running it once more`);
+    await sleep(300);
+    snap = cpuSnap();
+    const again = await autocannon({ ...base, duration: durationMs / 1000 });
+    const otherAgain = otherCores(snap);
+    attempts = 2;
+    if (otherAgain < other) [r, other] = [again, otherAgain];
+  }
   return {
-    other_cores: otherCores(snap),
+    other_cores: other,
+    attempts,
     connections: CFG.closedConnections,
     seconds: durationMs / 1000,
     per_second_samples: r.samples,
@@ -321,20 +336,28 @@ async function closedLoop(url, { bodies, body }, { warmupMs = CFG.closedWarmupMs
   };
 }
 
-/** `runs` fixed-rate runs; reports the median of each percentile over the runs. */
-async function fixedRate(port, bodyFor, check, runs = CFG.fixedRuns) {
-  const results = [];
-  for (let k = 0; k < runs; k++) {
-    const snap = cpuSnap();
-    const r = await paced({ port, path: '/introspect', rate: CFG.fixedRate, durationMs: CFG.fixedMs, warmupMs: CFG.fixedWarmupMs, body: (i) => bodyFor(k, i), check });
-    r.other_cores = otherCores(snap);
-    results.push(r);
+/**
+ * `runs` fixed-rate runs; reports the median of each percentile over the runs. A run during
+ * which other processes used more than CFG.busyCores is repeated (at most CFG.extraRuns more
+ * runs); the `runs` least disturbed runs are kept. `prepare(k)` returns body(i) for run k.
+ */
+async function fixedRate(port, prepare, check, runs = CFG.fixedRuns) {
+  const all = [];
+  for (let k = 0; k < runs + CFG.extraRuns; k++) {
+    if (k >= runs && all.filter((r) => r.other_cores <= CFG.busyCores).length >= runs) break;
+    const body = await prepare(k);
     await sleep(300);
+    const snap = cpuSnap();
+    const r = await paced({ port, path: '/introspect', rate: CFG.fixedRate, durationMs: CFG.fixedMs, warmupMs: CFG.fixedWarmupMs, body, check });
+    r.other_cores = otherCores(snap);
+    all.push(r);
   }
+  const results = [...all].sort((a, b) => a.other_cores - b.other_cores).slice(0, runs);
   const pick = (key) => round(median(results.map((r) => r[key])), 3);
   return {
     rate: CFG.fixedRate,
     runs,
+    attempts: all.length,
     seconds_per_run: CFG.fixedMs / 1000,
     samples_per_run: results.map((r) => r.samples),
     p50_ms: pick('p50_ms'),
@@ -371,15 +394,20 @@ async function maxRate(label, port, hiHint, prepare, check) {
     const ok = kept && r.p99_ms <= CFG.p99LimitMs;
     steps.push({ rate, ok, retry, p50_ms: round(r.p50_ms, 2), p99_ms: round(r.p99_ms, 2), achieved: r.achieved_rate, samples: r.samples, bad: r.bad_responses, errors: r.errors, connections: r.connections, other_cores: other, gen_gc_max_ms: r.gen_gc_max_ms, gen_loop_delay_max_ms: r.gen_loop_delay_max_ms });
     log(`${label} ${rate}/s${retry ? ' (retry)' : ''}: p50 ${r.p50_ms.toFixed(2)} ms p99 ${r.p99_ms.toFixed(2)} ms achieved ${r.achieved_rate}/s bad ${r.bad_responses} errors ${r.errors} conns ${r.connections} other ${other} gen-gc-max ${r.gen_gc_max_ms} gen-loop-max ${r.gen_loop_delay_max_ms} -> ${ok ? 'ok' : 'over'}`);
-    return { ok, kept };
+    return { ok, kept, other, achieved: r.achieved_rate };
   };
   // A step that kept up with the rate but missed the p99 limit is run once more (a transient
   // stall on the shared machine should not decide the result); a saturated step is not.
+  // A step run while other processes were busy (and not clearly saturated) is repeated up to twice.
   const step = async (rate) => {
     const rounded = Math.round(rate / 50) * 50;
-    const first = await attempt(rounded, false);
-    if (first.ok || !first.kept) return first.ok;
-    return (await attempt(rounded, true)).ok;
+    let result = await attempt(rounded, false);
+    for (let retries = 0; !result.ok && retries < 2; retries++) {
+      const disturbed = result.other > CFG.busyCores && result.achieved >= 0.8 * rounded;
+      if (!(disturbed || (result.kept && retries === 0))) break;
+      result = await attempt(rounded, true);
+    }
+    return result.ok;
   };
   let lo = CFG.rateMin;
   let hi = Math.max(CFG.rateMin + 500, Math.min(CFG.rateMax, Math.round((hiHint * 1.15) / 50) * 50));
@@ -410,7 +438,7 @@ async function benchFloor(dataDir) {
   const raw = await startServer('raw node:net responder', ['tools/bench/raw-server.mjs'], {});
   let noise;
   try {
-    noise = await fixedRate(raw.port, (_k, i) => pool[i % pool.length], isOk);
+    noise = await fixedRate(raw.port, () => (i) => pool[i % pool.length], isOk);
     log(`raw responder 1k/s: p50 ${noise.p50_ms} p99 ${noise.p99_ms} p99.9 ${noise.p999_ms} ms`);
   } finally {
     await stopServer(raw);
@@ -421,7 +449,7 @@ async function benchFloor(dataDir) {
     log('floor: closed loop');
     const closed = await closedLoop(url, { bodies: pool });
     log(`floor closed loop: ${closed.rps_median}/s median per second`);
-    const fixed = await fixedRate(floor.port, (_k, i) => pool[i % pool.length], isOk);
+    const fixed = await fixedRate(floor.port, () => (i) => pool[i % pool.length], isOk);
     log(`floor 1k/s: p50 ${fixed.p50_ms} p99 ${fixed.p99_ms} p99.9 ${fixed.p999_ms} ms`);
     const search = await maxRate('floor', floor.port, closed.rps_median, () => (i) => pool[i % pool.length], isOk);
     return { startup_s: floor.startup_s, closed, fixed, search, noise };
@@ -442,12 +470,13 @@ async function benchIssue(dataDir) {
   const ctp = await startCtp(dataDir);
   try {
     log('issue: closed loop');
-    const issue = await closedLoop(`${ctp.url}/issue`, { body: ENVELOPE_JSON });
+    // Not repeated when disturbed: every run changes the server's state (tokens live, ledger size).
+    const issue = await closedLoop(`${ctp.url}/issue`, { body: ENVELOPE_JSON }, { repeatIfBusy: false });
     issue.startup_s = ctp.startup_s;
     issue.ledger_drain_s = await ledgerDrained(ctp);
     issue.live_tokens_after = (await metrics(ctp)).issued;
     log(`issue: ${issue.rps_median}/s median per second (non-2xx ${issue.non2xx}); ledger caught up ${issue.ledger_drain_s} s after the run`);
-    const later = await closedLoop(`${ctp.url}/issue`, { body: ENVELOPE_JSON }, { warmupMs: 0, durationMs: CFG.laterIssueMs });
+    const later = await closedLoop(`${ctp.url}/issue`, { body: ENVELOPE_JSON }, { warmupMs: 0, durationMs: CFG.laterIssueMs, repeatIfBusy: false });
     later.live_tokens_before = issue.live_tokens_after;
     log(`issue with ${later.live_tokens_before} live tokens: ${later.rps_median}/s median per second`);
     return { issue, later };
@@ -471,16 +500,23 @@ async function benchIntrospect(dataDir) {
     const m1 = await metrics(ctp);
     closed.deny_decisions = m1.deny - m0.deny;
     log(`cache hits closed loop: ${closed.rps_median}/s median per second (denies ${closed.deny_decisions})`);
-    const fixedHits = await fixedRate(ctp.port, (_k, i) => pool[i % pool.length], isAllow);
+    const fixedHits = await fixedRate(ctp.port, () => (i) => pool[i % pool.length], isAllow);
     log(`cache hits 1k/s: p50 ${fixedHits.p50_ms} p99 ${fixedHits.p99_ms} p99.9 ${fixedHits.p999_ms} ms`);
     const searchHits = await maxRate('cache hits', ctp.port, closed.rps_median, () => (i) => pool[i % pool.length], isAllow);
     out.cache_hits = { pool: pool.length, closed, fixed: fixedHits, search: searchHits };
 
     // First-seen tokens at 1,000/s: minted right before (they live 240 s), each used once.
     const perRun = Math.round(((CFG.fixedWarmupMs + CFG.fixedMs) / 1000) * CFG.fixedRate);
-    const fresh = await mint(dataDir, perRun * CFG.fixedRuns);
-    await sleep(500);
-    const fixedFresh = await fixedRate(ctp.port, (k, i) => introspectBody(fresh[k * perRun + i]), isAllow);
+    let minted = 0;
+    const fixedFresh = await fixedRate(
+      ctp.port,
+      async () => {
+        const fresh = await mint(dataDir, perRun);
+        minted += fresh.length;
+        return (i) => introspectBody(fresh[i]);
+      },
+      isAllow,
+    );
     log(`first-seen 1k/s: p50 ${fixedFresh.p50_ms} p99 ${fixedFresh.p99_ms} p99.9 ${fixedFresh.p999_ms} ms`);
     // First-seen capacity: each step gets its own freshly minted tokens.
     const searchFresh = await maxRate(
@@ -493,7 +529,7 @@ async function benchIntrospect(dataDir) {
       },
       isAllow,
     );
-    out.first_seen = { tokens: fresh.length, fixed: fixedFresh, search: searchFresh };
+    out.first_seen = { tokens: minted, tokens_per_run: perRun, fixed: fixedFresh, search: searchFresh };
     out.issued_total = (await metrics(ctp)).issued;
   } finally {
     await stopServer(ctp);
@@ -538,7 +574,7 @@ function markdown(r) {
   const h = c.cache_hits;
   const fs = c.first_seen;
   const fixedRow = (label, x) =>
-    `| ${label} | ${ms(x.p50_ms)} | ${ms(x.p99_ms)} (runs ${ms(x.p99_range_ms[0])}..${ms(x.p99_range_ms[1])}) | ${ms(x.p999_ms)} | ${ms(x.max_ms)} | ${x.runs} x ${fmt(x.samples_per_run[0])} | ${x.bad_responses + x.errors} | ${x.other_cores.join(' / ')} |`;
+    `| ${label} | ${ms(x.p50_ms)} | ${ms(x.p99_ms)} (runs ${ms(x.p99_range_ms[0])}..${ms(x.p99_range_ms[1])}) | ${ms(x.p999_ms)} | ${ms(x.max_ms)} | ${x.runs} x ${fmt(x.samples_per_run[0])}${x.attempts > x.runs ? ` (least disturbed ${x.runs} of ${x.attempts} runs)` : ''} | ${x.bad_responses + x.errors} | ${x.other_cores.join(' / ')} |`;
   const lines = [];
   lines.push('<!-- core:begin -->');
   lines.push('### Results');
@@ -565,7 +601,7 @@ function markdown(r) {
   lines.push('| workload | req/s median (min..max) | requests | p50 | p99 | non-2xx / errors | vs floor | other processes (cores) |');
   lines.push('| --- | --- | --- | --- | --- | --- | --- | --- |');
   const closedRow = (label, x, vs) =>
-    `| ${label} | ${fmt(x.rps_median)} (${fmt(x.rps_min)}..${fmt(x.rps_max)}) | ${fmt(x.requests)} | ${x.p50_ms} ms | ${x.p99_ms} ms | ${x.non2xx} / ${x.errors} | ${vs} | ${x.other_cores} |`;
+    `| ${label} | ${fmt(x.rps_median)} (${fmt(x.rps_min)}..${fmt(x.rps_max)}) | ${fmt(x.requests)} | ${x.p50_ms} ms | ${x.p99_ms} ms | ${x.non2xx} / ${x.errors} | ${vs} | ${x.other_cores}${x.attempts > 1 ? ' (less disturbed of 2 runs)' : ''} |`;
   lines.push(closedRow('express echo floor, POST introspect body', f.closed, '1.00x'));
   lines.push(closedRow(`CTP \`POST /introspect\`, cache hits (pool of ${fmt(h.pool)} tokens; ${h.closed.deny_decisions} deny decisions)`, h.closed, pct(h.closed.rps_median, f.closed.rps_median)));
   lines.push(closedRow(`CTP \`POST /issue\`, fresh \`ctp up\` (${fmt(c.issue.live_tokens_after)} tokens live at the end, warm-up included; the ledger caught up ${c.issue.ledger_drain_s} s later)`, c.issue, pct(c.issue.rps_median, f.closed.rps_median)));
@@ -574,7 +610,7 @@ function markdown(r) {
   lines.push('#### Latency at a fixed 1,000 req/s (open loop, tools/bench/loadgen.mjs)');
   lines.push('');
   lines.push(
-    `Each row: ${h.fixed.runs} runs of ${h.fixed.seconds_per_run} s after a ${CFG.fixedWarmupMs / 1000} s warm-up each; p50/p99/p99.9 are medians over the runs, max is over all runs. Timed from request write to last response byte; pacing lag p99 (generator send time minus due time) was ${ms(h.fixed.pacing_lag_p99_ms)} for cache hits.`,
+    `Each row: ${h.fixed.runs} runs of ${h.fixed.seconds_per_run} s after a ${CFG.fixedWarmupMs / 1000} s warm-up each; p50/p99/p99.9 are medians over the runs, max is over the runs kept. Timed from request write to last response byte. A run during which other processes used more than ${CFG.busyCores} core is repeated (up to ${CFG.extraRuns} more runs) and the least disturbed runs are kept. Generator self-check for the cache-hit runs: pacing lag p99 ${ms(h.fixed.pacing_lag_p99_ms)}, its own event loop delayed at most ${ms(h.fixed.gen_loop_delay_max_ms)}, its longest GC pause ${ms(h.fixed.gen_gc_max_ms)}.`,
   );
   lines.push('');
   lines.push('| workload | p50 | p99 | p99.9 | max | samples | wrong / failed | other processes (cores, per run) |');
@@ -582,14 +618,14 @@ function markdown(r) {
   lines.push(fixedRow('raw node:net responder (machine + load generator noise floor)', f.noise));
   lines.push(fixedRow('express echo floor', f.fixed));
   lines.push(fixedRow(`CTP introspect, cache hits (pool of ${fmt(h.pool)})`, h.fixed));
-  lines.push(fixedRow(`CTP introspect, first-seen tokens (${fmt(fs.tokens)} minted just before, each used once)`, fs.fixed));
+  lines.push(fixedRow(`CTP introspect, first-seen tokens (${fmt(fs.tokens_per_run)} minted just before each run, each used once)`, fs.fixed));
   lines.push(`| ratio cache hits / floor | ${pct(h.fixed.p50_ms, f.fixed.p50_ms)} | ${pct(h.fixed.p99_ms, f.fixed.p99_ms)} | ${pct(h.fixed.p999_ms, f.fixed.p999_ms)} | | | | |`);
   lines.push(`| ratio first-seen / floor | ${pct(fs.fixed.p50_ms, f.fixed.p50_ms)} | ${pct(fs.fixed.p99_ms, f.fixed.p99_ms)} | ${pct(fs.fixed.p999_ms, f.fixed.p999_ms)} | | | | |`);
   lines.push('');
   lines.push(`#### Highest fixed rate with p99 <= ${CFG.p99LimitMs} ms (open loop)`);
   lines.push('');
   lines.push(
-    `Bisection between ${fmt(CFG.rateMin)}/s and min(${fmt(CFG.rateMax)}, 1.15 x closed-loop max), at most ${CFG.maxSteps} rates of ${CFG.stepMs / 1000} s (+${CFG.stepWarmupMs / 1000} s warm-up); a step passes when p99 <= ${CFG.p99LimitMs} ms, at least 97% of the rate is achieved and every answer is correct (\`allow\` for CTP); a step that kept up but missed the p99 limit is retried once. First-seen steps use freshly minted tokens (tools/bench/mint.cjs), one per request.`,
+    `Bisection between ${fmt(CFG.rateMin)}/s and min(${fmt(CFG.rateMax)}, 1.15 x closed-loop max), at most ${CFG.maxSteps} rates of ${CFG.stepMs / 1000} s (+${CFG.stepWarmupMs / 1000} s warm-up); a step passes when p99 <= ${CFG.p99LimitMs} ms, at least 97% of the rate is achieved and every answer is correct (\`allow\` for CTP); a step that kept up but missed the p99 limit is retried once, and one run while other processes used more than ${CFG.busyCores} core (and not clearly saturated) up to twice. First-seen steps use freshly minted tokens (tools/bench/mint.cjs), one per request.`,
   );
   lines.push('');
   lines.push('| workload | max rate | vs floor | steps tried (req/s) |');
