@@ -107,7 +107,12 @@ describe('compliance pack', () => {
         }),
       'bad_signature',
     ],
-    ['a forged checkpoint signature', (f) => editText(f, 'checkpoints.jsonl', (t) => t.replace(/(— ctp\.test\/ledger [A-Za-z0-9+/]{10})[A-Za-z0-9+/]/, '$1A')), 'bad_signature'],
+    [
+      'a forged checkpoint signature',
+      // Always a different character: replacing one that already is 'A' would change nothing.
+      (f) => editText(f, 'checkpoints.jsonl', (t) => t.replace(/(— ctp\.test\/ledger [A-Za-z0-9+/]{10})([A-Za-z0-9+/])/, (_m, head: string, c: string) => head + (c === 'A' ? 'B' : 'A'))),
+      'bad_signature',
+    ],
     [
       'a checkpoint root changed and re-signed by a different key',
       (f) => editText(f, 'verifiers.txt', () => `${new NoteSigner('ctp.test/ledger', generateKeyPairSync('ed25519').privateKey).verifier.toString()}\n`),
