@@ -1,5 +1,19 @@
 import { z } from 'zod';
-import { backendEnv, bool, feedEnv, host, issuerEnv, ledgerEnv, port, readConfig, revocationSyncEnv } from '@ctp/config';
+import {
+  backendEnv,
+  bool,
+  feedEnv,
+  host,
+  issuerEnv,
+  ledgerEnv,
+  port,
+  rateLimitEnv,
+  readConfig,
+  revocationSyncEnv,
+  TLS_PAIR_MESSAGE,
+  tlsEnv,
+  tlsFilesPaired,
+} from '@ctp/config';
 import { DEFAULT_TOKEN_TTL_SECONDS, MAX_TOKEN_TTL_SECONDS } from '@ctp/ctp-core';
 
 /** `ctp up`: every service in one process with embedded defaults. */
@@ -11,6 +25,8 @@ export const upConfigSchema = z.object({
   ...revocationSyncEnv,
   ...feedEnv,
   ...ledgerEnv,
+  ...tlsEnv,
+  ...rateLimitEnv,
   /** PostgreSQL for the ledger; unset means embedded PGlite in CTP_DATA_DIR/ledger-db. */
   CTP_DATABASE_URL: z.string().optional(),
   /** Keys, the subject secret, checkpoint keys and the embedded ledger database live here (created on first run). */
@@ -19,6 +35,6 @@ export const upConfigSchema = z.object({
   CTP_PARTNERS_FILE: z.string().optional(),
   /** On by default for `ctp up` so the guide's curl examples work without credentials. */
   CTP_DEV_MODE: bool(true),
-});
+}).refine(tlsFilesPaired, TLS_PAIR_MESSAGE);
 export type UpConfig = z.infer<typeof upConfigSchema>;
 export const loadUpConfig = (env = process.env) => readConfig(upConfigSchema, env);

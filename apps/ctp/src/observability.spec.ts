@@ -126,7 +126,7 @@ describe('logs and error responses carry no token, API key, private key or subje
     });
     const logger = createLogger('ctp', captured);
     logger.level = 'trace';
-    const config = upConfigSchema.parse({ CTP_PORT: '0', CTP_DATA_DIR: dataDir, CTP_DEV_MODE: 'false', CTP_PARTNERS_FILE: partners, CTP_LEDGER_BATCH_WAIT_MS: '20' });
+    const config = upConfigSchema.parse({ CTP_PORT: '0', CTP_DATA_DIR: dataDir, CTP_DEV_MODE: 'false', CTP_PARTNERS_FILE: partners, CTP_LEDGER_BATCH_WAIT_MS: '20', CTP_RATE_LIMIT_REVOKE: '1/60s' });
     ctp = await startCtp(config, logger);
   });
   afterAll(() => ctp.close());
@@ -146,6 +146,8 @@ describe('logs and error responses carry no token, API key, private key or subje
     const jti = issued.body.jti as string;
     expect((await send('/introspect', { token, context_envelope: GUIDE_ENVELOPE }, auth)).body).toMatchObject({ decision: 'allow' });
     expect((await send('/revoke', { jti, reason: 'user_request' }, auth)).status).toBe(200);
+    // Over the revoke limit: a 429 problem, which must carry no secret either.
+    expect((await send('/revoke', { jti, reason: 'user_request' }, auth)).status).toBe(429);
     expect((await send('/introspect', { token, context_envelope: GUIDE_ENVELOPE }, auth)).body).toMatchObject({ decision: 'deny', reason: 'revoked' });
     // Failures that carry secrets in the request: a wrong key, a wrong scheme, a token in a broken body or one that does not verify.
     expect((await send('/introspect', { token, context_envelope: GUIDE_ENVELOPE }, { authorization: `Bearer ${acme.apiKey}x` })).status).toBe(401);
@@ -160,6 +162,7 @@ describe('logs and error responses carry no token, API key, private key or subje
       '/issue 200',
       '/introspect 200',
       '/revoke 200',
+      '/revoke 429',
       '/introspect 200',
       '/introspect 401',
       '/issue 401',
@@ -194,7 +197,7 @@ describe('logs and error responses carry no token, API key, private key or subje
     }
     expect(Object.keys(secrets).some((k) => k.startsWith('keys/'))).toBe(true);
     const errors = answers.filter((a) => a.status >= 400).map((a) => a.text);
-    expect(errors).toHaveLength(3);
+    expect(errors).toHaveLength(4);
     for (const [what, value] of Object.entries(secrets)) {
       expect({ what, inLogs: log.includes(value) }).toEqual({ what, inLogs: false });
       expect({ what, inErrorResponses: errors.some((e) => e.includes(value)) }).toEqual({ what, inErrorResponses: false });

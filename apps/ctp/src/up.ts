@@ -1,7 +1,7 @@
-import type { Server } from 'node:http';
 import { join } from 'node:path';
 import { connectBus, type EventBus } from '@ctp/bus';
-import { baseUrl, close, createLogger, createServiceApp, jsonBody, listen, partnerAuth, type Logger } from '@ctp/http';
+import { rateLimitsOf } from '@ctp/config';
+import { baseUrl, close, createLogger, createServiceApp, edgeControls, jsonBody, listen, loadTls, partnerAuth, type Logger, type Server } from '@ctp/http';
 import { DecisionLog, Introspector, introspectorRouter } from '@ctp/introspection';
 import { IssuanceService, issuerRouter } from '@ctp/issuance';
 import { KeyDirectory, loadOrCreateSecret } from '@ctp/keys';
@@ -10,6 +10,7 @@ import { loadPartnerAuth } from '@ctp/partners';
 import {
   attachRevocationWebSocket,
   openCrl,
+  redisOf,
   REVOCATION_STREAM_SPEC,
   RevocationFeed,
   revocationRouter,
@@ -34,10 +35,12 @@ export interface RunningCtp {
  */
 export async function startCtp(config: UpConfig, logger: Logger = createLogger('ctp')): Promise<RunningCtp> {
   const partners = loadPartnerAuth(config.CTP_PARTNERS_FILE, config.CTP_DEV_MODE);
+  const tls = loadTls(config);
   const keys = KeyDirectory.open(join(config.CTP_DATA_DIR, 'keys'));
   const bus = await connectBus(config.CTP_NATS_URL, 'ctp-up');
   await bus.ensureStreams([REVOCATION_STREAM_SPEC, LEDGER_STREAM_SPEC]);
   const crl = await openCrl(config.CTP_REDIS_URL, config.CTP_REDIS_PREFIX);
+  const edge = edgeControls({ redis: redisOf(crl), prefix: config.CTP_REDIS_PREFIX, limits: rateLimitsOf(config), logger });
   const revocations = new RevocationSync({
     bus,
     crl,
@@ -48,7 +51,7 @@ export async function startCtp(config: UpConfig, logger: Logger = createLogger('
   await revocations.start();
   const feed = new RevocationFeed(bus);
   await feed.start();
-  const auth = partnerAuth(partners);
+  const auth = partnerAuth(partners, edge.rateLimits);
   const body = jsonBody({ acceptShellMangledJson: config.CTP_DEV_MODE });
   const embeddedDb = config.CTP_DATABASE_URL ? undefined : await startEmbeddedPostgres(join(config.CTP_DATA_DIR, 'ledger-db'));
   const store = await LedgerStore.open(config.CTP_DATABASE_URL ?? embeddedDb!.url, { schema: config.CTP_DATABASE_SCHEMA, max: embeddedDb ? 1 : 4 });
@@ -78,7 +81,7 @@ export async function startCtp(config: UpConfig, logger: Logger = createLogger('
   const introspector = new Introspector({ keys, issuer: config.CTP_ISSUER, revocations });
   const app = createServiceApp({
     logger,
-    readiness: { keys: () => keys.ready, revocations: () => revocations.fresh },
+    readiness: { keys: () => keys.ready, revocations: () => revocations.fresh, ...edge.readiness },
     routers: [
       metricsRouter(),
       issuerRouter({ service: issuance, keys, auth, body }),
@@ -94,7 +97,7 @@ export async function startCtp(config: UpConfig, logger: Logger = createLogger('
       }),
     ],
   });
-  const server = await listen(app, config.CTP_PORT, config.CTP_HOST);
+  const server = await listen(app, config.CTP_PORT, config.CTP_HOST, { tls });
   const wss = attachRevocationWebSocket(server, { feed, auth: partners, heartbeatMs: config.CTP_PUSH_HEARTBEAT_MS });
   return {
     server,

@@ -1,5 +1,20 @@
 import { z } from 'zod';
-import { backendEnv, host, issuerEnv, LOCAL_NATS, LOCAL_REDIS, partnerEnv, port, readConfig, revocationSyncEnv, url } from '@ctp/config';
+import {
+  backendEnv,
+  host,
+  issuerEnv,
+  LOCAL_NATS,
+  LOCAL_REDIS,
+  partnerEnv,
+  port,
+  rateLimitEnv,
+  readConfig,
+  revocationSyncEnv,
+  TLS_PAIR_MESSAGE,
+  tlsEnv,
+  tlsFilesPaired,
+  url,
+} from '@ctp/config';
 
 export const introspectorConfigSchema = z.object({
   CTP_HOST: host(),
@@ -8,12 +23,14 @@ export const introspectorConfigSchema = z.object({
   ...partnerEnv,
   ...backendEnv({ nats: LOCAL_NATS, redis: LOCAL_REDIS }),
   ...revocationSyncEnv,
+  ...tlsEnv,
+  ...rateLimitEnv,
   /** The issuer's JWKS. */
   CTP_JWKS_URL: url('http://127.0.0.1:8001/.well-known/jwks.json'),
   /** Minimum time between JWKS refetches triggered by unknown kids. */
   CTP_JWKS_COOLDOWN_MS: z.coerce.number().int().min(0).default(1000),
   /** Verified tokens kept in the signature cache. */
   CTP_VERIFIED_CACHE_SIZE: z.coerce.number().int().min(0).default(100_000),
-});
+}).refine(tlsFilesPaired, TLS_PAIR_MESSAGE);
 export type IntrospectorConfig = z.infer<typeof introspectorConfigSchema>;
 export const loadIntrospectorConfig = (env = process.env) => readConfig(introspectorConfigSchema, env);

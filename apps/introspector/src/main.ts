@@ -1,10 +1,11 @@
 import { connectBus } from '@ctp/bus';
-import { createLogger, createServiceApp, jsonBody, listen, partnerAuth, shutdownOnSignals } from '@ctp/http';
+import { rateLimitsOf } from '@ctp/config';
+import { createLogger, createServiceApp, edgeControls, jsonBody, listen, loadTls, partnerAuth, shutdownOnSignals } from '@ctp/http';
 import { DecisionLog, Introspector, introspectorRouter } from '@ctp/introspection';
 import { LEDGER_STREAM_SPEC } from '@ctp/ledger';
 import { JwksClient } from '@ctp/keys';
 import { loadPartnerAuth } from '@ctp/partners';
-import { openCrl, REVOCATION_STREAM_SPEC, RevocationSync } from '@ctp/revocation';
+import { openCrl, redisOf, REVOCATION_STREAM_SPEC, RevocationSync } from '@ctp/revocation';
 import { metricsRouter, startTracing } from '@ctp/telemetry';
 import { loadIntrospectorConfig } from './config';
 
@@ -13,6 +14,7 @@ async function main() {
   const config = loadIntrospectorConfig();
   const logger = createLogger('introspector');
   const partners = loadPartnerAuth(config.CTP_PARTNERS_FILE, config.CTP_DEV_MODE);
+  const tls = loadTls(config);
   const jwks = new JwksClient(config.CTP_JWKS_URL, { cooldownMs: config.CTP_JWKS_COOLDOWN_MS });
   jwks.start();
   const bus = await connectBus(config.CTP_NATS_URL, 'introspector');
@@ -20,6 +22,7 @@ async function main() {
   const decisions = new DecisionLog({ ledger: bus });
   decisions.start();
   const crl = await openCrl(config.CTP_REDIS_URL, config.CTP_REDIS_PREFIX);
+  const edge = edgeControls({ redis: redisOf(crl), prefix: config.CTP_REDIS_PREFIX, limits: rateLimitsOf(config), logger });
   const revocations = new RevocationSync({
     bus,
     crl,
@@ -31,10 +34,10 @@ async function main() {
   const introspector = new Introspector({ keys: jwks, issuer: config.CTP_ISSUER, revocations, cacheSize: config.CTP_VERIFIED_CACHE_SIZE });
   const app = createServiceApp({
     logger,
-    readiness: { jwks: () => jwks.ready, revocations: () => revocations.fresh },
-    routers: [metricsRouter(), introspectorRouter({ introspector, decisions, auth: partnerAuth(partners), body: jsonBody() })],
+    readiness: { jwks: () => jwks.ready, revocations: () => revocations.fresh, ...edge.readiness },
+    routers: [metricsRouter(), introspectorRouter({ introspector, decisions, auth: partnerAuth(partners, edge.rateLimits), body: jsonBody() })],
   });
-  const server = await listen(app, config.CTP_PORT, config.CTP_HOST);
+  const server = await listen(app, config.CTP_PORT, config.CTP_HOST, { tls });
   shutdownOnSignals([server], async () => {
     jwks.stop();
     await revocations.stop();
@@ -42,7 +45,7 @@ async function main() {
     await bus.close();
     await crl.close();
   });
-  logger.info({ port: config.CTP_PORT, jwks: config.CTP_JWKS_URL }, 'introspector listening');
+  logger.info({ port: config.CTP_PORT, tls: tls !== undefined, jwks: config.CTP_JWKS_URL }, 'introspector listening');
 }
 
 main().catch((error: unknown) => {

@@ -31,6 +31,7 @@ describe('issuer and introspector as separate processes', () => {
 
   it('becomes ready once it holds the JWKS, and verifies issued tokens', async () => {
     await waitFor(async () => (await fetch(`${introspector.url}/readyz`)).status === 200, 10_000, 'introspector ready');
+    expect(await (await fetch(`${introspector.url}/readyz`)).json()).toMatchObject({ checks: { clock: true } });
     expect(await introspect(await issue())).toMatchObject({ active: true, decision: 'allow' });
   });
 

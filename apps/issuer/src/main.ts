@@ -1,9 +1,10 @@
 import { connectBus } from '@ctp/bus';
-import { createLogger, createServiceApp, jsonBody, listen, partnerAuth, shutdownOnSignals } from '@ctp/http';
+import { rateLimitsOf } from '@ctp/config';
+import { createLogger, createServiceApp, edgeControls, jsonBody, listen, loadTls, partnerAuth, shutdownOnSignals } from '@ctp/http';
 import { IssuanceService, issuerRouter } from '@ctp/issuance';
 import { KeyDirectory, loadOrCreateSecret } from '@ctp/keys';
 import { loadPartnerAuth } from '@ctp/partners';
-import { openCrl } from '@ctp/revocation';
+import { openCrl, redisOf } from '@ctp/revocation';
 import { LEDGER_STREAM_SPEC } from '@ctp/ledger';
 import { metricsRouter, startTracing } from '@ctp/telemetry';
 import { loadIssuerConfig } from './config';
@@ -13,8 +14,10 @@ async function main() {
   const config = loadIssuerConfig();
   const logger = createLogger('issuer');
   const partners = loadPartnerAuth(config.CTP_PARTNERS_FILE, config.CTP_DEV_MODE);
+  const tls = loadTls(config);
   const keys = KeyDirectory.open(config.CTP_KEY_DIR);
   const owners = await openCrl(config.CTP_REDIS_URL, config.CTP_REDIS_PREFIX);
+  const edge = edgeControls({ redis: redisOf(owners), prefix: config.CTP_REDIS_PREFIX, limits: rateLimitsOf(config), logger });
   const bus = await connectBus(config.CTP_NATS_URL, 'issuer');
   await bus.ensureStreams([LEDGER_STREAM_SPEC]);
   const service = new IssuanceService({
@@ -27,15 +30,15 @@ async function main() {
   });
   const app = createServiceApp({
     logger,
-    readiness: { keys: () => keys.ready, bus: () => bus.status === 'connected' },
-    routers: [metricsRouter(), issuerRouter({ service, keys, auth: partnerAuth(partners), body: jsonBody() })],
+    readiness: { keys: () => keys.ready, bus: () => bus.status === 'connected', ...edge.readiness },
+    routers: [metricsRouter(), issuerRouter({ service, keys, auth: partnerAuth(partners, edge.rateLimits), body: jsonBody() })],
   });
-  const server = await listen(app, config.CTP_PORT, config.CTP_HOST);
+  const server = await listen(app, config.CTP_PORT, config.CTP_HOST, { tls });
   shutdownOnSignals([server], async () => {
     await bus.close();
     await owners.close();
   });
-  logger.info({ port: config.CTP_PORT, devMode: config.CTP_DEV_MODE }, 'issuer listening');
+  logger.info({ port: config.CTP_PORT, tls: tls !== undefined, devMode: config.CTP_DEV_MODE }, 'issuer listening');
 }
 
 main().catch((error: unknown) => {

@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -36,6 +37,8 @@ describe('issuer service', () => {
       CTP_KEY_DIR: join(dir, 'keys'),
       CTP_SUBJECT_SECRET_FILE: join(dir, 'subject.secret'),
       CTP_TOKEN_TTL_SECONDS: '60',
+      CTP_REDIS_PREFIX: `ctp-test:${randomUUID()}:`,
+      CTP_RATE_LIMIT_ISSUE: '2/60s',
     });
     try {
       const r = await postJson(`${issuer.url}/issue`, GUIDE_ENVELOPE);
@@ -43,7 +46,15 @@ describe('issuer service', () => {
       expect(Date.parse(r.body.expires_at as string) - Date.now()).toBeLessThanOrEqual(60_000);
       expect(statSync(join(dir, 'keys')).mode & 0o777).toBe(0o700);
       expect(statSync(join(dir, 'subject.secret')).mode & 0o777).toBe(0o600);
-      expect((await fetch(`${issuer.url}/readyz`)).status).toBe(200);
+      const readyz = await fetch(`${issuer.url}/readyz`);
+      expect(readyz.status).toBe(200);
+      expect(await readyz.json()).toMatchObject({ checks: { clock: true } });
+      expect(readyz.headers.get('strict-transport-security')).toMatch(/includeSubDomains/);
+      // The demo partner is limited too (2 per 60 s here), through Redis.
+      expect((await postJson(`${issuer.url}/issue`, GUIDE_ENVELOPE)).status).toBe(200);
+      const refused = await postJson(`${issuer.url}/issue`, GUIDE_ENVELOPE);
+      expect(refused.status).toBe(429);
+      expect(refused.body).toMatchObject({ code: 'rate_limited' });
       expect(issuer.output()).not.toContain(r.body.token as string);
     } finally {
       await issuer.stop();

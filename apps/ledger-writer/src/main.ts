@@ -1,5 +1,5 @@
 import { connectBus } from '@ctp/bus';
-import { createLogger, createServiceApp, listen, shutdownOnSignals } from '@ctp/http';
+import { createLogger, createServiceApp, listen, loadTls, shutdownOnSignals } from '@ctp/http';
 import { LEDGER_STREAM_SPEC, ledgerRouter, LedgerStore, LedgerWriter, loadCheckpointSigners } from '@ctp/ledger';
 import { REVOCATION_STREAM_SPEC } from '@ctp/revocation';
 import { metricsRouter, startTracing } from '@ctp/telemetry';
@@ -9,6 +9,7 @@ async function main() {
   startTracing('ledger-writer');
   const config = loadLedgerWriterConfig();
   const logger = createLogger('ledger-writer');
+  const tls = loadTls(config);
   const bus = await connectBus(config.CTP_NATS_URL, 'ledger-writer');
   await bus.ensureStreams([LEDGER_STREAM_SPEC, REVOCATION_STREAM_SPEC]);
   const store = await LedgerStore.open(config.CTP_DATABASE_URL, { schema: config.CTP_DATABASE_SCHEMA });
@@ -31,13 +32,13 @@ async function main() {
     readiness: { bus: () => bus.status === 'connected' },
     routers: [metricsRouter(), ledgerRouter({ store, writer, signers, origin: config.CTP_LEDGER_ORIGIN })],
   });
-  const server = await listen(app, config.CTP_PORT, config.CTP_HOST);
+  const server = await listen(app, config.CTP_PORT, config.CTP_HOST, { tls });
   shutdownOnSignals([server], async () => {
     await writer.stop();
     await bus.close();
     await store.close();
   });
-  logger.info({ port: config.CTP_PORT, entries: writer.tree.size }, 'ledger-writer listening');
+  logger.info({ port: config.CTP_PORT, tls: tls !== undefined, entries: writer.tree.size }, 'ledger-writer listening');
 }
 
 main().catch((error: unknown) => {

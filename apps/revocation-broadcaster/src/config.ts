@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { backendEnv, feedEnv, host, LOCAL_NATS, LOCAL_REDIS, partnerEnv, port, readConfig } from '@ctp/config';
+import { backendEnv, feedEnv, host, LOCAL_NATS, LOCAL_REDIS, partnerEnv, port, rateLimitEnv, readConfig, TLS_PAIR_MESSAGE, tlsEnv, tlsFilesPaired } from '@ctp/config';
 
 export const broadcasterConfigSchema = z.object({
   CTP_HOST: host(),
@@ -7,6 +7,8 @@ export const broadcasterConfigSchema = z.object({
   ...partnerEnv,
   ...backendEnv({ nats: LOCAL_NATS, redis: LOCAL_REDIS }),
   ...feedEnv,
-});
+  ...tlsEnv,
+  ...rateLimitEnv,
+}).refine(tlsFilesPaired, TLS_PAIR_MESSAGE);
 export type BroadcasterConfig = z.infer<typeof broadcasterConfigSchema>;
 export const loadBroadcasterConfig = (env = process.env) => readConfig(broadcasterConfigSchema, env);

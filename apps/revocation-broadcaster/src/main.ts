@@ -1,7 +1,8 @@
 import { connectBus } from '@ctp/bus';
-import { createLogger, createServiceApp, jsonBody, listen, partnerAuth, shutdownOnSignals } from '@ctp/http';
+import { rateLimitsOf } from '@ctp/config';
+import { createLogger, createServiceApp, edgeControls, jsonBody, listen, loadTls, partnerAuth, shutdownOnSignals } from '@ctp/http';
 import { loadPartnerAuth } from '@ctp/partners';
-import { attachRevocationWebSocket, openCrl, REVOCATION_STREAM_SPEC, RevocationFeed, revocationRouter, RevocationService } from '@ctp/revocation';
+import { attachRevocationWebSocket, openCrl, redisOf, REVOCATION_STREAM_SPEC, RevocationFeed, revocationRouter, RevocationService } from '@ctp/revocation';
 import { metricsRouter, startTracing } from '@ctp/telemetry';
 import { loadBroadcasterConfig } from './config';
 
@@ -10,27 +11,29 @@ async function main() {
   const config = loadBroadcasterConfig();
   const logger = createLogger('revocation-broadcaster');
   const partners = loadPartnerAuth(config.CTP_PARTNERS_FILE, config.CTP_DEV_MODE);
+  const tls = loadTls(config);
   const bus = await connectBus(config.CTP_NATS_URL, 'revocation-broadcaster');
   await bus.ensureStreams([REVOCATION_STREAM_SPEC]);
   const crl = await openCrl(config.CTP_REDIS_URL, config.CTP_REDIS_PREFIX);
+  const edge = edgeControls({ redis: redisOf(crl), prefix: config.CTP_REDIS_PREFIX, limits: rateLimitsOf(config), logger });
   const feed = new RevocationFeed(bus);
   await feed.start();
   const app = createServiceApp({
     logger,
-    readiness: { bus: () => bus.status === 'connected' },
+    readiness: { bus: () => bus.status === 'connected', ...edge.readiness },
     routers: [
       metricsRouter(),
       revocationRouter({
         service: new RevocationService({ bus, crl }),
         feed,
-        auth: partnerAuth(partners),
+        auth: partnerAuth(partners, edge.rateLimits),
         body: jsonBody(),
         pollIntervalMs: config.CTP_POLL_INTERVAL_MS,
         heartbeatMs: config.CTP_PUSH_HEARTBEAT_MS,
       }),
     ],
   });
-  const server = await listen(app, config.CTP_PORT, config.CTP_HOST);
+  const server = await listen(app, config.CTP_PORT, config.CTP_HOST, { tls });
   const wss = attachRevocationWebSocket(server, { feed, auth: partners, heartbeatMs: config.CTP_PUSH_HEARTBEAT_MS });
   shutdownOnSignals([server], async () => {
     for (const client of wss.clients) client.terminate();
@@ -38,7 +41,7 @@ async function main() {
     await bus.close();
     await crl.close();
   });
-  logger.info({ port: config.CTP_PORT }, 'revocation-broadcaster listening');
+  logger.info({ port: config.CTP_PORT, tls: tls !== undefined }, 'revocation-broadcaster listening');
 }
 
 main().catch((error: unknown) => {

@@ -131,7 +131,9 @@ describe('revocation-broadcaster: ownership, pull, SSE and WebSocket push', () =
     ws.close();
 
     const unauthenticated = new WebSocket(`${broadcaster.url.replace('http', 'ws')}/revocations/ws`);
-    const status = await new Promise<number>((resolve) => unauthenticated.once('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0)));
-    expect(status).toBe(401);
+    const refused = await new Promise<{ status: number; hsts: unknown }>((resolve) =>
+      unauthenticated.once('unexpected-response', (_req, res) => resolve({ status: res.statusCode ?? 0, hsts: res.headers['strict-transport-security'] })),
+    );
+    expect(refused).toEqual({ status: 401, hsts: 'max-age=63072000; includeSubDomains' });
   });
 });

@@ -12,6 +12,7 @@ describe('revocation-broadcaster service', () => {
       const jti = 'c0b3e1f8-4567-4890-abcd-1234567890ab';
       expect(await postJson(`${service.url}/revoke`, { jti, reason: 'user_revoked' })).toMatchObject({ status: 200, body: { status: 'ok', revoked: jti } });
       expect((await fetch(`${service.url}/healthz`)).status).toBe(200);
+      expect(await (await fetch(`${service.url}/readyz`)).json()).toMatchObject({ checks: { clock: true } });
     } finally {
       await service.stop();
     }

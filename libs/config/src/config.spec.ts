@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { bool, ConfigError, port, readConfig } from './index';
+import { bool, ConfigError, port, rateLimitEnv, rateLimitsOf, readConfig, TLS_PAIR_MESSAGE, tlsEnv, tlsFilesPaired } from './index';
 
 describe('readConfig', () => {
   const schema = z.object({ CTP_PORT: port(8000), CTP_DEV_MODE: bool(false), CTP_ISSUER: z.url() });
@@ -20,5 +20,25 @@ describe('readConfig', () => {
       expect(e).toBeInstanceOf(ConfigError);
       expect((e as ConfigError).problems.map((p) => p.split(':')[0])).toEqual(['CTP_PORT', 'CTP_DEV_MODE', 'CTP_ISSUER']);
     }
+  });
+});
+
+describe('rate limits and TLS settings', () => {
+  const schema = z.object({ ...tlsEnv, ...rateLimitEnv }).refine(tlsFilesPaired, TLS_PAIR_MESSAGE);
+
+  it('defaults to high per-partner limits and reads <requests>/<seconds>s', () => {
+    const config = readConfig(schema, { CTP_RATE_LIMIT_ISSUE: '10/60s' });
+    expect(rateLimitsOf(config)).toEqual({
+      issue: { requests: 10, periodSeconds: 60 },
+      introspect: { requests: 50_000, periodSeconds: 1 },
+      revoke: { requests: 5_000, periodSeconds: 1 },
+    });
+    expect(() => readConfig(schema, { CTP_RATE_LIMIT_REVOKE: '0/1s' })).toThrow(/CTP_RATE_LIMIT_REVOKE/);
+  });
+
+  it('wants both TLS files or neither', () => {
+    expect(readConfig(schema, {}).CTP_TLS_CERT_FILE).toBeUndefined();
+    expect(readConfig(schema, { CTP_TLS_CERT_FILE: 'c.pem', CTP_TLS_KEY_FILE: 'k.pem' }).CTP_TLS_KEY_FILE).toBe('k.pem');
+    expect(() => readConfig(schema, { CTP_TLS_CERT_FILE: 'c.pem' })).toThrow(/CTP_TLS_KEY_FILE: set CTP_TLS_CERT_FILE and CTP_TLS_KEY_FILE together/);
   });
 });

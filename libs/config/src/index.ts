@@ -83,3 +83,55 @@ export const ledgerEnv = {
   /** PostgreSQL schema holding the ledger tables. */
   CTP_DATABASE_SCHEMA: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/).default('public'),
 };
+
+/** Optional TLS termination in the service itself (otherwise plain HTTP behind the ingress). */
+export const tlsEnv = {
+  /** PEM certificate chain; set together with CTP_TLS_KEY_FILE, or neither. */
+  CTP_TLS_CERT_FILE: z.string().optional(),
+  /** PEM private key; read once at start, never logged. */
+  CTP_TLS_KEY_FILE: z.string().optional(),
+};
+
+/** Both TLS files or neither: refine a schema that spreads tlsEnv with this. */
+export function tlsFilesPaired(config: { CTP_TLS_CERT_FILE?: string | undefined; CTP_TLS_KEY_FILE?: string | undefined }): boolean {
+  return (config.CTP_TLS_CERT_FILE === undefined) === (config.CTP_TLS_KEY_FILE === undefined);
+}
+export const TLS_PAIR_MESSAGE = { message: 'set CTP_TLS_CERT_FILE and CTP_TLS_KEY_FILE together, or neither', path: ['CTP_TLS_KEY_FILE'] };
+
+/** At most `requests` per `periodSeconds`, smoothly (GCRA), with bursts of up to `requests`. */
+export interface RateLimit {
+  requests: number;
+  periodSeconds: number;
+}
+
+/** "<requests>/<seconds>s", e.g. "5000/1s" or "10/60s". */
+export const rateLimitSpec = () =>
+  z
+    .string()
+    .regex(/^[1-9][0-9]{0,8}\/[1-9][0-9]{0,5}s$/, 'write <requests>/<seconds>s, e.g. 5000/1s')
+    .transform((spec): RateLimit => {
+      const slash = spec.indexOf('/');
+      return { requests: Number(spec.slice(0, slash)), periodSeconds: Number(spec.slice(slash + 1, -1)) };
+    });
+
+/** Endpoint classes that carry per-partner rate limits. */
+export const RATE_LIMITED_ENDPOINTS = ['issue', 'introspect', 'revoke'] as const;
+export type RateLimitedEndpoint = (typeof RATE_LIMITED_ENDPOINTS)[number];
+
+/**
+ * Per-partner limits, each partner counted separately (partners files may override them
+ * per partner). High defaults: they stop runaway clients, not normal load.
+ */
+export const rateLimitEnv = {
+  CTP_RATE_LIMIT_ISSUE: rateLimitSpec().prefault('20000/1s'),
+  CTP_RATE_LIMIT_INTROSPECT: rateLimitSpec().prefault('50000/1s'),
+  CTP_RATE_LIMIT_REVOKE: rateLimitSpec().prefault('5000/1s'),
+};
+
+export function rateLimitsOf(config: {
+  CTP_RATE_LIMIT_ISSUE: RateLimit;
+  CTP_RATE_LIMIT_INTROSPECT: RateLimit;
+  CTP_RATE_LIMIT_REVOKE: RateLimit;
+}): Record<RateLimitedEndpoint, RateLimit> {
+  return { issue: config.CTP_RATE_LIMIT_ISSUE, introspect: config.CTP_RATE_LIMIT_INTROSPECT, revoke: config.CTP_RATE_LIMIT_REVOKE };
+}

@@ -40,6 +40,7 @@ export const PROBLEMS = {
   cursor_expired: { status: 410, title: 'The cursor is older than the retained revocations; resume from 0' },
   body_too_large: { status: 413, title: 'Request body is too large' },
   unsupported_media_type: { status: 415, title: 'Request body must be application/json' },
+  rate_limited: { status: 429, title: 'Too many requests from this partner; retry after the Retry-After interval' },
   unavailable: { status: 503, title: 'A dependency is unavailable; nothing was changed' },
   internal: { status: 500, title: 'Internal error' },
 } as const;

@@ -1,6 +1,7 @@
 import type { RequestHandler, Response } from 'express';
 import { CtpError } from '@ctp/ctp-core';
 import type { Partner, PartnerRegistry } from '@ctp/partners';
+import { enforceRateLimit, limitedEndpoint, rateLimitError, type PartnerRateLimits } from './rate_limit';
 
 export interface AuthOptions {
   registry: PartnerRegistry | undefined;
@@ -16,13 +17,23 @@ export function authenticate(header: string | undefined, options: AuthOptions): 
   return partner || new CtpError('unauthenticated', 'the partner credential is not valid');
 }
 
-/** Requires `Authorization: Bearer <api key>`; the partner lands in res.locals.partner. */
-export function partnerAuth(options: AuthOptions): RequestHandler {
+/**
+ * Requires `Authorization: Bearer <api key>`; the partner lands in res.locals.partner.
+ * With `rateLimits`, POST /issue, /introspect and /revoke then count against that
+ * partner's limit and answer 429 `rate_limited` with Retry-After when it is spent.
+ */
+export function partnerAuth(options: AuthOptions, rateLimits?: PartnerRateLimits): RequestHandler {
   return (req, res, next) => {
     const result = authenticate(req.headers.authorization, options);
     if (result instanceof CtpError) return next(result);
     res.locals.partner = result;
-    next();
+    const endpoint = rateLimits && limitedEndpoint(req.method, req.path);
+    if (!rateLimits || !endpoint) return next();
+    enforceRateLimit(rateLimits, result, endpoint).then((refused) => {
+      if (!refused) return next();
+      res.setHeader('Retry-After', String(refused.retryAfter));
+      next(rateLimitError(endpoint, result.rateLimits?.[endpoint] ?? rateLimits.defaults[endpoint], refused.retryAfter));
+    }, next);
   };
 }
 

@@ -5,3 +5,6 @@ export * from './listen';
 export * from './logger';
 export * from './problem';
 export * from './shell_mangled_json';
+export * from './clock';
+export * from './edge';
+export * from './rate_limit';

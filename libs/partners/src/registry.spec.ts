@@ -36,4 +36,28 @@ describe('partner registry', () => {
       /partners\.0\.id.*partners\.0\.api_key_hashes/,
     );
   });
+
+  it('reads per-partner rate limits, and refuses malformed ones', () => {
+    const file = (rate_limits: unknown) => ({
+      partners: [{ id: 'acme', name: 'Acme', api_key_hashes: [acme.hash], processors: ['*'], policy_uri: 'https://acme.example/p', rate_limits }],
+    });
+    expect(PartnerRegistry.parse(file({ issue: '10/60s' })).get('acme')!.rateLimits).toEqual({ issue: { requests: 10, periodSeconds: 60 } });
+    expect(registry.get('acme')!.rateLimits).toBeUndefined();
+    expect(() => PartnerRegistry.parse(file({ issue: '10 per minute' }))).toThrow(/partners\.0\.rate_limits\.issue/);
+    expect(() => PartnerRegistry.parse(file({ jwks: '1/1s' }))).toThrow(/rate_limits/);
+  });
+
+  it('compares digests with crypto.timingSafeEqual, for right and wrong keys alike', () => {
+    // The module object itself (an `import * as` namespace copy would not see the calls).
+    const spy = jest.spyOn(jest.requireActual<typeof import('node:crypto')>('node:crypto'), 'timingSafeEqual');
+    try {
+      const other = generateApiKey('acme').apiKey;
+      expect(apiKeyMatches(other, acme.hash)).toBe(false);
+      expect(apiKeyMatches(acme.apiKey, acme.hash)).toBe(true);
+      expect(spy).toHaveBeenCalledTimes(2);
+      expect(spy.mock.results.map((r) => r.value)).toEqual([false, true]);
+    } finally {
+      spy.mockRestore();
+    }
+  });
 });

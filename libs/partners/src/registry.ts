@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { rateLimitSpec, type RateLimit, type RateLimitedEndpoint } from '@ctp/config';
 import { apiKeyDigest, apiKeyMatches } from './api_key';
 
 export interface Partner {
@@ -8,6 +9,8 @@ export interface Partner {
   /** Processors (token audiences) this partner may request consent for; `*` allows any. */
   processors: string[];
   policyUri: string;
+  /** Per-endpoint limits that replace the deployment defaults for this partner. */
+  rateLimits?: Partial<Record<RateLimitedEndpoint, RateLimit>>;
 }
 
 const partnerSchema = z.strictObject({
@@ -16,6 +19,7 @@ const partnerSchema = z.strictObject({
   api_key_hashes: z.array(z.string().regex(/^hmac-sha256\$[A-Za-z0-9_-]+\$[A-Za-z0-9_-]+$/, 'made by `ctp partners new-key`')).min(1),
   processors: z.array(z.string().min(1)).min(1),
   policy_uri: z.url(),
+  rate_limits: z.strictObject({ issue: rateLimitSpec().optional(), introspect: rateLimitSpec().optional(), revoke: rateLimitSpec().optional() }).optional(),
 });
 
 export const partnersFileSchema = z.strictObject({ partners: z.array(partnerSchema).min(1) });
@@ -40,7 +44,7 @@ export class PartnerRegistry {
     for (const p of file.partners) {
       if (this.byId.has(p.id)) throw new Error(`partner id ${p.id} is configured twice`);
       this.byId.set(p.id, {
-        partner: { id: p.id, name: p.name, processors: p.processors, policyUri: p.policy_uri },
+        partner: { id: p.id, name: p.name, processors: p.processors, policyUri: p.policy_uri, ...(p.rate_limits ? { rateLimits: p.rate_limits } : {}) },
         hashes: p.api_key_hashes,
       });
     }

@@ -198,3 +198,8 @@ export async function openCrl(redisUrl: string | undefined, prefix?: string): Pr
   }
   return crl;
 }
+
+/** The Redis connection behind a CRL, for other per-deployment state (rate limits, clock checks); undefined in process. */
+export function redisOf(crl: CrlStore): Redis | undefined {
+  return crl instanceof RedisCrl ? crl.redis : undefined;
+}

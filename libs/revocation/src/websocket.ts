@@ -1,8 +1,8 @@
-import type { IncomingMessage, Server } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { CtpError } from '@ctp/ctp-core';
-import { authenticate, type AuthOptions } from '@ctp/http';
+import { authenticate, HSTS_MAX_AGE_SECONDS, type AuthOptions, type Server } from '@ctp/http';
 import type { RevocationFeed } from './feed';
 import { parseCursor } from './router';
 
@@ -14,9 +14,17 @@ export interface RevocationWebSocketOptions {
   heartbeatMs?: number;
 }
 
+/** A refused upgrade never reaches express (and helmet): the same headers, by hand. */
+const UPGRADE_REJECTION_HEADERS =
+  `Strict-Transport-Security: max-age=${HSTS_MAX_AGE_SECONDS}; includeSubDomains\r\nX-Content-Type-Options: nosniff\r\n` +
+  "Content-Security-Policy: default-src 'none';frame-ancestors 'none'\r\nCache-Control: no-store\r\n";
+
 function reject(socket: Duplex, error: CtpError): void {
   const body = JSON.stringify(error.toProblem());
-  socket.end(`HTTP/1.1 ${error.status} ${error.code}\r\nContent-Type: application/problem+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  socket.end(
+    `HTTP/1.1 ${error.status} ${error.code}\r\nContent-Type: application/problem+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+      `${UPGRADE_REJECTION_HEADERS}Connection: close\r\n\r\n${body}`,
+  );
 }
 
 /**

@@ -66,6 +66,26 @@ export const revocationStale = new Gauge({
   registers: [registry],
 });
 
+export const rateLimited = new Counter({
+  name: 'ctp_rate_limited_total',
+  help: 'Requests refused with 429 by the per-partner rate limits, by endpoint class and partner.',
+  labelNames: ['endpoint', 'partner'] as const,
+  registers: [registry],
+});
+
+export const rateLimitFallbacks = new Counter({
+  name: 'ctp_rate_limit_store_errors_total',
+  help: 'Rate-limit decisions taken by the in-process fallback because the shared store (Redis) failed.',
+  registers: [registry],
+});
+rateLimitFallbacks.inc(0);
+
+export const clockOffset = new Gauge({
+  name: 'ctp_clock_offset_seconds',
+  help: 'Peer clock (Redis TIME) minus this process clock, at the last measurement.',
+  registers: [registry],
+});
+
 export function metricsRouter(): Router {
   const router = Router();
   router.get('/metrics', async (_req, res) => {
