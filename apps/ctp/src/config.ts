@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { backendEnv, bool, feedEnv, host, issuerEnv, ledgerEnv, port, readConfig, revocationSyncEnv } from '@ctp/config';
+import { backendEnv, bool, feedEnv, host, issuerEnv, kmsEnv, ledgerEnv, port, readConfig, revocationSyncEnv } from '@ctp/config';
 import { DEFAULT_TOKEN_TTL_SECONDS, MAX_TOKEN_TTL_SECONDS } from '@ctp/ctp-core';
 
 /** `ctp up`: every service in one process with embedded defaults. */
@@ -11,6 +11,7 @@ export const upConfigSchema = z.object({
   ...revocationSyncEnv,
   ...feedEnv,
   ...ledgerEnv,
+  ...kmsEnv,
   /** PostgreSQL for the ledger; unset means embedded PGlite in CTP_DATA_DIR/ledger-db. */
   CTP_DATABASE_URL: z.string().optional(),
   /** Keys, the subject secret, checkpoint keys and the embedded ledger database live here (created on first run). */

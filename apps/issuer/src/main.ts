@@ -1,7 +1,7 @@
 import { connectBus } from '@ctp/bus';
 import { createLogger, createServiceApp, jsonBody, listen, partnerAuth, shutdownOnSignals } from '@ctp/http';
 import { IssuanceService, issuerRouter } from '@ctp/issuance';
-import { KeyDirectory, loadOrCreateSecret } from '@ctp/keys';
+import { loadOrCreateSecret, openTokenKeys } from '@ctp/keys';
 import { loadPartnerAuth } from '@ctp/partners';
 import { openCrl } from '@ctp/revocation';
 import { LEDGER_STREAM_SPEC } from '@ctp/ledger';
@@ -13,7 +13,14 @@ async function main() {
   const config = loadIssuerConfig();
   const logger = createLogger('issuer');
   const partners = loadPartnerAuth(config.CTP_PARTNERS_FILE, config.CTP_DEV_MODE);
-  const keys = KeyDirectory.open(config.CTP_KEY_DIR);
+  const signing = await openTokenKeys({
+    keyDir: config.CTP_KEY_DIR,
+    kmsKey: config.CTP_KMS_KEY,
+    kmsPublishedKeys: config.CTP_KMS_PUBLISHED_KEYS,
+    kmsEndpoint: config.CTP_KMS_ENDPOINT,
+    kmsTimeoutMs: config.CTP_KMS_TIMEOUT_MS,
+  });
+  const { keys } = signing;
   const owners = await openCrl(config.CTP_REDIS_URL, config.CTP_REDIS_PREFIX);
   const bus = await connectBus(config.CTP_NATS_URL, 'issuer');
   await bus.ensureStreams([LEDGER_STREAM_SPEC]);
@@ -34,8 +41,9 @@ async function main() {
   shutdownOnSignals([server], async () => {
     await bus.close();
     await owners.close();
+    await signing.close();
   });
-  logger.info({ port: config.CTP_PORT, devMode: config.CTP_DEV_MODE }, 'issuer listening');
+  logger.info({ port: config.CTP_PORT, devMode: config.CTP_DEV_MODE, signingKeys: signing.source }, 'issuer listening');
 }
 
 main().catch((error: unknown) => {
