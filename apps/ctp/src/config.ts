@@ -5,6 +5,7 @@ import {
   feedEnv,
   host,
   issuerEnv,
+  kmsEnv,
   ledgerEnv,
   port,
   rateLimitEnv,
@@ -27,6 +28,7 @@ export const upConfigSchema = z.object({
   ...ledgerEnv,
   ...tlsEnv,
   ...rateLimitEnv,
+  ...kmsEnv,
   /** PostgreSQL for the ledger; unset means embedded PGlite in CTP_DATA_DIR/ledger-db. */
   CTP_DATABASE_URL: z.string().optional(),
   /** Keys, the subject secret, checkpoint keys and the embedded ledger database live here (created on first run). */

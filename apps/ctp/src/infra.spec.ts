@@ -254,12 +254,11 @@ describe('Helm charts', () => {
       rows.push({ name: m[1]!, users });
     }
     const documented = new Set(rows.map((r) => r.name));
-    const reserved = new Set(['CTP_KMS_KEY_NAME']);
     for (const chart of SERVICE_CHARTS) {
       const config = Object.keys((readYaml(join(CHARTS, chart, 'values.yaml')) as { config: JsonObject }).config);
       const helpers = read(join(CHARTS, chart, 'templates/_helpers.tpl'));
       const set = new Set([...config, ...[...helpers.matchAll(/- name: ((?:CTP_|LOG_)[A-Z_]+)/g)].map((m) => m[1]!)]);
-      expect([chart, [...set].filter((name) => !documented.has(name) && !reserved.has(name))]).toEqual([chart, []]);
+      expect([chart, [...set].filter((name) => !documented.has(name))]).toEqual([chart, []]);
       const required = rows.filter((r) => r.users.split(/,\s*/).includes(chart)).map((r) => r.name);
       expect([chart, required.filter((name) => !set.has(name))]).toEqual([chart, []]);
     }

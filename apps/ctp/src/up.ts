@@ -4,7 +4,7 @@ import { rateLimitsOf } from '@ctp/config';
 import { baseUrl, close, createLogger, createServiceApp, edgeControls, jsonBody, listen, loadTls, partnerAuth, type Logger, type Server } from '@ctp/http';
 import { DecisionLog, Introspector, introspectorRouter } from '@ctp/introspection';
 import { IssuanceService, issuerRouter } from '@ctp/issuance';
-import { KeyDirectory, loadOrCreateSecret } from '@ctp/keys';
+import { loadOrCreateSecret, openTokenKeys } from '@ctp/keys';
 import { ledgerRouter, LEDGER_STREAM_SPEC, LedgerStore, LedgerWriter, loadCheckpointSigners, startEmbeddedPostgres } from '@ctp/ledger';
 import { loadPartnerAuth } from '@ctp/partners';
 import {
@@ -36,7 +36,14 @@ export interface RunningCtp {
 export async function startCtp(config: UpConfig, logger: Logger = createLogger('ctp')): Promise<RunningCtp> {
   const partners = loadPartnerAuth(config.CTP_PARTNERS_FILE, config.CTP_DEV_MODE);
   const tls = loadTls(config);
-  const keys = KeyDirectory.open(join(config.CTP_DATA_DIR, 'keys'));
+  const signing = await openTokenKeys({
+    keyDir: join(config.CTP_DATA_DIR, 'keys'),
+    kmsKey: config.CTP_KMS_KEY,
+    kmsPublishedKeys: config.CTP_KMS_PUBLISHED_KEYS,
+    kmsEndpoint: config.CTP_KMS_ENDPOINT,
+    kmsTimeoutMs: config.CTP_KMS_TIMEOUT_MS,
+  });
+  const { keys } = signing;
   const bus = await connectBus(config.CTP_NATS_URL, 'ctp-up');
   await bus.ensureStreams([REVOCATION_STREAM_SPEC, LEDGER_STREAM_SPEC]);
   const crl = await openCrl(config.CTP_REDIS_URL, config.CTP_REDIS_PREFIX);
@@ -116,6 +123,7 @@ export async function startCtp(config: UpConfig, logger: Logger = createLogger('
       await crl.close();
       await store.close();
       await embeddedDb?.close();
+      await signing.close();
     },
   };
 }
@@ -126,7 +134,8 @@ export function banner(config: UpConfig, url: string): string {
     '  POST /issue   POST /introspect   POST /revoke   GET /.well-known/jwks.json',
     '  GET /revocations?since=   GET /revocations/stream (SSE)   /revocations/ws (WebSocket)   GET /metrics /healthz /readyz',
     '  GET /ledger/checkpoint   /ledger/entries/{seq}   /ledger/proofs/inclusion   /ledger/proofs/consistency',
-    `  data directory: ${config.CTP_DATA_DIR} (signing keys, subject secret)`,
+    `  data directory: ${config.CTP_DATA_DIR} (${config.CTP_KMS_KEY ? '' : 'signing keys, '}subject secret)`,
+    ...(config.CTP_KMS_KEY ? [`  token signing key: Cloud KMS ${config.CTP_KMS_KEY}${config.CTP_KMS_ENDPOINT ? ` at ${config.CTP_KMS_ENDPOINT}` : ''}`] : []),
     `  event bus: ${config.CTP_NATS_URL ? `NATS JetStream at ${config.CTP_NATS_URL}` : 'in-process'};` +
       ` revocation list: ${config.CTP_REDIS_URL ? `Redis at ${config.CTP_REDIS_URL}` : 'in-process'};` +
       ` ledger: ${config.CTP_DATABASE_URL ? 'PostgreSQL' : 'embedded PGlite'}`,

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { backendEnv, host, issuerEnv, LOCAL_NATS, LOCAL_REDIS, partnerEnv, port, rateLimitEnv, readConfig, TLS_PAIR_MESSAGE, tlsEnv, tlsFilesPaired } from '@ctp/config';
+import { backendEnv, host, issuerEnv, kmsEnv, LOCAL_NATS, LOCAL_REDIS, partnerEnv, port, rateLimitEnv, readConfig, TLS_PAIR_MESSAGE, tlsEnv, tlsFilesPaired } from '@ctp/config';
 import { DEFAULT_TOKEN_TTL_SECONDS, MAX_TOKEN_TTL_SECONDS } from '@ctp/ctp-core';
 
 export const issuerConfigSchema = z.object({
@@ -10,7 +10,8 @@ export const issuerConfigSchema = z.object({
   ...backendEnv({ nats: LOCAL_NATS, redis: LOCAL_REDIS }),
   ...tlsEnv,
   ...rateLimitEnv,
-  /** Directory of ES256 signing keys (created with mode 0700 on first run). */
+  ...kmsEnv,
+  /** Directory of ES256 signing keys (created with mode 0700 on first run); not used when CTP_KMS_KEY is set. */
   CTP_KEY_DIR: z.string().default('var/issuer/keys'),
   /** File holding the pairwise-subject HMAC secret (created 0600 on first run). */
   CTP_SUBJECT_SECRET_FILE: z.string().default('var/issuer/subject.secret'),

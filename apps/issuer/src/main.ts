@@ -2,7 +2,7 @@ import { connectBus } from '@ctp/bus';
 import { rateLimitsOf } from '@ctp/config';
 import { createLogger, createServiceApp, edgeControls, jsonBody, listen, loadTls, partnerAuth, shutdownOnSignals } from '@ctp/http';
 import { IssuanceService, issuerRouter } from '@ctp/issuance';
-import { KeyDirectory, loadOrCreateSecret } from '@ctp/keys';
+import { loadOrCreateSecret, openTokenKeys } from '@ctp/keys';
 import { loadPartnerAuth } from '@ctp/partners';
 import { openCrl, redisOf } from '@ctp/revocation';
 import { LEDGER_STREAM_SPEC } from '@ctp/ledger';
@@ -15,7 +15,14 @@ async function main() {
   const logger = createLogger('issuer');
   const partners = loadPartnerAuth(config.CTP_PARTNERS_FILE, config.CTP_DEV_MODE);
   const tls = loadTls(config);
-  const keys = KeyDirectory.open(config.CTP_KEY_DIR);
+  const signing = await openTokenKeys({
+    keyDir: config.CTP_KEY_DIR,
+    kmsKey: config.CTP_KMS_KEY,
+    kmsPublishedKeys: config.CTP_KMS_PUBLISHED_KEYS,
+    kmsEndpoint: config.CTP_KMS_ENDPOINT,
+    kmsTimeoutMs: config.CTP_KMS_TIMEOUT_MS,
+  });
+  const { keys } = signing;
   const owners = await openCrl(config.CTP_REDIS_URL, config.CTP_REDIS_PREFIX);
   const edge = edgeControls({ redis: redisOf(owners), prefix: config.CTP_REDIS_PREFIX, limits: rateLimitsOf(config), logger });
   const bus = await connectBus(config.CTP_NATS_URL, 'issuer');
@@ -37,8 +44,9 @@ async function main() {
   shutdownOnSignals([server], async () => {
     await bus.close();
     await owners.close();
+    await signing.close();
   });
-  logger.info({ port: config.CTP_PORT, tls: tls !== undefined, devMode: config.CTP_DEV_MODE }, 'issuer listening');
+  logger.info({ port: config.CTP_PORT, tls: tls !== undefined, devMode: config.CTP_DEV_MODE, signingKeys: signing.source }, 'issuer listening');
 }
 
 main().catch((error: unknown) => {

@@ -95,8 +95,16 @@ app.kubernetes.io/part-of: ctp
 - name: CTP_SUBJECT_SECRET_FILE
   value: /etc/ctp/subject/{{ .Values.subjectSecret.key }}
 {{- if .Values.kms.enabled }}
-- name: CTP_KMS_KEY_NAME
+- name: CTP_KMS_KEY
   value: {{ .Values.kms.keyName | quote }}
+- name: CTP_KMS_PUBLISHED_KEYS
+  value: {{ join "," .Values.kms.publishedKeys | quote }}
+- name: CTP_KMS_TIMEOUT_MS
+  value: {{ .Values.kms.timeoutMs | toString | quote }}
+{{- with .Values.kms.endpoint }}
+- name: CTP_KMS_ENDPOINT
+  value: {{ . | quote }}
+{{- end }}
 {{- if .Values.kms.credentialsSecret }}
 - name: GOOGLE_APPLICATION_CREDENTIALS
   value: /etc/ctp/kms/{{ .Values.kms.credentialsKey }}

@@ -135,3 +135,23 @@ export function rateLimitsOf(config: {
 }): Record<RateLimitedEndpoint, RateLimit> {
   return { issue: config.CTP_RATE_LIMIT_ISSUE, introspect: config.CTP_RATE_LIMIT_INTROSPECT, revoke: config.CTP_RATE_LIMIT_REVOKE };
 }
+const CRYPTO_KEY_VERSION = /^projects\/[^/]+\/locations\/[^/]+\/keyRings\/[^/]+\/cryptoKeys\/[^/]+\/cryptoKeyVersions\/[^/]+$/;
+
+/** Token signing in Google Cloud KMS (ctp up and the issuer). Unset CTP_KMS_KEY: the local key directory. */
+export const kmsEnv = {
+  /** CryptoKeyVersion (EC_SIGN_P256_SHA256) that signs consent tokens. */
+  CTP_KMS_KEY: z
+    .string()
+    .regex(CRYPTO_KEY_VERSION, 'must be a CryptoKeyVersion resource name')
+    .optional(),
+  /** More CryptoKeyVersions published in the JWKS (comma-separated): the next key before it signs, the previous one until its tokens expire. */
+  CTP_KMS_PUBLISHED_KEYS: z
+    .string()
+    .optional()
+    .transform((v) => (v ?? '').split(',').map((s) => s.trim()).filter((s) => s !== ''))
+    .pipe(z.array(z.string().regex(CRYPTO_KEY_VERSION, 'must be CryptoKeyVersion resource names'))),
+  /** host:port of a plaintext KMS API endpoint (a local stand-in); unset: cloudkms.googleapis.com with Application Default Credentials. */
+  CTP_KMS_ENDPOINT: z.string().regex(/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'must be host:port').optional(),
+  /** Deadline of each KMS call; a request never waits longer for a signature. */
+  CTP_KMS_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(3000),
+};

@@ -83,13 +83,29 @@ export function decodeJwsPayload(jws: DecodedJws): Record<string, unknown> | nul
   return decodeJsonObject(jws.payloadSegment);
 }
 
-/** Signs `payload` as a compact ES256 JWS with header {alg, kid, typ: "JWT"}. */
-export function signEs256(payload: object, kid: string, privateKey: KeyObject): string {
+/** The JWS signing input `base64url(header).base64url(payload)` for header {alg: ES256, kid, typ: "JWT"}. */
+function es256SigningInput(payload: object, kid: string): string {
   if (!KID_PATTERN.test(kid)) throw new TypeError(`kid ${JSON.stringify(kid)} does not match ${KID_PATTERN}`);
   const header = Buffer.from(JSON.stringify({ alg: JWS_ALG, kid, typ: 'JWT' })).toString('base64url');
   const body = Buffer.from(JSON.stringify(payload)).toString('base64url');
-  const signingInput = `${header}.${body}`;
+  return `${header}.${body}`;
+}
+
+/** Signs `payload` as a compact ES256 JWS with header {alg, kid, typ: "JWT"}. */
+export function signEs256(payload: object, kid: string, privateKey: KeyObject): string {
+  const signingInput = es256SigningInput(payload, kid);
   const signature = sign('sha256', Buffer.from(signingInput, 'ascii'), { key: privateKey, dsaEncoding: 'ieee-p1363' });
+  return `${signingInput}.${signature.toString('base64url')}`;
+}
+
+/**
+ * Like signEs256, with the signature made elsewhere (a key service): `sign` gets the
+ * signing input and returns the JOSE r || s signature (64 bytes), which is checked for length.
+ */
+export async function signEs256With(payload: object, kid: string, sign: (signingInput: Buffer) => Promise<Buffer>): Promise<string> {
+  const signingInput = es256SigningInput(payload, kid);
+  const signature = await sign(Buffer.from(signingInput, 'ascii'));
+  if (signature.length !== ES256_SIGNATURE_BYTES) throw new Error(`ES256 signature is ${signature.length} bytes, not ${ES256_SIGNATURE_BYTES}`);
   return `${signingInput}.${signature.toString('base64url')}`;
 }
 

@@ -59,7 +59,11 @@ export function createServiceApp(options: ServiceAppOptions): Express {
   for (const router of options.routers) app.use(router);
   app.use((req, _res, next) => next(new CtpError('not_found', `no resource at ${req.method} ${req.path.slice(0, 200)}`)));
   const onError: ErrorRequestHandler = (error: unknown, _req, res, _next) => {
-    if (error instanceof CtpError) return sendProblem(res, error);
+    if (error instanceof CtpError) {
+      // A dependency failure (503) is the operator's business: log why, which the problem body does not say.
+      if (error.status === 503 && error.cause !== undefined) options.logger.warn({ err: error.cause, code: error.code }, error.message);
+      return sendProblem(res, error);
+    }
     options.logger.error({ err: error }, 'unhandled error');
     sendProblem(res, new CtpError('internal', 'the request failed; it has been logged'));
   };

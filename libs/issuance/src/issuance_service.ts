@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { buildClaims, CLOCK_SKEW_SECONDS, CtpError, pairwiseSubject, signEs256, type IssueRequest } from '@ctp/ctp-core';
-import type { KeyDirectory } from '@ctp/keys';
+import { buildClaims, CLOCK_SKEW_SECONDS, CtpError, pairwiseSubject, signEs256With, type IssueRequest } from '@ctp/ctp-core';
+import { SigningUnavailableError, type TokenKeys } from '@ctp/keys';
 import { mayUseProcessor, type Partner } from '@ctp/partners';
 import { consentIssued, publishSpan } from '@ctp/telemetry';
 
@@ -17,7 +17,8 @@ export interface LedgerPublisher {
 export const CONSENT_ISSUED_SUBJECT = 'ctp.ledger.consent.issued';
 
 export interface IssuanceOptions {
-  keys: KeyDirectory;
+  /** The signing key (local key directory or Cloud KMS) and the keys the JWKS publishes. */
+  keys: TokenKeys;
   owners: TokenOwners;
   ledger: LedgerPublisher;
   issuer: string;
@@ -37,7 +38,9 @@ export class IssuanceService {
   /**
    * Signs a token, records its owner (so only that partner can revoke it) and
    * publishes `consent.issued`, answering only once the event is durable on the
-   * bus. If either fails the token is not returned: nothing is issued (503).
+   * bus. Signing comes first, so a signing key service that is down or answers
+   * wrongly leaves nothing behind; if any step fails the token is not returned:
+   * nothing is issued (503).
    */
   async issue(partner: Partner, request: IssueRequest, nowMs = Date.now(), traceparent?: string | string[]): Promise<IssuedToken> {
     const { subject_ref: subjectRef, ...envelope } = request;
@@ -61,8 +64,7 @@ export class IssuanceService {
       nowSeconds,
       ttlSeconds: this.options.ttlSeconds,
     });
-    const { kid, privateKey } = this.options.keys.signingKey();
-    const token = signEs256(claims, kid, privateKey);
+    const { token, kid } = await this.sign(claims);
     try {
       await this.options.owners.setOwner(claims.jti, { partnerId: partner.id, expiresAt: claims.exp }, nowSeconds);
     } catch (error) {
@@ -95,5 +97,15 @@ export class IssuanceService {
     }
     consentIssued.inc({ partner: partner.id });
     return { token, jti: claims.jti, expires_at: new Date(claims.exp * 1000).toISOString() };
+  }
+
+  private async sign(claims: object): Promise<{ token: string; kid: string }> {
+    try {
+      const signer = await this.options.keys.signer();
+      return { token: await signEs256With(claims, signer.kid, (input) => signer.sign(input)), kid: signer.kid };
+    } catch (error) {
+      if (!(error instanceof SigningUnavailableError)) throw error;
+      throw new CtpError('unavailable', 'the signing key service is unavailable; no token was issued', { cause: error });
+    }
   }
 }

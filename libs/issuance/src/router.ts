@@ -1,7 +1,7 @@
 import { Router, type RequestHandler } from 'express';
 import { issueRequestSchema, parseOrThrow } from '@ctp/ctp-core';
 import { methodNotAllowed, partnerOf } from '@ctp/http';
-import type { KeyDirectory } from '@ctp/keys';
+import type { TokenKeys } from '@ctp/keys';
 import type { IssuanceService } from './issuance_service';
 
 export const JWKS_PATH = '/.well-known/jwks.json';
@@ -10,7 +10,7 @@ export const JWKS_MAX_AGE_SECONDS = 60;
 
 export interface IssuerRouterOptions {
   service: IssuanceService;
-  keys: KeyDirectory;
+  keys: TokenKeys;
   auth: RequestHandler;
   body: RequestHandler;
 }

@@ -2,6 +2,7 @@ import { createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, ty
 import { chmodSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { VerificationKeys } from './verification_keys';
+import { LocalSigner, type Signer } from './signer';
 import { CLOCK_SKEW_SECONDS, MAX_TOKEN_TTL_SECONDS, publicJwkOf, type Es256PublicJwk } from '@ctp/ctp-core';
 
 interface KeyRecord {
@@ -46,6 +47,7 @@ export class KeyDirectory implements VerificationKeys {
   private readonly privateKeys = new Map<string, KeyObject>();
   private publicJwks = new Map<string, Es256PublicJwk>();
   private publicKeys = new Map<string, KeyObject>();
+  private readonly signers = new Map<string, LocalSigner>();
   private mtimeMs = 0;
   private lastCheck = 0;
 
@@ -80,6 +82,17 @@ export class KeyDirectory implements VerificationKeys {
     this.reloadIfChanged();
     const active = this.state.keys[this.state.keys.length - 1]!;
     return { kid: active.kid, privateKey: this.privateKey(active.kid) };
+  }
+
+  /** The active key as a Signer: with jwks() this makes a KeyDirectory the issuer's TokenKeys. */
+  async signer(): Promise<Signer> {
+    const { kid, privateKey } = this.signingKey();
+    let signer = this.signers.get(kid);
+    if (!signer) {
+      signer = new LocalSigner(kid, privateKey);
+      this.signers.set(kid, signer);
+    }
+    return signer;
   }
 
   /** The active key and every retired key that may still have signed a live token. Never empty. */

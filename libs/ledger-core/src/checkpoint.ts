@@ -92,25 +92,37 @@ export class NoteVerifier {
   }
 }
 
+/**
+ * A note signing key held anywhere: its public key and an async sign over the note text
+ * (the Signer interface of @ctp/keys has this shape, so a key service can sign checkpoints).
+ */
+export interface NoteKey {
+  readonly publicKey: KeyObject;
+  sign(data: Buffer): Promise<Buffer>;
+}
+
 export class NoteSigner {
   readonly verifier: NoteVerifier;
+  private readonly key: NoteKey;
   constructor(
     readonly name: string,
-    private readonly privateKey: KeyObject,
+    key: KeyObject | NoteKey,
   ) {
-    this.verifier = NoteVerifier.fromPublicKey(name, createPublicKey(privateKey));
+    this.key = 'sign' in key ? key : { publicKey: createPublicKey(key), sign: async (data) => sign(null, data, key) };
+    this.verifier = NoteVerifier.fromPublicKey(name, this.key.publicKey);
   }
 
-  sign(text: string): string {
-    const signature = sign(null, Buffer.from(text, 'utf8'), this.privateKey);
+  async sign(text: string): Promise<string> {
+    const signature = await this.key.sign(Buffer.from(text, 'utf8'));
     return `— ${this.name} ${Buffer.concat([this.verifier.id, signature]).toString('base64')}\n`;
   }
 }
 
 /** Signs `text` (which must end in a newline) with every signer: the note text, a blank line, the signature lines. */
-export function signNote(text: string, signers: NoteSigner[]): string {
+export async function signNote(text: string, signers: NoteSigner[]): Promise<string> {
   if (!text.endsWith('\n')) throw new TypeError('note text must end with a newline');
-  return `${text}\n${signers.map((s) => s.sign(text)).join('')}`;
+  const lines = await Promise.all(signers.map((s) => s.sign(text)));
+  return `${text}\n${lines.join('')}`;
 }
 
 export interface OpenedNote {

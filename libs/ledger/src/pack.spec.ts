@@ -1,4 +1,4 @@
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { generateKeyPairSync, randomBytes, sign } from 'node:crypto';
 import { strFromU8, strToU8, unzipSync, zipSync } from 'fflate';
 import { MemoryBus } from '@ctp/bus';
 import { NoteSigner, PackVerificationError, verifyPack } from '@ctp/ledger-core';
@@ -99,10 +99,13 @@ describe('compliance pack', () => {
       'a checkpoint swapped for one from another log',
       (f) =>
         editText(f, 'checkpoints.jsonl', (t) => {
-          const other = new NoteSigner('ctp.test/ledger', generateKeyPairSync('ed25519').privateKey);
+          // NoteSigner.sign is async (keys may live in a key service); this edit is synchronous, so it signs the line itself.
+          const otherKey = generateKeyPairSync('ed25519').privateKey;
+          const other = new NoteSigner('ctp.test/ledger', otherKey);
           const lines = t.trim().split('\n').map((l) => JSON.parse(l) as { note: string });
           const last = lines[lines.length - 1]!;
-          last.note = `${last.note.split('\n\n')[0]}\n\n${other.sign(`${last.note.split('\n\n')[0]}\n`)}`;
+          const text = `${last.note.split('\n\n')[0]}\n`;
+          last.note = `${text}\n— ctp.test/ledger ${Buffer.concat([other.verifier.id, sign(null, Buffer.from(text), otherKey)]).toString('base64')}\n`;
           return `${lines.map((l) => JSON.stringify(l)).join('\n')}\n`;
         }),
       'bad_signature',

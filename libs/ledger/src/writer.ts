@@ -117,7 +117,7 @@ export class LedgerWriter {
       ledgerChainBreaks.inc();
       throw new Error(`tree at ${size} is not consistent with checkpoint ${previous.size}; not signing`);
     }
-    const note = signNote(formatCheckpoint({ origin: this.options.origin, size, root }), this.options.signers);
+    const note = await signNote(formatCheckpoint({ origin: this.options.origin, size, root }), this.options.signers);
     const checkpoint: StoredCheckpoint = { size, root, note, previousSize: previous?.size ?? null, consistency, createdAt: now };
     await this.options.store.addCheckpoint(checkpoint);
     this.latest = checkpoint;

@@ -4,3 +4,4 @@ export * from './processes';
 export * from './servers';
 export * from './sse';
 export * from './tls';
+export * from './kms_server';
