@@ -51,10 +51,9 @@ export function kmsClientOptions(
 
 /** A KMS client for `endpoint` (unset: Google's, with Application Default Credentials). */
 export function createKmsClient(endpoint: string | undefined): KeyManagementServiceClient {
-  /* eslint-disable @typescript-eslint/no-require-imports -- loaded on first use (see the imports) */
+  // Loaded on first use (see the type-only imports above).
   const { KeyManagementServiceClient: Client } = require('@google-cloud/kms') as typeof import('@google-cloud/kms');
   const { credentials } = require('@grpc/grpc-js') as typeof import('@grpc/grpc-js');
-  /* eslint-enable @typescript-eslint/no-require-imports */
   return new Client(kmsClientOptions(endpoint, credentials));
 }
 
