@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { backendEnv, bool, feedEnv, host, issuerEnv, ledgerEnv, port, readConfig, revocationSyncEnv } from '@ctp/config';
+import { backendEnv, bool, feedEnv, host, issuerEnv, keyPolicyEnv, ledgerEnv, port, readConfig, revocationSyncEnv } from '@ctp/config';
 import { DEFAULT_TOKEN_TTL_SECONDS, MAX_TOKEN_TTL_SECONDS } from '@ctp/ctp-core';
 
 /** `ctp up`: every service in one process with embedded defaults. */
@@ -7,6 +7,7 @@ export const upConfigSchema = z.object({
   CTP_HOST: host(),
   CTP_PORT: port(8000),
   ...issuerEnv,
+  ...keyPolicyEnv,
   ...backendEnv({}),
   ...revocationSyncEnv,
   ...feedEnv,

@@ -3,9 +3,9 @@ import { join } from 'node:path';
 import { connectBus, type EventBus } from '@ctp/bus';
 import { baseUrl, close, createLogger, createServiceApp, jsonBody, listen, partnerAuth, type Logger } from '@ctp/http';
 import { DecisionLog, Introspector, introspectorRouter } from '@ctp/introspection';
-import { IssuanceService, issuerRouter } from '@ctp/issuance';
-import { KeyDirectory, loadOrCreateSecret } from '@ctp/keys';
-import { ledgerRouter, LEDGER_STREAM_SPEC, LedgerStore, LedgerWriter, loadCheckpointSigners, startEmbeddedPostgres } from '@ctp/ledger';
+import { IssuanceService, issuerRouter, keyAdminRouter, startKeyAgeCheck } from '@ctp/issuance';
+import { KeyChanges, KeyDirectory, KeyRevocationWatch, loadOrCreateSecret, OperatorRegistry } from '@ctp/keys';
+import { ledgerRouter, LEDGER_STREAM, LEDGER_STREAM_SPEC, LedgerStore, LedgerWriter, loadCheckpointSigners, startEmbeddedPostgres } from '@ctp/ledger';
 import { loadPartnerAuth } from '@ctp/partners';
 import {
   attachRevocationWebSocket,
@@ -34,7 +34,10 @@ export interface RunningCtp {
  */
 export async function startCtp(config: UpConfig, logger: Logger = createLogger('ctp')): Promise<RunningCtp> {
   const partners = loadPartnerAuth(config.CTP_PARTNERS_FILE, config.CTP_DEV_MODE);
-  const keys = KeyDirectory.open(join(config.CTP_DATA_DIR, 'keys'));
+  const keys = KeyDirectory.open(join(config.CTP_DATA_DIR, 'keys'), undefined, {
+    prePublishSeconds: config.CTP_KEY_PREPUBLISH_SECONDS,
+    rotationPeriodSeconds: config.CTP_KEY_ROTATION_DAYS * 86_400,
+  });
   const bus = await connectBus(config.CTP_NATS_URL, 'ctp-up');
   await bus.ensureStreams([REVOCATION_STREAM_SPEC, LEDGER_STREAM_SPEC]);
   const crl = await openCrl(config.CTP_REDIS_URL, config.CTP_REDIS_PREFIX);
@@ -46,6 +49,13 @@ export async function startCtp(config: UpConfig, logger: Logger = createLogger('
     onError: (error) => logger.warn({ err: error }, 'revocation list read failed'),
   });
   await revocations.start();
+  const revokedKeys = new KeyRevocationWatch({ bus, stream: LEDGER_STREAM, onRevoked: (kid) => logger.warn({ kid }, 'signing key revoked: denying its tokens') });
+  await revokedKeys.start();
+  const changes = config.CTP_OPERATORS_FILE ? new KeyChanges({ keys, operators: OperatorRegistry.load(config.CTP_OPERATORS_FILE), bus }) : undefined;
+  const stopKeyAgeCheck = startKeyAgeCheck(keys, {
+    onOverdue: (age) => logger.warn({ ageSeconds: age }, 'the active signing key is older than the rotation policy'),
+    onError: (error) => logger.error({ err: error }, 'signing key age check failed'),
+  });
   const feed = new RevocationFeed(bus);
   await feed.start();
   const auth = partnerAuth(partners);
@@ -75,13 +85,14 @@ export async function startCtp(config: UpConfig, logger: Logger = createLogger('
     ttlSeconds: config.CTP_TOKEN_TTL_SECONDS,
     subjectSecret: loadOrCreateSecret(join(config.CTP_DATA_DIR, 'subject.secret')),
   });
-  const introspector = new Introspector({ keys, issuer: config.CTP_ISSUER, revocations });
+  const introspector = new Introspector({ keys, issuer: config.CTP_ISSUER, revocations, revokedKeys });
   const app = createServiceApp({
     logger,
     readiness: { keys: () => keys.ready, revocations: () => revocations.fresh },
     routers: [
       metricsRouter(),
       issuerRouter({ service: issuance, keys, auth, body }),
+      keyAdminRouter({ keys, changes, body: jsonBody() }),
       introspectorRouter({ introspector, decisions, auth, body }),
       ledgerRouter({ store, writer, signers, origin: config.CTP_LEDGER_ORIGIN }),
       revocationRouter({
@@ -105,7 +116,9 @@ export async function startCtp(config: UpConfig, logger: Logger = createLogger('
       for (const client of wss.clients) client.terminate();
       server.closeAllConnections();
       await close(server);
+      stopKeyAgeCheck();
       await revocations.stop();
+      await revokedKeys.stop();
       await feed.stop();
       await decisions.stop();
       await writer.stop();
@@ -122,6 +135,7 @@ export function banner(config: UpConfig, url: string): string {
     `CTP is up on ${url}`,
     '  POST /issue   POST /introspect   POST /revoke   GET /.well-known/jwks.json',
     '  GET /revocations?since=   GET /revocations/stream (SSE)   /revocations/ws (WebSocket)   GET /metrics /healthz /readyz',
+    '  GET /admin/keys   POST /admin/keys/changes   POST /admin/keys/changes/{id}/approvals (operators, dual control)',
     '  GET /ledger/checkpoint   /ledger/entries/{seq}   /ledger/proofs/inclusion   /ledger/proofs/consistency',
     `  data directory: ${config.CTP_DATA_DIR} (signing keys, subject secret)`,
     `  event bus: ${config.CTP_NATS_URL ? `NATS JetStream at ${config.CTP_NATS_URL}` : 'in-process'};` +

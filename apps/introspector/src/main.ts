@@ -1,8 +1,8 @@
 import { connectBus } from '@ctp/bus';
 import { createLogger, createServiceApp, jsonBody, listen, partnerAuth, shutdownOnSignals } from '@ctp/http';
 import { DecisionLog, Introspector, introspectorRouter } from '@ctp/introspection';
-import { LEDGER_STREAM_SPEC } from '@ctp/ledger';
-import { JwksClient } from '@ctp/keys';
+import { LEDGER_STREAM, LEDGER_STREAM_SPEC } from '@ctp/ledger';
+import { JwksClient, KeyRevocationWatch } from '@ctp/keys';
 import { loadPartnerAuth } from '@ctp/partners';
 import { openCrl, REVOCATION_STREAM_SPEC, RevocationSync } from '@ctp/revocation';
 import { metricsRouter, startTracing } from '@ctp/telemetry';
@@ -28,7 +28,16 @@ async function main() {
     onError: (error) => logger.warn({ err: error }, 'revocation list read failed'),
   });
   await revocations.start();
-  const introspector = new Introspector({ keys: jwks, issuer: config.CTP_ISSUER, revocations, cacheSize: config.CTP_VERIFIED_CACHE_SIZE });
+  const revokedKeys = new KeyRevocationWatch({
+    bus,
+    stream: LEDGER_STREAM,
+    onRevoked: (kid) => {
+      logger.warn({ kid }, 'signing key revoked: denying its tokens');
+      void jwks.refresh().catch(() => undefined);
+    },
+  });
+  await revokedKeys.start();
+  const introspector = new Introspector({ keys: jwks, issuer: config.CTP_ISSUER, revocations, revokedKeys, cacheSize: config.CTP_VERIFIED_CACHE_SIZE });
   const app = createServiceApp({
     logger,
     readiness: { jwks: () => jwks.ready, revocations: () => revocations.fresh },
@@ -38,6 +47,7 @@ async function main() {
   shutdownOnSignals([server], async () => {
     jwks.stop();
     await revocations.stop();
+    await revokedKeys.stop();
     await decisions.stop();
     await bus.close();
     await crl.close();
