@@ -156,7 +156,8 @@ describe('ctp up in dev mode', () => {
 
   it('keeps live tokens valid across a key rotation and signs new ones with the new key', async () => {
     const before = (await call(ctp, '/issue', GUIDE_ENVELOPE)).body.token as string;
-    const kid = keys.rotate();
+    // A rotation started one pre-publish period ago: the new key is now due to sign.
+    const kid = keys.rotate(Math.floor(Date.now() / 1000) - keys.policy.prePublishSeconds);
     await new Promise((r) => setTimeout(r, 1100));
     const after = (await call(ctp, '/issue', GUIDE_ENVELOPE)).body.token as string;
     expect(JSON.parse(Buffer.from(after.split('.')[0]!, 'base64url').toString()).kid).toBe(kid);

@@ -6,6 +6,7 @@ import { KeyDirectory } from '@ctp/keys';
 import { generateApiKey } from '@ctp/partners';
 import { startTracing } from '@ctp/telemetry';
 import { loadUpConfig } from './config';
+import { approveCommand, newOperatorKeyCommand, proposeCommand, statusCommand } from './key_commands';
 import { exportCommand, verifyCommand } from './pack_commands';
 import { banner, startCtp } from './up';
 
@@ -16,7 +17,15 @@ const USAGE = `usage: ctp <command>
                              download the compliance pack of a time range from a running service
   verify <pack.zip> [--key K]...
                              verify a compliance pack offline; exit 1 naming the first failure
-  keys rotate [--key-dir D]  make a new signing key active; the old one keeps verifying
+  keys rotate [--key-dir D]  publish a new signing key now; it signs after the pre-publish period
+                             (CTP_KEY_PREPUBLISH_SECONDS) and the old one keeps verifying until its tokens expire
+  keys status [--url U]      key states, key age against the rotation policy, open key changes
+  keys propose rotate|revoke --operator ID --operator-key F [--kid K] [--expires-in S] [--url U]
+                             open a dual-controlled key change, signed by this operator
+  keys approve <change-id> --operator ID --operator-key F [--url U]
+                             approve it as a second operator; it takes effect with two approvals
+  operators new-key <id> [--out F]
+                             write a new Ed25519 operator key (0600) and print its operators-file entry
   partners new-key <id>      print a new API key for partner <id> and the hash to configure
 
 Configuration is read from environment variables; see README.md.`;
@@ -33,6 +42,10 @@ async function main(argv: string[]): Promise<number> {
       out: { type: 'string' },
       url: { type: 'string' },
       key: { type: 'string', multiple: true },
+      operator: { type: 'string' },
+      'operator-key': { type: 'string' },
+      kid: { type: 'string' },
+      'expires-in': { type: 'string' },
     },
   });
   const [command, sub, arg] = positionals;
@@ -52,10 +65,17 @@ async function main(argv: string[]): Promise<number> {
   if (command === 'export') return exportCommand(values);
   if (command === 'keys' && sub === 'rotate') {
     const keyDir = values['key-dir'] ?? join(loadUpConfig().CTP_DATA_DIR, 'keys');
-    const kid = KeyDirectory.open(keyDir).rotate();
-    console.log(`new active key ${kid} in ${keyDir}; the previous key stays in the JWKS until its tokens have expired`);
+    const config = loadUpConfig();
+    const keys = KeyDirectory.open(keyDir, undefined, { prePublishSeconds: config.CTP_KEY_PREPUBLISH_SECONDS });
+    const kid = keys.rotate();
+    const activatesAt = new Date((keys.states().find((k) => k.kid === kid)?.activates_at ?? 0) * 1000).toISOString();
+    console.log(`new key ${kid} in ${keyDir} is published now and signs from ${activatesAt}; the previous key stays in the JWKS until its tokens have expired`);
     return 0;
   }
+  if (command === 'keys' && sub === 'status') return statusCommand(values);
+  if (command === 'keys' && sub === 'propose' && arg) return proposeCommand(arg, values);
+  if (command === 'keys' && sub === 'approve' && arg) return approveCommand(arg, values);
+  if (command === 'operators' && sub === 'new-key' && arg) return newOperatorKeyCommand(arg, values);
   if (command === 'partners' && sub === 'new-key' && arg) {
     const { apiKey, hash } = generateApiKey(arg);
     console.log(`API key (give to the partner once; it is not stored): ${apiKey}`);

@@ -3,9 +3,9 @@ import { connectBus, type EventBus } from '@ctp/bus';
 import { rateLimitsOf } from '@ctp/config';
 import { baseUrl, close, createLogger, createServiceApp, edgeControls, jsonBody, listen, loadTls, partnerAuth, type Logger, type Server } from '@ctp/http';
 import { DecisionLog, Introspector, introspectorRouter } from '@ctp/introspection';
-import { IssuanceService, issuerRouter } from '@ctp/issuance';
-import { loadOrCreateSecret, openTokenKeys } from '@ctp/keys';
-import { ledgerRouter, LEDGER_STREAM_SPEC, LedgerStore, LedgerWriter, loadCheckpointSigners, startEmbeddedPostgres } from '@ctp/ledger';
+import { IssuanceService, issuerRouter, keyAdminRouter, startKeyAgeCheck } from '@ctp/issuance';
+import { KeyChanges, KeyRevocationWatch, loadOrCreateSecret, openTokenKeys, OperatorRegistry } from '@ctp/keys';
+import { ledgerRouter, LEDGER_STREAM, LEDGER_STREAM_SPEC, LedgerStore, LedgerWriter, loadCheckpointSigners, startEmbeddedPostgres } from '@ctp/ledger';
 import { loadPartnerAuth } from '@ctp/partners';
 import {
   attachRevocationWebSocket,
@@ -42,8 +42,11 @@ export async function startCtp(config: UpConfig, logger: Logger = createLogger('
     kmsPublishedKeys: config.CTP_KMS_PUBLISHED_KEYS,
     kmsEndpoint: config.CTP_KMS_ENDPOINT,
     kmsTimeoutMs: config.CTP_KMS_TIMEOUT_MS,
+    policy: { prePublishSeconds: config.CTP_KEY_PREPUBLISH_SECONDS, rotationPeriodSeconds: config.CTP_KEY_ROTATION_DAYS * 86_400 },
   });
-  const { keys } = signing;
+  // Key states, dual control and the age check govern the local key directory; with Cloud KMS,
+  // versions are published and switched by configuration (docs/operations.md, "Rotate keys").
+  const { keys, directory } = signing;
   const bus = await connectBus(config.CTP_NATS_URL, 'ctp-up');
   await bus.ensureStreams([REVOCATION_STREAM_SPEC, LEDGER_STREAM_SPEC]);
   const crl = await openCrl(config.CTP_REDIS_URL, config.CTP_REDIS_PREFIX);
@@ -56,6 +59,15 @@ export async function startCtp(config: UpConfig, logger: Logger = createLogger('
     onError: (error) => logger.warn({ err: error }, 'revocation list read failed'),
   });
   await revocations.start();
+  const revokedKeys = new KeyRevocationWatch({ bus, stream: LEDGER_STREAM, onRevoked: (kid) => logger.warn({ kid }, 'signing key revoked: denying its tokens') });
+  await revokedKeys.start();
+  const changes = directory && config.CTP_OPERATORS_FILE ? new KeyChanges({ keys: directory, operators: OperatorRegistry.load(config.CTP_OPERATORS_FILE), bus }) : undefined;
+  const stopKeyAgeCheck = directory
+    ? startKeyAgeCheck(directory, {
+        onOverdue: (age) => logger.warn({ ageSeconds: age }, 'the active signing key is older than the rotation policy'),
+        onError: (error) => logger.error({ err: error }, 'signing key age check failed'),
+      })
+    : () => undefined;
   const feed = new RevocationFeed(bus);
   await feed.start();
   const auth = partnerAuth(partners, edge.rateLimits);
@@ -85,13 +97,14 @@ export async function startCtp(config: UpConfig, logger: Logger = createLogger('
     ttlSeconds: config.CTP_TOKEN_TTL_SECONDS,
     subjectSecret: loadOrCreateSecret(join(config.CTP_DATA_DIR, 'subject.secret')),
   });
-  const introspector = new Introspector({ keys, issuer: config.CTP_ISSUER, revocations });
+  const introspector = new Introspector({ keys, issuer: config.CTP_ISSUER, revocations, revokedKeys });
   const app = createServiceApp({
     logger,
     readiness: { keys: () => keys.ready, revocations: () => revocations.fresh, ...edge.readiness },
     routers: [
       metricsRouter(),
       issuerRouter({ service: issuance, keys, auth, body }),
+      ...(directory ? [keyAdminRouter({ keys: directory, changes, body: jsonBody() })] : []),
       introspectorRouter({ introspector, decisions, auth, body }),
       ledgerRouter({ store, writer, signers, origin: config.CTP_LEDGER_ORIGIN }),
       revocationRouter({
@@ -115,7 +128,9 @@ export async function startCtp(config: UpConfig, logger: Logger = createLogger('
       for (const client of wss.clients) client.terminate();
       server.closeAllConnections();
       await close(server);
+      stopKeyAgeCheck();
       await revocations.stop();
+      await revokedKeys.stop();
       await feed.stop();
       await decisions.stop();
       await writer.stop();
@@ -133,6 +148,7 @@ export function banner(config: UpConfig, url: string): string {
     `CTP is up on ${url}`,
     '  POST /issue   POST /introspect   POST /revoke   GET /.well-known/jwks.json',
     '  GET /revocations?since=   GET /revocations/stream (SSE)   /revocations/ws (WebSocket)   GET /metrics /healthz /readyz',
+    '  GET /admin/keys   POST /admin/keys/changes   POST /admin/keys/changes/{id}/approvals (operators, dual control)',
     '  GET /ledger/checkpoint   /ledger/entries/{seq}   /ledger/proofs/inclusion   /ledger/proofs/consistency',
     `  data directory: ${config.CTP_DATA_DIR} (${config.CTP_KMS_KEY ? '' : 'signing keys, '}subject secret)`,
     ...(config.CTP_KMS_KEY ? [`  token signing key: Cloud KMS ${config.CTP_KMS_KEY}${config.CTP_KMS_ENDPOINT ? ` at ${config.CTP_KMS_ENDPOINT}` : ''}`] : []),

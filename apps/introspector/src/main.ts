@@ -2,8 +2,8 @@ import { connectBus } from '@ctp/bus';
 import { rateLimitsOf } from '@ctp/config';
 import { createLogger, createServiceApp, edgeControls, jsonBody, listen, loadTls, partnerAuth, shutdownOnSignals } from '@ctp/http';
 import { DecisionLog, Introspector, introspectorRouter } from '@ctp/introspection';
-import { LEDGER_STREAM_SPEC } from '@ctp/ledger';
-import { JwksClient } from '@ctp/keys';
+import { LEDGER_STREAM, LEDGER_STREAM_SPEC } from '@ctp/ledger';
+import { JwksClient, KeyRevocationWatch } from '@ctp/keys';
 import { loadPartnerAuth } from '@ctp/partners';
 import { openCrl, redisOf, REVOCATION_STREAM_SPEC, RevocationSync } from '@ctp/revocation';
 import { metricsRouter, startTracing } from '@ctp/telemetry';
@@ -31,7 +31,16 @@ async function main() {
     onError: (error) => logger.warn({ err: error }, 'revocation list read failed'),
   });
   await revocations.start();
-  const introspector = new Introspector({ keys: jwks, issuer: config.CTP_ISSUER, revocations, cacheSize: config.CTP_VERIFIED_CACHE_SIZE });
+  const revokedKeys = new KeyRevocationWatch({
+    bus,
+    stream: LEDGER_STREAM,
+    onRevoked: (kid) => {
+      logger.warn({ kid }, 'signing key revoked: denying its tokens');
+      void jwks.refresh().catch(() => undefined);
+    },
+  });
+  await revokedKeys.start();
+  const introspector = new Introspector({ keys: jwks, issuer: config.CTP_ISSUER, revocations, revokedKeys, cacheSize: config.CTP_VERIFIED_CACHE_SIZE });
   const app = createServiceApp({
     logger,
     readiness: { jwks: () => jwks.ready, revocations: () => revocations.fresh, ...edge.readiness },
@@ -41,6 +50,7 @@ async function main() {
   shutdownOnSignals([server], async () => {
     jwks.stop();
     await revocations.stop();
+    await revokedKeys.stop();
     await decisions.stop();
     await bus.close();
     await crl.close();

@@ -37,7 +37,9 @@ describe('issuer and introspector as separate processes', () => {
 
   it('refetches the JWKS when a rotated key signs a token it has not seen', async () => {
     const before = await issue();
-    KeyDirectory.open(keyDir).rotate();
+    // A rotation started one pre-publish period ago: the new key is now due to sign.
+    const keys = KeyDirectory.open(keyDir);
+    keys.rotate(Math.floor(Date.now() / 1000) - keys.policy.prePublishSeconds);
     await new Promise((r) => setTimeout(r, 1100));
     const after = await issue();
     expect(await introspect(after)).toMatchObject({ decision: 'allow' });

@@ -1,11 +1,12 @@
 import { z } from 'zod';
-import { backendEnv, host, issuerEnv, kmsEnv, LOCAL_NATS, LOCAL_REDIS, partnerEnv, port, rateLimitEnv, readConfig, TLS_PAIR_MESSAGE, tlsEnv, tlsFilesPaired } from '@ctp/config';
+import { backendEnv, host, issuerEnv, keyPolicyEnv, kmsEnv, LOCAL_NATS, LOCAL_REDIS, partnerEnv, port, rateLimitEnv, readConfig, TLS_PAIR_MESSAGE, tlsEnv, tlsFilesPaired } from '@ctp/config';
 import { DEFAULT_TOKEN_TTL_SECONDS, MAX_TOKEN_TTL_SECONDS } from '@ctp/ctp-core';
 
 export const issuerConfigSchema = z.object({
   CTP_HOST: host(),
   CTP_PORT: port(8001),
   ...issuerEnv,
+  ...keyPolicyEnv,
   ...partnerEnv,
   ...backendEnv({ nats: LOCAL_NATS, redis: LOCAL_REDIS }),
   ...tlsEnv,

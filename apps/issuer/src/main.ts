@@ -1,8 +1,8 @@
 import { connectBus } from '@ctp/bus';
 import { rateLimitsOf } from '@ctp/config';
 import { createLogger, createServiceApp, edgeControls, jsonBody, listen, loadTls, partnerAuth, shutdownOnSignals } from '@ctp/http';
-import { IssuanceService, issuerRouter } from '@ctp/issuance';
-import { loadOrCreateSecret, openTokenKeys } from '@ctp/keys';
+import { IssuanceService, issuerRouter, keyAdminRouter, startKeyAgeCheck } from '@ctp/issuance';
+import { KeyChanges, loadOrCreateSecret, openTokenKeys, OperatorRegistry } from '@ctp/keys';
 import { loadPartnerAuth } from '@ctp/partners';
 import { openCrl, redisOf } from '@ctp/revocation';
 import { LEDGER_STREAM_SPEC } from '@ctp/ledger';
@@ -21,12 +21,22 @@ async function main() {
     kmsPublishedKeys: config.CTP_KMS_PUBLISHED_KEYS,
     kmsEndpoint: config.CTP_KMS_ENDPOINT,
     kmsTimeoutMs: config.CTP_KMS_TIMEOUT_MS,
+    policy: { prePublishSeconds: config.CTP_KEY_PREPUBLISH_SECONDS, rotationPeriodSeconds: config.CTP_KEY_ROTATION_DAYS * 86_400 },
   });
-  const { keys } = signing;
+  // Key states, dual control and the age check govern the local key directory; with Cloud KMS,
+  // versions are published and switched by configuration (docs/operations.md, "Rotate keys").
+  const { keys, directory } = signing;
   const owners = await openCrl(config.CTP_REDIS_URL, config.CTP_REDIS_PREFIX);
   const edge = edgeControls({ redis: redisOf(owners), prefix: config.CTP_REDIS_PREFIX, limits: rateLimitsOf(config), logger });
   const bus = await connectBus(config.CTP_NATS_URL, 'issuer');
   await bus.ensureStreams([LEDGER_STREAM_SPEC]);
+  const changes = directory && config.CTP_OPERATORS_FILE ? new KeyChanges({ keys: directory, operators: OperatorRegistry.load(config.CTP_OPERATORS_FILE), bus }) : undefined;
+  const stopKeyAgeCheck = directory
+    ? startKeyAgeCheck(directory, {
+        onOverdue: (age) => logger.warn({ ageSeconds: age }, 'the active signing key is older than the rotation policy'),
+        onError: (error) => logger.error({ err: error }, 'signing key age check failed'),
+      })
+    : () => undefined;
   const service = new IssuanceService({
     keys,
     owners,
@@ -38,10 +48,15 @@ async function main() {
   const app = createServiceApp({
     logger,
     readiness: { keys: () => keys.ready, bus: () => bus.status === 'connected', ...edge.readiness },
-    routers: [metricsRouter(), issuerRouter({ service, keys, auth: partnerAuth(partners, edge.rateLimits), body: jsonBody() })],
+    routers: [
+      metricsRouter(),
+      issuerRouter({ service, keys, auth: partnerAuth(partners, edge.rateLimits), body: jsonBody() }),
+      ...(directory ? [keyAdminRouter({ keys: directory, changes, body: jsonBody() })] : []),
+    ],
   });
   const server = await listen(app, config.CTP_PORT, config.CTP_HOST, { tls });
   shutdownOnSignals([server], async () => {
+    stopKeyAgeCheck();
     await bus.close();
     await owners.close();
     await signing.close();

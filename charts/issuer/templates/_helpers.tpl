@@ -92,6 +92,10 @@ app.kubernetes.io/part-of: ctp
 {{- end }}
 - name: CTP_KEY_DIR
   value: /var/lib/ctp/keys
+{{- if .Values.operators.existingConfigMap }}
+- name: CTP_OPERATORS_FILE
+  value: /etc/ctp/operators/{{ .Values.operators.key }}
+{{- end }}
 - name: CTP_SUBJECT_SECRET_FILE
   value: /etc/ctp/subject/{{ .Values.subjectSecret.key }}
 {{- if .Values.kms.enabled }}

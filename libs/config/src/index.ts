@@ -43,6 +43,16 @@ export const issuerEnv = {
   CTP_ISSUER: url('http://127.0.0.1:8000'),
 };
 
+/** Signing key policy and dual control (issuer and `ctp up`). */
+export const keyPolicyEnv = {
+  /** Seconds a rotated-in key is published before it signs; above the JWKS Cache-Control max-age (60 s). */
+  CTP_KEY_PREPUBLISH_SECONDS: z.coerce.number().int().min(61).max(86_400).default(120),
+  /** The rotation policy: the active key is due for rotation at this age. */
+  CTP_KEY_ROTATION_DAYS: z.coerce.number().int().min(1).max(3650).default(90),
+  /** JSON file of operators and their Ed25519 public keys; unset disables key changes over HTTP. */
+  CTP_OPERATORS_FILE: z.string().optional(),
+};
+
 /** Backends. `ctp up` leaves them unset (embedded); standalone services default to local servers. */
 export const backendEnv = (defaults: { nats?: string; redis?: string }) => ({
   /** NATS JetStream server(s); unset in ctp up means the in-process bus. */

@@ -5,3 +5,4 @@ export * from './claims';
 export * from './jws';
 export * from './pseudonym';
 export * from './validation';
+export * from './crc32c';

@@ -65,6 +65,23 @@ describe('Introspector', () => {
     expect(await introspector.introspect(t, envelope)).toMatchObject({ decision: 'deny', reason: 'unknown_kid', jti: null });
   });
 
+  it('denies a revoked key at once, even for a cached token while the JWKS still publishes the key', async () => {
+    const counting = new CountingKeys();
+    const revoked = new Set<string>();
+    const introspector = new Introspector({
+      keys: counting,
+      issuer: 'http://ctp.test',
+      revocations: (await revocationWorld()).revocations,
+      revokedKeys: { isKeyRevoked: (kid) => revoked.has(kid) },
+    });
+    const t = token();
+    expect((await introspector.introspect(t, envelope)).decision).toBe('allow');
+    revoked.add(keys.signingKey().kid);
+    expect(counting.cached(keys.signingKey().kid)).toBeDefined();
+    expect(await introspector.introspect(t, envelope)).toEqual({ active: false, decision: 'deny', reason: 'key_revoked', sub: null, jti: null, scope: null, purpose: null });
+    expect(await introspector.introspect(token({ jti: 'j-2' }), envelope)).toMatchObject({ reason: 'key_revoked' });
+  });
+
   it('bounds the cache and drops expired tokens from it', async () => {
     const introspector = new Introspector({ keys, issuer: 'http://ctp.test', revocations: (await revocationWorld()).revocations, cacheSize: 2 });
     for (let i = 0; i < 5; i++) await introspector.introspect(token({ jti: `j-${i}` }), envelope);

@@ -10,13 +10,15 @@ import {
   type ContextEnvelope,
   type IntrospectionResult,
 } from '@ctp/ctp-core';
-import type { VerificationKeys } from '@ctp/keys';
+import type { RevokedKeys, VerificationKeys } from '@ctp/keys';
 import type { RevocationList } from '@ctp/revocation';
 
 export interface IntrospectorOptions {
   keys: VerificationKeys;
   issuer: string;
   revocations: RevocationList;
+  /** Emergency key revocations (pushed over the bus): a revoked kid is denied even while its key is cached. */
+  revokedKeys?: RevokedKeys;
   /** Verified tokens kept; the oldest leaves first. */
   cacheSize?: number;
 }
@@ -43,6 +45,7 @@ export class Introspector {
     const nowSeconds = Math.floor(nowMs / 1000);
     const digest = createHash('sha256').update(token).digest('base64url');
     let entry = this.verified.get(digest);
+    if (entry && this.options.revokedKeys?.isKeyRevoked(entry.kid)) return denyUnverified('key_revoked');
     if (entry && !this.options.keys.cached(entry.kid)) {
       this.verified.delete(digest);
       entry = undefined;
@@ -72,6 +75,7 @@ export class Introspector {
     const decoded = decodeCompactJws(token);
     if (!decoded.ok) return { reason: decoded.reason };
     const { jws } = decoded;
+    if (this.options.revokedKeys?.isKeyRevoked(jws.header.kid)) return { reason: 'key_revoked' };
     const key = await this.options.keys.resolve(jws.header.kid);
     if (!key) return { reason: 'unknown_kid' };
     if (!verifyJwsSignature(jws, key)) return { reason: 'bad_signature' };

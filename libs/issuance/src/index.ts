@@ -1,2 +1,3 @@
 export * from './issuance_service';
 export * from './router';
+export * from './key_admin';

@@ -3,19 +3,30 @@ import { chmodSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync
 import { join } from 'node:path';
 import type { VerificationKeys } from './verification_keys';
 import { LocalSigner, type Signer } from './signer';
-import { CLOCK_SKEW_SECONDS, MAX_TOKEN_TTL_SECONDS, publicJwkOf, type Es256PublicJwk } from '@ctp/ctp-core';
+import { publicJwkOf, type Es256PublicJwk } from '@ctp/ctp-core';
+import {
+  activeKeyAgeSeconds,
+  activeKid,
+  DEFAULT_KEY_POLICY,
+  keyStates,
+  planRevocation,
+  planRotation,
+  publishedKids,
+  type KeyPolicy,
+  type KeyVersion,
+  type KeyView,
+} from './key_states';
 
-interface KeyRecord {
-  kid: string;
-  created_at: number;
-  /** When it stopped signing; it stays in the JWKS until every token it signed has expired. */
-  retired_at?: number;
+/** keys.json: every key version in creation order; the states derive from the timestamps (key_states.ts). */
+interface KeyFile {
+  version: 2;
+  keys: KeyVersion[];
 }
 
-interface KeyState {
+/** Version 1 listed keys oldest first, the last active: each key activated when it was created. */
+interface KeyFileV1 {
   version: 1;
-  /** Oldest first; the last one is the active signing key. */
-  keys: KeyRecord[];
+  keys: { kid: string; created_at: number }[];
 }
 
 export interface SigningKey {
@@ -23,8 +34,16 @@ export interface SigningKey {
   privateKey: KeyObject;
 }
 
+export interface KeyDirectoryOptions {
+  /** Seconds a rotated-in key is published before it signs (default 120; keep it above the JWKS max-age). */
+  prePublishSeconds?: number;
+  /** Seconds after which the active key is due for rotation (default 90 days). */
+  rotationPeriodSeconds?: number;
+}
+
 const STATE_FILE = 'keys.json';
 const RELOAD_CHECK_MS = 1000;
+const nowS = () => Math.floor(Date.now() / 1000);
 
 function writePrivate(path: string, data: string): void {
   const tmp = `${path}.${process.pid}.tmp`;
@@ -37,51 +56,80 @@ function newKid(nowSeconds: number): string {
   return `key-${month}-${randomBytes(4).toString('hex')}`;
 }
 
+function parseKeyFile(text: string, path: string): KeyVersion[] {
+  const parsed = JSON.parse(text) as KeyFile | KeyFileV1;
+  if (!Array.isArray(parsed.keys) || parsed.keys.length === 0) throw new Error(`${path} has no keys`);
+  if (parsed.version === 1) return parsed.keys.map((k) => ({ kid: k.kid, created_at: k.created_at, activates_at: k.created_at }));
+  if (parsed.version === 2) return parsed.keys;
+  throw new Error(`${path} has an unknown version`);
+}
+
 /**
- * ES256 keys in a local directory (dev and `ctp up`): one PKCS#8 PEM per key (0600)
- * and keys.json naming the active key and the retired ones. Processes sharing the
- * directory pick up a rotation by `ctp keys rotate` within a second.
+ * ES256 keys in a local directory (dev, `ctp up`, and issuers sharing a volume):
+ * one PKCS#8 PEM per key (0600) and keys.json recording every key version's
+ * timestamps. States (pending, active, retiring, retired, revoked) are derived on
+ * every read from those timestamps and the clock, so processes sharing the
+ * directory agree without timers, and pick up a change within a second.
  */
 export class KeyDirectory implements VerificationKeys {
-  private state!: KeyState;
+  private versions: KeyVersion[] = [];
   private readonly privateKeys = new Map<string, KeyObject>();
   private publicJwks = new Map<string, Es256PublicJwk>();
   private publicKeys = new Map<string, KeyObject>();
   private readonly signers = new Map<string, LocalSigner>();
   private mtimeMs = 0;
   private lastCheck = 0;
+  readonly policy: KeyPolicy;
 
-  private constructor(readonly dir: string) {}
+  private constructor(
+    readonly dir: string,
+    options: KeyDirectoryOptions,
+  ) {
+    this.policy = {
+      ...DEFAULT_KEY_POLICY,
+      prePublishSeconds: options.prePublishSeconds ?? DEFAULT_KEY_POLICY.prePublishSeconds,
+      rotationPeriodSeconds: options.rotationPeriodSeconds ?? DEFAULT_KEY_POLICY.rotationPeriodSeconds,
+    };
+  }
 
-  static open(dir: string, nowSeconds = Math.floor(Date.now() / 1000)): KeyDirectory {
+  static open(dir: string, nowSeconds = nowS(), options: KeyDirectoryOptions = {}): KeyDirectory {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     chmodSync(dir, 0o700);
-    const store = new KeyDirectory(dir);
+    const store = new KeyDirectory(dir, options);
     try {
       statSync(join(dir, STATE_FILE));
     } catch {
-      store.addKey({ version: 1, keys: [] }, nowSeconds);
+      const kid = store.newKeyFile(nowSeconds);
+      store.save([{ kid, created_at: nowSeconds, activates_at: nowSeconds }]);
     }
     store.load();
     return store;
   }
 
-  /** Generates a new active key; the previous one retires but keeps verifying. Returns the new kid. */
-  rotate(nowSeconds = Math.floor(Date.now() / 1000)): string {
+  /**
+   * Starts a rotation: a new key is published now and signs once the pre-publish
+   * period has passed; the current key then retires. Returns the new kid.
+   */
+  rotate(nowSeconds = nowS()): string {
     this.load();
-    const state: KeyState = {
-      version: 1,
-      keys: this.state.keys.map((k) => (k.retired_at === undefined ? { ...k, retired_at: nowSeconds } : k)),
-    };
-    const kid = this.addKey(state, nowSeconds);
-    this.load();
+    const kid = newKid(nowSeconds);
+    const next = planRotation(this.versions, kid, nowSeconds, this.policy);
+    this.newKeyFile(nowSeconds, kid);
+    this.save(next);
     return kid;
   }
 
-  signingKey(): SigningKey {
-    this.reloadIfChanged();
-    const active = this.state.keys[this.state.keys.length - 1]!;
-    return { kid: active.kid, privateKey: this.privateKey(active.kid) };
+  /**
+   * Emergency revocation: `kid` leaves the JWKS at once; if it was signing, a new
+   * key signs from now on. Returns the replacement kid, if one was made.
+   */
+  revoke(kid: string, nowSeconds = nowS()): { replacement?: string } {
+    this.load();
+    const replacement = newKid(nowSeconds);
+    const plan = planRevocation(this.versions, kid, replacement, nowSeconds, this.policy);
+    if (plan.replaced) this.newKeyFile(nowSeconds, replacement);
+    this.save(plan.keys);
+    return plan.replaced ? { replacement } : {};
   }
 
   /** The active key as a Signer: with jwks() this makes a KeyDirectory the issuer's TokenKeys. */
@@ -95,8 +143,27 @@ export class KeyDirectory implements VerificationKeys {
     return signer;
   }
 
-  /** The active key and every retired key that may still have signed a live token. Never empty. */
-  jwks(nowSeconds = Math.floor(Date.now() / 1000)): { keys: Es256PublicJwk[] } {
+  /** Every key version's state at `nowSeconds`, newest first. */
+  states(nowSeconds = nowS()): KeyView[] {
+    this.reloadIfChanged();
+    return keyStates(this.versions, nowSeconds, this.policy);
+  }
+
+  /** Seconds the active key has been signing. */
+  activeKeyAgeSeconds(nowSeconds = nowS()): number {
+    this.reloadIfChanged();
+    return activeKeyAgeSeconds(this.versions, nowSeconds, this.policy);
+  }
+
+  signingKey(nowSeconds = nowS()): SigningKey {
+    this.reloadIfChanged();
+    const kid = activeKid(this.versions, nowSeconds, this.policy);
+    if (kid === undefined) throw new Error(`${this.dir} has no key that may sign`);
+    return { kid, privateKey: this.privateKey(kid) };
+  }
+
+  /** Pending, active and retiring keys, newest first. Never empty while a key may sign. */
+  jwks(nowSeconds = nowS()): { keys: Es256PublicJwk[] } {
     return { keys: this.liveKids(nowSeconds).map((kid) => this.publicJwks.get(kid)!) };
   }
 
@@ -104,7 +171,7 @@ export class KeyDirectory implements VerificationKeys {
 
   /** In-process verification (`ctp up`): exactly the keys the JWKS publishes. */
   cached(kid: string): KeyObject | undefined {
-    return this.liveKids(Math.floor(Date.now() / 1000)).includes(kid) ? this.publicKeys.get(kid) : undefined;
+    return this.liveKids(nowS()).includes(kid) ? this.publicKeys.get(kid) : undefined;
   }
 
   async resolve(kid: string): Promise<KeyObject | undefined> {
@@ -113,20 +180,19 @@ export class KeyDirectory implements VerificationKeys {
 
   private liveKids(nowSeconds: number): string[] {
     this.reloadIfChanged();
-    const horizon = MAX_TOKEN_TTL_SECONDS + CLOCK_SKEW_SECONDS;
-    return this.state.keys
-      .filter((k) => k.retired_at === undefined || k.retired_at + horizon > nowSeconds)
-      .map((k) => k.kid)
-      .reverse();
+    return publishedKids(this.versions, nowSeconds, this.policy);
   }
 
-  private addKey(state: KeyState, nowSeconds: number): string {
-    const kid = newKid(nowSeconds);
+  private newKeyFile(nowSeconds: number, kid = newKid(nowSeconds)): string {
     const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
     writePrivate(join(this.dir, `${kid}.pem`), privateKey.export({ type: 'pkcs8', format: 'pem' }) as string);
-    state.keys.push({ kid, created_at: nowSeconds });
-    writePrivate(join(this.dir, STATE_FILE), `${JSON.stringify(state, null, 2)}\n`);
     return kid;
+  }
+
+  private save(keys: KeyVersion[]): void {
+    const file: KeyFile = { version: 2, keys };
+    writePrivate(join(this.dir, STATE_FILE), `${JSON.stringify(file, null, 2)}\n`);
+    this.load();
   }
 
   private privateKey(kid: string): KeyObject {
@@ -140,19 +206,19 @@ export class KeyDirectory implements VerificationKeys {
 
   private load(): void {
     const path = join(this.dir, STATE_FILE);
-    const state = JSON.parse(readFileSync(path, 'utf8')) as KeyState;
-    if (state.version !== 1 || !Array.isArray(state.keys) || state.keys.length === 0) throw new Error(`${path} has no keys`);
+    const versions = parseKeyFile(readFileSync(path, 'utf8'), path);
     const jwks = new Map<string, Es256PublicJwk>();
     const publicKeys = new Map<string, KeyObject>();
-    for (const k of state.keys) {
+    for (const k of versions) {
       const publicKey = createPublicKey(this.privateKey(k.kid));
       publicKeys.set(k.kid, publicKey);
       jwks.set(k.kid, publicJwkOf(publicKey, k.kid));
     }
-    this.state = state;
+    this.versions = versions;
     this.publicJwks = jwks;
     this.publicKeys = publicKeys;
     this.mtimeMs = statSync(path).mtimeMs;
+    this.lastCheck = Date.now();
   }
 
   private reloadIfChanged(): void {

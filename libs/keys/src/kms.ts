@@ -2,9 +2,8 @@ import { createHash, createPublicKey, verify, type KeyObject } from 'node:crypto
 // Type-only: the client libraries load on first use, so services without KMS never pay for them.
 import type { KeyManagementServiceClient } from '@google-cloud/kms';
 import type { credentials as grpcCredentials } from '@grpc/grpc-js';
-import { publicJwkOf, type Es256PublicJwk } from '@ctp/ctp-core';
-import { crc32c } from './crc32c';
-import { KeyDirectory } from './key_directory';
+import { crc32c, publicJwkOf, type Es256PublicJwk } from '@ctp/ctp-core';
+import { KeyDirectory, type KeyDirectoryOptions } from './key_directory';
 import { derToJoseEs256 } from './ecdsa_der';
 import { SigningUnavailableError, type Signer, type TokenKeys } from './signer';
 
@@ -185,16 +184,27 @@ export interface TokenKeySettings {
   kmsPublishedKeys?: readonly string[];
   kmsEndpoint?: string;
   kmsTimeoutMs?: number;
+  /** Rotation policy of the local key directory. */
+  policy?: KeyDirectoryOptions;
+}
+
+export interface OpenedTokenKeys {
+  keys: TokenKeys;
+  /** The local key directory, when it is the source: rotation states, dual control and the age check apply to it. */
+  directory?: KeyDirectory;
+  source: string;
+  close(): Promise<void>;
 }
 
 /**
  * The issuer's token keys from its settings (CTP_KMS_* / the key directory): Cloud KMS when
  * a CryptoKeyVersion is configured, else the local key directory. `close` ends the KMS client.
  */
-export async function openTokenKeys(settings: TokenKeySettings): Promise<{ keys: TokenKeys; source: string; close(): Promise<void> }> {
+export async function openTokenKeys(settings: TokenKeySettings): Promise<OpenedTokenKeys> {
   if (settings.kmsKey === undefined) {
     if (settings.kmsPublishedKeys?.length || settings.kmsEndpoint !== undefined) throw new TypeError('CTP_KMS_PUBLISHED_KEYS and CTP_KMS_ENDPOINT need CTP_KMS_KEY');
-    return { keys: KeyDirectory.open(settings.keyDir), source: `key directory ${settings.keyDir}`, close: async () => undefined };
+    const directory = KeyDirectory.open(settings.keyDir, undefined, settings.policy);
+    return { keys: directory, directory, source: `key directory ${settings.keyDir}`, close: async () => undefined };
   }
   const keys = await KmsKeys.open({
     signingVersion: settings.kmsKey,

@@ -1,6 +1,6 @@
 import { generateKeyPairSync, sign, verify } from 'node:crypto';
 import fc from 'fast-check';
-import { crc32c } from './crc32c';
+import { crc32c } from '@ctp/ctp-core';
 import { derToJoseEs256 } from './ecdsa_der';
 import { credentials } from '@grpc/grpc-js';
 import { CRYPTO_KEY_VERSION_PATTERN, kmsClientOptions, kmsKid, openTokenKeys } from './kms';

@@ -177,3 +177,22 @@ export function registerLedgerMetrics(): void {
   registry.registerMetric(ledgerChainBreaks);
   registry.registerMetric(ledgerTreeSize);
 }
+
+export const signingKeyAge = new Gauge({
+  name: 'ctp_signing_key_age_seconds',
+  help: 'How long the active token signing key has been signing (the scheduled key-age check sets it).',
+  registers: [registry],
+});
+
+export const signingKeyRotationPeriod = new Gauge({
+  name: 'ctp_signing_key_rotation_period_seconds',
+  help: 'The rotation policy: the active signing key is due for rotation at this age (default 90 days).',
+  registers: [registry],
+});
+
+export const signingKeys = new Gauge({
+  name: 'ctp_signing_keys',
+  help: 'Token signing key versions by state (pending, active, retiring, retired, revoked).',
+  labelNames: ['status'] as const,
+  registers: [registry],
+});

@@ -2,7 +2,7 @@ import { createECDH, createHash, createPrivateKey, createPublicKey, generateKeyP
 import { dirname, join } from 'node:path';
 import { Server, ServerCredentials, status, type sendUnaryData, type ServerUnaryCall, type ServiceDefinition, type UntypedServiceImplementation } from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
-import { crc32c } from '@ctp/keys';
+import { crc32c } from '@ctp/ctp-core';
 
 /**
  * A local server speaking the real Cloud KMS gRPC API (google.cloud.kms.v1.KeyManagementService,

@@ -1,0 +1,82 @@
+import { randomUUID } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { generateOperatorKey, KEY_CHANGE_ACTIONS, loadOperatorKey, signStatement, type KeyChangeAction } from '@ctp/keys';
+
+export interface KeyCommandOptions {
+  url?: string;
+  operator?: string;
+  'operator-key'?: string;
+  kid?: string;
+  'expires-in'?: string;
+  out?: string;
+}
+
+const DEFAULT_URL = 'http://127.0.0.1:8000';
+
+async function call(url: string, method: 'GET' | 'POST', body?: object): Promise<{ status: number; body: Record<string, unknown> }> {
+  const response = await fetch(url, {
+    method,
+    headers: body ? { 'content-type': 'application/json' } : {},
+    body: body ? JSON.stringify(body) : undefined,
+    signal: AbortSignal.timeout(10_000),
+  });
+  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+}
+
+function report(result: { status: number; body: Record<string, unknown> }): number {
+  console.log(JSON.stringify(result.body, null, 2));
+  return result.status < 300 ? 0 : 1;
+}
+
+function signer(options: KeyCommandOptions): { operator: string; key: ReturnType<typeof loadOperatorKey> } {
+  if (!options.operator || !options['operator-key']) throw new Error('--operator <id> and --operator-key <file> are required');
+  return { operator: options.operator, key: loadOperatorKey(options['operator-key']) };
+}
+
+/** `ctp keys propose rotate|revoke`: opens a change carrying the proposer's signed approval. */
+export async function proposeCommand(action: string, options: KeyCommandOptions): Promise<number> {
+  if (!KEY_CHANGE_ACTIONS.includes(action as KeyChangeAction)) throw new Error(`action must be one of ${KEY_CHANGE_ACTIONS.join(', ')}`);
+  const base = options.url ?? DEFAULT_URL;
+  const { operator, key } = signer(options);
+  let kid = options.kid;
+  if (!kid) {
+    if (action === 'revoke') throw new Error('revoke needs --kid <the compromised kid>');
+    const status = await call(`${base}/admin/keys`, 'GET');
+    kid = (status.body.keys as { kid: string; status: string }[]).find((k) => k.status === 'active')?.kid;
+    if (!kid) throw new Error('the service reports no active key');
+  }
+  const expiresIn = Number(options['expires-in'] ?? 3600);
+  if (!Number.isInteger(expiresIn) || expiresIn < 60) throw new Error('--expires-in must be a whole number of seconds, at least 60');
+  const statement = { change_id: `kc-${randomUUID()}`, action: action as KeyChangeAction, kid, operator, expires_at: Math.floor(Date.now() / 1000) + expiresIn };
+  const signature = signStatement(statement, key);
+  const { change_id: id, ...rest } = statement;
+  const result = await call(`${base}/admin/keys/changes`, 'POST', { id, ...rest, signature });
+  if (result.status === 201) console.error(`proposed ${id}; a second operator approves with: ctp keys approve ${id} --operator <id> --operator-key <file> --url ${base}`);
+  return report(result);
+}
+
+/** `ctp keys approve <id>`: reads the change, signs its statement with this operator's key, approves. */
+export async function approveCommand(id: string, options: KeyCommandOptions): Promise<number> {
+  const base = options.url ?? DEFAULT_URL;
+  const { operator, key } = signer(options);
+  const change = await call(`${base}/admin/keys/changes/${encodeURIComponent(id)}`, 'GET');
+  if (change.status !== 200) return report(change);
+  const { action, kid, expires_at: expiresAt } = change.body as { action: KeyChangeAction; kid: string; expires_at: number };
+  console.error(`approving ${id}: ${action} ${kid}, expires ${new Date(expiresAt * 1000).toISOString()}`);
+  const signature = signStatement({ change_id: id, action, kid, operator, expires_at: expiresAt }, key);
+  return report(await call(`${base}/admin/keys/changes/${encodeURIComponent(id)}/approvals`, 'POST', { operator, signature }));
+}
+
+export async function statusCommand(options: KeyCommandOptions): Promise<number> {
+  return report(await call(`${options.url ?? DEFAULT_URL}/admin/keys`, 'GET'));
+}
+
+/** `ctp operators new-key <id>`: the private key to a 0600 file, the public entry to stdout. */
+export function newOperatorKeyCommand(id: string, options: KeyCommandOptions): number {
+  const { privateKeyPem, entry } = generateOperatorKey(id);
+  const out = options.out ?? `${id}.operator.pem`;
+  writeFileSync(out, privateKeyPem, { mode: 0o600, flag: 'wx' });
+  console.log(`private key (keep it to yourself): ${out}`);
+  console.log(`add to the operators file (CTP_OPERATORS_FILE) "operators" list: ${JSON.stringify(entry)}`);
+  return 0;
+}
