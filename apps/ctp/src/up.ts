@@ -5,7 +5,7 @@ import { baseUrl, close, createLogger, createServiceApp, jsonBody, listen, partn
 import { DecisionLog, Introspector, introspectorRouter } from '@ctp/introspection';
 import { IssuanceService, issuerRouter } from '@ctp/issuance';
 import { KeyDirectory, loadOrCreateSecret } from '@ctp/keys';
-import { ledgerRouter, LEDGER_STREAM_SPEC, LedgerStore, LedgerWriter, loadCheckpointSigners, startEmbeddedPostgres } from '@ctp/ledger';
+import { anchorerFromSettings, ledgerRouter, LEDGER_STREAM_SPEC, LedgerStore, LedgerWriter, loadCheckpointSigners, startEmbeddedPostgres } from '@ctp/ledger';
 import { loadPartnerAuth } from '@ctp/partners';
 import {
   attachRevocationWebSocket,
@@ -65,6 +65,8 @@ export async function startCtp(config: UpConfig, logger: Logger = createLogger('
     onError: (error) => logger.error({ err: error }, 'ledger'),
   });
   await writer.start();
+  const anchorer = anchorerFromSettings(config, store, writer, logger);
+  await anchorer?.start();
   const decisions = new DecisionLog({ ledger: bus });
   decisions.start();
   const issuance = new IssuanceService({
@@ -108,6 +110,7 @@ export async function startCtp(config: UpConfig, logger: Logger = createLogger('
       await revocations.stop();
       await feed.stop();
       await decisions.stop();
+      await anchorer?.stop();
       await writer.stop();
       await bus.close();
       await crl.close();
@@ -122,11 +125,12 @@ export function banner(config: UpConfig, url: string): string {
     `CTP is up on ${url}`,
     '  POST /issue   POST /introspect   POST /revoke   GET /.well-known/jwks.json',
     '  GET /revocations?since=   GET /revocations/stream (SSE)   /revocations/ws (WebSocket)   GET /metrics /healthz /readyz',
-    '  GET /ledger/checkpoint   /ledger/entries/{seq}   /ledger/proofs/inclusion   /ledger/proofs/consistency',
+    '  GET /ledger/checkpoint   /ledger/entries/{seq}   /ledger/proofs/inclusion   /ledger/proofs/consistency   /ledger/anchors',
     `  data directory: ${config.CTP_DATA_DIR} (signing keys, subject secret)`,
     `  event bus: ${config.CTP_NATS_URL ? `NATS JetStream at ${config.CTP_NATS_URL}` : 'in-process'};` +
       ` revocation list: ${config.CTP_REDIS_URL ? `Redis at ${config.CTP_REDIS_URL}` : 'in-process'};` +
-      ` ledger: ${config.CTP_DATABASE_URL ? 'PostgreSQL' : 'embedded PGlite'}`,
+      ` ledger: ${config.CTP_DATABASE_URL ? 'PostgreSQL' : 'embedded PGlite'};` +
+      ` anchoring: ${config.CTP_TSA_URL ? `RFC 3161 at ${config.CTP_TSA_URL}` : 'off'}`,
   ];
   if (config.CTP_DEV_MODE) {
     lines.push(
