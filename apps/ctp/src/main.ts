@@ -15,8 +15,9 @@ const USAGE = `usage: ctp <command>
   up                         start every service in one process (http://127.0.0.1:8000)
   export --from T --to T [--out F] [--url U]
                              download the compliance pack of a time range from a running service
-  verify <pack.zip> [--key K]...
-                             verify a compliance pack offline; exit 1 naming the first failure
+  verify <pack.zip> [--key K]... [--tsa-root root.pem]
+                             verify a compliance pack offline (RFC 3161 anchors against the pinned
+                             TSA root); exit 1 naming the first failure
   keys rotate [--key-dir D]  publish a new signing key now; it signs after the pre-publish period
                              (CTP_KEY_PREPUBLISH_SECONDS) and the old one keeps verifying until its tokens expire
   keys status [--url U]      key states, key age against the rotation policy, open key changes
@@ -46,6 +47,7 @@ async function main(argv: string[]): Promise<number> {
       'operator-key': { type: 'string' },
       kid: { type: 'string' },
       'expires-in': { type: 'string' },
+      'tsa-root': { type: 'string' },
     },
   });
   const [command, sub, arg] = positionals;
@@ -61,7 +63,7 @@ async function main(argv: string[]): Promise<number> {
     console.log(banner(config, running.url));
     return -1;
   }
-  if (command === 'verify' && sub) return verifyCommand(sub, values.key ?? []);
+  if (command === 'verify' && sub) return verifyCommand(sub, values.key ?? [], values['tsa-root']);
   if (command === 'export') return exportCommand(values);
   if (command === 'keys' && sub === 'rotate') {
     const keyDir = values['key-dir'] ?? join(loadUpConfig().CTP_DATA_DIR, 'keys');

@@ -1,5 +1,5 @@
 import { readFileSync, writeFileSync } from 'node:fs';
-import { NoteVerifier, PackVerificationError, verifyPack } from '@ctp/ledger-core';
+import { NoteVerifier, PackVerificationError, verifyPackWithAnchors, type AnchoredPackSummary } from '@ctp/ledger-core';
 
 /** A progress bar on stderr: redrawn in place on a terminal, a line per 10% otherwise (CI logs). */
 function progress(): (done: number, total: number) => void {
@@ -18,19 +18,31 @@ function progress(): (done: number, total: number) => void {
   };
 }
 
-/** `ctp verify pack.zip [--key vkey]...`: offline; exit 0 only if everything verifies. */
-export function verifyCommand(path: string, keys: string[]): number {
+function anchorLines(s: AnchoredPackSummary): string {
+  if (s.anchors.length === 0) return '  anchors:       none (no RFC 3161 timestamp covers a checkpoint in this pack)';
+  if (!s.anchorsChecked) {
+    return `  anchors:       ${s.anchors.length} RFC 3161 token(s) UNCHECKED (checkpoints ${s.anchors.map((a) => a.checkpointSize).join(', ')})
+  WARNING: no --tsa-root given; pin the TSA's root certificate to check the timestamps.`;
+  }
+  return `  anchors:       ${s.anchors.length} RFC 3161 token(s) verify to the pinned TSA root:${s.anchors.map((a) => `
+                 checkpoint ${a.checkpointSize} at ${a.genTime} by ${a.tsa} (policy ${a.policy})`).join('')}`;
+}
+
+/** `ctp verify pack.zip [--key vkey]... [--tsa-root root.pem]`: offline; exit 0 only if everything verifies. */
+export async function verifyCommand(path: string, keys: string[], tsaRootPath?: string): Promise<number> {
   let zip: Buffer;
+  let tsaRoots: string | undefined;
   try {
     zip = readFileSync(path);
+    tsaRoots = tsaRootPath === undefined ? undefined : readFileSync(tsaRootPath, 'utf8');
   } catch (error) {
-    console.error(`FAIL unreadable: cannot read ${path}: ${(error as Error).message}`);
+    console.error(`FAIL unreadable: ${(error as Error).message}`);
     return 1;
   }
   try {
     const trustedKeys = keys.length > 0 ? keys.map((k) => NoteVerifier.parse(k)) : undefined;
     const started = performance.now();
-    const s = verifyPack(zip, { trustedKeys, onProgress: progress() });
+    const s = await verifyPackWithAnchors(zip, { trustedKeys, tsaRoots, onProgress: progress() });
     const seconds = (performance.now() - started) / 1000;
     console.log(`OK ${path}
   origin:        ${s.origin}
@@ -39,6 +51,7 @@ export function verifyCommand(path: string, keys: string[]): number {
   merkle:        every entry is contained in signed checkpoint ${s.checkpointSize}
   checkpoints:   ${s.checkpoints} signed by ${s.signedBy.join(', ')}, each consistent with the previous
   inclusion:     ${s.inclusionProofs} sampled inclusion proofs verify
+${anchorLines(s)}
   verified in:   ${seconds.toFixed(2)} s`);
     if (!s.pinnedKeys) console.log('  WARNING: no --key given; checked against the keys inside the pack. Pin the operator\'s published key to rule out a forged pack.');
     return 0;

@@ -1,9 +1,9 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLogger } from '@ctp/http';
-import { expectReadmeDocuments, GUIDE_ENVELOPE, postJson, REPO_ROOT } from '@ctp/testing';
+import { createTestCa, expectReadmeDocuments, GUIDE_ENVELOPE, OpenApiContract, postJson, REPO_ROOT, startTestTsa, waitFor } from '@ctp/testing';
 import { upConfigSchema } from './config';
 import { banner, startCtp } from './up';
 
@@ -56,6 +56,63 @@ describe('ctp up (embedded bus and revocation list)', () => {
       await ctp.close();
     }
   });
+
+  it('anchors checkpoints at a real RFC 3161 TSA; `ctp verify --tsa-root` checks the anchors in the pack', async () => {
+    const [tsa, otherCa] = await Promise.all([startTestTsa(), createTestCa('Some Other Root')]);
+    const dataDir = mkdtempSync(join(tmpdir(), 'ctp-up-'));
+    const rootFile = join(dataDir, 'tsa-root.pem');
+    const wrongRootFile = join(dataDir, 'other-root.pem');
+    writeFileSync(rootFile, tsa.ca.rootPem);
+    writeFileSync(wrongRootFile, otherCa.rootPem);
+    const config = upConfigSchema.parse({
+      CTP_PORT: '0',
+      CTP_DATA_DIR: dataDir,
+      CTP_LEDGER_BATCH_WAIT_MS: '20',
+      CTP_TSA_URL: tsa.url,
+      CTP_TSA_ROOTS: rootFile,
+      CTP_LEDGER_ANCHOR_INTERVAL_MS: '1000',
+    });
+    const ctp = await startCtp(config, createLogger('test'));
+    try {
+      for (let i = 0; i < 3; i++) await postJson(`${ctp.url}/issue`, GUIDE_ENVELOPE);
+      type Anchors = { anchors: { checkpoint_size: number }[] };
+      let listed: Anchors = { anchors: [] };
+      await waitFor(
+        async () => {
+          const res = await fetch(`${ctp.url}/ledger/anchors`);
+          listed = (await res.json()) as Anchors;
+          new OpenApiContract().validate('GET', '/ledger/anchors', res.status, res.headers.get('content-type')!, listed);
+          return listed.anchors.some((a) => a.checkpoint_size >= 3);
+        },
+        20_000,
+        'an anchor of the checkpoint holding the three entries',
+      );
+      const anchored = listed.anchors.find((a) => a.checkpoint_size >= 3)!.checkpoint_size;
+      const from = new Date(Date.now() - 60_000).toISOString();
+      const to = new Date(Date.now() + 60_000).toISOString();
+      const out = join(dataDir, 'pack.zip');
+      expect((await ctpCli(['export', '--from', from, '--to', to, '--out', out, '--url', ctp.url])).status).toBe(0);
+      const key = ((await (await fetch(`${ctp.url}/ledger/verifiers`)).json()) as { keys: { vkey: string }[] }).keys[0]!.vkey;
+
+      const verified = await ctpCli(['verify', out, '--key', key, '--tsa-root', rootFile]);
+      expect(verified.stderr).toBe('');
+      expect(verified.status).toBe(0);
+      expect(verified.stdout).toMatch(new RegExp(`anchors: +\\d+ RFC 3161 token\\(s\\) verify to the pinned TSA root:[\\s\\S]*checkpoint ${anchored} at \\d{4}-[\\d-]+T[\\d:.]+Z by CN=CTP Test TSA tsa`));
+
+      const unpinned = await ctpCli(['verify', out, '--key', key]);
+      expect(unpinned.status).toBe(0);
+      expect(unpinned.stdout).toMatch(/anchors: +\d+ RFC 3161 token\(s\) UNCHECKED[\s\S]*WARNING: no --tsa-root given/);
+
+      const wrongRoot = await ctpCli(['verify', out, '--key', key, '--tsa-root', wrongRootFile]);
+      expect(wrongRoot.status).toBe(1);
+      expect(wrongRoot.stderr).toMatch(/^FAIL bad_anchor: anchor for checkpoint \d+: the TSA certificate does not chain to a trusted root/);
+    } finally {
+      await ctp.close();
+      await tsa.close();
+      rmSync(otherCa.dir, { recursive: true, force: true });
+    }
+    // Four CLI runs (each a tsx start) on a shared 2-core machine.
+  }, 180_000);
 
   it('documents its configuration in the README', () => {
     expectReadmeDocuments(upConfigSchema);

@@ -5,7 +5,7 @@ import { baseUrl, close, createLogger, createServiceApp, edgeControls, jsonBody,
 import { DecisionLog, Introspector, introspectorRouter } from '@ctp/introspection';
 import { IssuanceService, issuerRouter, keyAdminRouter, startKeyAgeCheck } from '@ctp/issuance';
 import { KeyChanges, KeyRevocationWatch, loadOrCreateSecret, openTokenKeys, OperatorRegistry } from '@ctp/keys';
-import { ledgerRouter, LEDGER_STREAM, LEDGER_STREAM_SPEC, LedgerStore, LedgerWriter, loadCheckpointSigners, startEmbeddedPostgres } from '@ctp/ledger';
+import { anchorerFromSettings, ledgerRouter, LEDGER_STREAM, LEDGER_STREAM_SPEC, LedgerStore, LedgerWriter, loadCheckpointSigners, startEmbeddedPostgres } from '@ctp/ledger';
 import { loadPartnerAuth } from '@ctp/partners';
 import {
   attachRevocationWebSocket,
@@ -87,6 +87,8 @@ export async function startCtp(config: UpConfig, logger: Logger = createLogger('
     onError: (error) => logger.error({ err: error }, 'ledger'),
   });
   await writer.start();
+  const anchorer = anchorerFromSettings(config, store, writer, logger);
+  await anchorer?.start();
   const decisions = new DecisionLog({ ledger: bus });
   decisions.start();
   const issuance = new IssuanceService({
@@ -133,6 +135,7 @@ export async function startCtp(config: UpConfig, logger: Logger = createLogger('
       await revokedKeys.stop();
       await feed.stop();
       await decisions.stop();
+      await anchorer?.stop();
       await writer.stop();
       await bus.close();
       await crl.close();
@@ -149,12 +152,13 @@ export function banner(config: UpConfig, url: string): string {
     '  POST /issue   POST /introspect   POST /revoke   GET /.well-known/jwks.json',
     '  GET /revocations?since=   GET /revocations/stream (SSE)   /revocations/ws (WebSocket)   GET /metrics /healthz /readyz',
     '  GET /admin/keys   POST /admin/keys/changes   POST /admin/keys/changes/{id}/approvals (operators, dual control)',
-    '  GET /ledger/checkpoint   /ledger/entries/{seq}   /ledger/proofs/inclusion   /ledger/proofs/consistency',
+    '  GET /ledger/checkpoint   /ledger/entries/{seq}   /ledger/proofs/inclusion   /ledger/proofs/consistency   /ledger/anchors',
     `  data directory: ${config.CTP_DATA_DIR} (${config.CTP_KMS_KEY ? '' : 'signing keys, '}subject secret)`,
     ...(config.CTP_KMS_KEY ? [`  token signing key: Cloud KMS ${config.CTP_KMS_KEY}${config.CTP_KMS_ENDPOINT ? ` at ${config.CTP_KMS_ENDPOINT}` : ''}`] : []),
     `  event bus: ${config.CTP_NATS_URL ? `NATS JetStream at ${config.CTP_NATS_URL}` : 'in-process'};` +
       ` revocation list: ${config.CTP_REDIS_URL ? `Redis at ${config.CTP_REDIS_URL}` : 'in-process'};` +
-      ` ledger: ${config.CTP_DATABASE_URL ? 'PostgreSQL' : 'embedded PGlite'}`,
+      ` ledger: ${config.CTP_DATABASE_URL ? 'PostgreSQL' : 'embedded PGlite'};` +
+      ` anchoring: ${config.CTP_TSA_URL ? `RFC 3161 at ${config.CTP_TSA_URL}` : 'off'}`,
   ];
   if (config.CTP_DEV_MODE) {
     lines.push(

@@ -1,6 +1,6 @@
 import { connectBus } from '@ctp/bus';
 import { createLogger, createServiceApp, listen, loadTls, shutdownOnSignals } from '@ctp/http';
-import { LEDGER_STREAM_SPEC, ledgerRouter, LedgerStore, LedgerWriter, loadCheckpointSigners } from '@ctp/ledger';
+import { anchorerFromSettings, LEDGER_STREAM_SPEC, ledgerRouter, LedgerStore, LedgerWriter, loadCheckpointSigners } from '@ctp/ledger';
 import { REVOCATION_STREAM_SPEC } from '@ctp/revocation';
 import { metricsRouter, startTracing } from '@ctp/telemetry';
 import { loadLedgerWriterConfig } from './config';
@@ -27,6 +27,8 @@ async function main() {
     onError: (error) => logger.error({ err: error }, 'ledger'),
   });
   await writer.start();
+  const anchorer = anchorerFromSettings(config, store, writer, logger);
+  await anchorer?.start();
   const app = createServiceApp({
     logger,
     readiness: { bus: () => bus.status === 'connected' },
@@ -34,6 +36,7 @@ async function main() {
   });
   const server = await listen(app, config.CTP_PORT, config.CTP_HOST, { tls });
   shutdownOnSignals([server], async () => {
+    await anchorer?.stop();
     await writer.stop();
     await bus.close();
     await store.close();

@@ -51,7 +51,9 @@ app.kubernetes.io/part-of: ctp
 
 {{/* Checks that values.schema.json cannot express; included by deployment.yaml. */}}
 {{- define "ledger-writer.validate" -}}
-
+{{- if and .Values.config.CTP_TSA_URL (not .Values.tsa.rootsConfigMap) }}
+{{- fail "config.CTP_TSA_URL needs tsa.rootsConfigMap (the PEM root certificates of the TSA)" }}
+{{- end }}
 {{- end }}
 
 {{/* Environment: CTP_* variables from values and Secrets (README.md, Configuration). */}}
@@ -74,6 +76,10 @@ app.kubernetes.io/part-of: ctp
       key: {{ .Values.global.ctp.secrets.databaseUrl.key }}
 - name: CTP_LEDGER_KEY_DIR
   value: {{ ternary "/etc/ctp/ledger-keys" "/var/lib/ctp/ledger-keys" (ne .Values.checkpointKeys.existingSecret "") }}
+{{- if .Values.tsa.rootsConfigMap }}
+- name: CTP_TSA_ROOTS
+  value: {{ printf "/etc/ctp/tsa/%s" .Values.tsa.rootsKey | quote }}
+{{- end }}
 {{- range $name, $value := .Values.config }}
 - name: {{ $name }}
   value: {{ $value | toString | quote }}

@@ -90,6 +90,15 @@ export const ledgerEnv = {
   CTP_LEDGER_CHECKPOINT_INTERVAL_MS: z.coerce.number().int().min(50).max(1000).default(500),
   /** A new durable consumer starts at events stored from this time (RFC 3339); unset: every retained event. */
   CTP_LEDGER_REPLAY_FROM: z.iso.datetime({ offset: true }).optional(),
+  /** RFC 3161 time-stamping authority anchoring checkpoints (HTTP POST application/timestamp-query); unset: no anchoring. */
+  CTP_TSA_URL: z
+    .string()
+    .regex(/^https?:\/\/[^\s]+$/, 'an http(s) URL')
+    .optional(),
+  /** PEM file with the root certificate(s) the TSA's certificate must chain to (required with CTP_TSA_URL). */
+  CTP_TSA_ROOTS: z.string().optional(),
+  /** Period between anchors of the latest checkpoint (default one week). */
+  CTP_LEDGER_ANCHOR_INTERVAL_MS: z.coerce.number().int().min(1000).default(7 * 24 * 3600 * 1000),
   /** PostgreSQL schema holding the ledger tables. */
   CTP_DATABASE_SCHEMA: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/).default('public'),
 };

@@ -2,6 +2,7 @@ import { strFromU8, unzipSync } from 'fflate';
 import { canonicalEntry, chainHash, entryLeaf, type LedgerEntry } from './chain';
 import { NoteVerifier, openNote, parseCheckpoint } from './checkpoint';
 import { rootFromRange, verifyConsistency, verifyInclusion, type Hash } from './merkle';
+import { certificatesFromPem, TimestampError, verifyTimestampToken } from './timestamp';
 
 export const PACK_FORMAT = 'ctp-compliance-pack/1';
 
@@ -38,8 +39,25 @@ export const PACK_FILES = {
   checkpoints: 'checkpoints.jsonl',
   inclusion: 'inclusion_proofs.jsonl',
   verifiers: 'verifiers.txt',
+  /** RFC 3161 tokens over checkpoint notes in checkpoints.jsonl (optional: absent or empty when none). */
+  anchors: 'anchors.jsonl',
   readme: 'README.md',
 } as const;
+
+/**
+ * A line of anchors.jsonl: an RFC 3161 token over the exact bytes of a signed
+ * checkpoint note, with that note and an RFC 9162 consistency proof from it to the
+ * pack's final checkpoint (so anchors of checkpoints older than checkpoints.jsonl count too).
+ */
+export interface PackAnchor {
+  checkpoint_size: number;
+  note: string;
+  /** Consistency proof from checkpoint_size to manifest.checkpoint_size (empty when equal). */
+  consistency: string[];
+  /** base64 DER RFC 3161 token (CMS SignedData over TSTInfo, with the TSA's certificate chain). */
+  token: string;
+  tsa_url: string;
+}
 
 export class PackVerificationError extends Error {
   constructor(
@@ -196,4 +214,76 @@ export function verifyPack(zip: Uint8Array, options: VerifyOptions = {}): PackSu
     signedBy,
     pinnedKeys: options.trustedKeys !== undefined,
   };
+}
+
+export interface AnchorSummary {
+  checkpointSize: number;
+  genTime: string;
+  tsa: string;
+  policy: string;
+}
+
+export interface AnchoredPackSummary extends PackSummary {
+  anchors: AnchorSummary[];
+  /** True when every anchor's TSA chain was verified to a pinned root; false: anchors are unchecked. */
+  anchorsChecked: boolean;
+}
+
+/**
+ * verifyPack, then the RFC 3161 anchors in anchors.jsonl: each anchored note must be
+ * signed by the trusted keys and proven consistent with the pack's final checkpoint,
+ * and, with `tsaRoots` (PEM text of the pinned TSA roots), the token must cover that
+ * exact note, carry the TSA's critical timeStamping usage, and its signature and
+ * certificate chain must verify. Without roots the tokens are not checked and the
+ * summary says so (anchorsChecked false): a pack's own certificates prove nothing.
+ */
+export async function verifyPackWithAnchors(zip: Uint8Array, options: VerifyOptions & { tsaRoots?: string } = {}): Promise<AnchoredPackSummary> {
+  const summary = verifyPack(zip, options);
+  const files = unzipSync(zip, { filter: (f) => f.name === PACK_FILES.anchors || f.name === PACK_FILES.checkpoints || f.name === PACK_FILES.verifiers });
+  const anchorFile = files[PACK_FILES.anchors];
+  const anchorLines = anchorFile ? lines(strFromU8(anchorFile)) : [];
+  // verifyPack has checked these: the final checkpoint and the keys it was checked with.
+  const text = (name: string) => strFromU8(files[name] ?? new Uint8Array());
+  const lastCheckpoint = lines(text(PACK_FILES.checkpoints)).pop() ?? '';
+  const final = parseCheckpoint(openNote((JSON.parse(lastCheckpoint) as PackCheckpoint).note, []).text);
+  const keys = options.trustedKeys ?? lines(text(PACK_FILES.verifiers)).map((l) => NoteVerifier.parse(l));
+  const required = [...new Set(keys.map((k) => k.name))];
+  let roots;
+  try {
+    roots = options.tsaRoots === undefined ? undefined : certificatesFromPem(options.tsaRoots);
+  } catch (error) {
+    return fail('bad_tsa_root', `the pinned TSA root is not a PEM certificate (${(error as Error).message})`);
+  }
+  const anchors: AnchorSummary[] = [];
+  for (const line of anchorLines) {
+    let anchor: PackAnchor;
+    try {
+      anchor = JSON.parse(line) as PackAnchor;
+    } catch {
+      return fail('bad_anchor', 'a line of anchors.jsonl is not JSON');
+    }
+    const name = `anchor for checkpoint ${anchor.checkpoint_size}`;
+    let body;
+    try {
+      body = parseCheckpoint(openNote(anchor.note, keys, required).text);
+    } catch (error) {
+      return fail('bad_anchor', `${name}: its checkpoint note does not verify (${(error as Error).message})`);
+    }
+    if (body.origin !== summary.origin || body.size !== anchor.checkpoint_size) fail('bad_anchor', `${name}: its note is for ${body.origin} at size ${body.size}`);
+    if (body.size > final.size || !verifyConsistency(body.size, final.size, body.root, final.root, anchor.consistency.map(b64))) {
+      fail('bad_anchor', `${name}: the checkpoint is not consistent with signed checkpoint ${final.size}`);
+    }
+    if (!roots) {
+      anchors.push({ checkpointSize: anchor.checkpoint_size, genTime: '', tsa: anchor.tsa_url, policy: '' });
+      continue;
+    }
+    try {
+      const result = await verifyTimestampToken(Buffer.from(anchor.token, 'base64'), { note: anchor.note, roots });
+      anchors.push({ checkpointSize: anchor.checkpoint_size, genTime: result.genTime.toISOString(), tsa: result.tsa, policy: result.policy });
+    } catch (error) {
+      if (!(error instanceof TimestampError)) throw error;
+      fail('bad_anchor', `${name}: ${error.message}`);
+    }
+  }
+  return { ...summary, anchors, anchorsChecked: roots !== undefined };
 }

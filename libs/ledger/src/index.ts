@@ -6,3 +6,4 @@ export * from './signers';
 export * from './store';
 export * from './writer';
 export * from './pack_export';
+export * from './anchor';

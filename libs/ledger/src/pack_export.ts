@@ -1,5 +1,6 @@
 import { strToU8, zipSync } from 'fflate';
-import { PACK_FILES, PACK_FORMAT, type NoteSigner, type PackCheckpoint, type PackManifest } from '@ctp/ledger-core';
+import { PACK_FILES, PACK_FORMAT, type NoteSigner, type PackAnchor, type PackCheckpoint, type PackManifest } from '@ctp/ledger-core';
+import { listAnchorsWithNotes } from './anchor';
 import type { LedgerStore } from './store';
 import type { LedgerWriter } from './writer';
 
@@ -38,6 +39,15 @@ result only shows the pack is self-consistent). Or by hand:
    contained in the last signed checkpoint (RFC 9162 section 2.1.4.2).
 6. inclusion_proofs.jsonl: RFC 9162 inclusion proofs (leaf index = seq - 1) for a
    sample of entries against the last signed checkpoint.
+7. anchors.jsonl: RFC 3161 timestamp tokens (base64 DER, with the TSA's certificate
+   chain), each over SHA-256 of the exact bytes of the signed checkpoint note on the
+   same line, with an RFC 9162 consistency proof from that checkpoint to the last
+   one: an independent time-stamping authority saw that checkpoint, and so every
+   entry up to its size, by the token's genTime.
+   Check them with \`ctp verify pack.zip --tsa-root tsa-root.pem\` (pin the TSA's
+   root certificate; without it the anchors are reported unchecked), or by hand:
+   \`openssl ts -verify -digest <sha256 of the note> -in token.der -token_in
+   -CAfile tsa-root.pem\`.
 
 Entries hold no raw personal data: subjects are pairwise pseudonyms, contexts are
 hashes, and purposes, scopes, jurisdictions and consent-copy ids are as the
@@ -61,6 +71,17 @@ export async function buildPack(source: PackSource, from: Date, to: Date): Promi
     previous_size: i === 0 ? null : c.previousSize,
     consistency: i === 0 ? [] : c.consistency.map(b64),
     note: c.note,
+  }));
+
+  // Anchors of every checkpoint that holds an entry of the range, each with its note
+  // and a consistency proof to the final checkpoint.
+  const anchored = await listAnchorsWithNotes(store.sql, Math.max(1, first), final.size, 10_000);
+  const anchors: PackAnchor[] = anchored.map((a) => ({
+    checkpoint_size: a.checkpointSize,
+    note: a.note,
+    consistency: writer.tree.consistencyProof(a.checkpointSize, final.size).map(b64),
+    token: a.token.toString('base64'),
+    tsa_url: a.tsaUrl,
   }));
 
   const entryLines: string[] = [];
@@ -99,5 +120,6 @@ export async function buildPack(source: PackSource, from: Date, to: Date): Promi
     [PACK_FILES.checkpoints]: jsonl(checkpoints.map((c) => JSON.stringify(c))),
     [PACK_FILES.inclusion]: jsonl(proofs),
     [PACK_FILES.verifiers]: jsonl(source.signers.map((s) => s.verifier.toString())),
+    [PACK_FILES.anchors]: jsonl(anchors.map((a) => JSON.stringify(a))),
   });
 }

@@ -2,6 +2,7 @@ import { Router } from 'express';
 import { CtpError } from '@ctp/ctp-core';
 import { methodNotAllowed } from '@ctp/http';
 import type { NoteSigner } from '@ctp/ledger-core';
+import { listAnchors } from './anchor';
 import { buildPack } from './pack_export';
 import type { LedgerStore, StoredEntry } from './store';
 import type { LedgerWriter } from './writer';
@@ -89,6 +90,21 @@ export function ledgerRouter(options: LedgerRouterOptions): Router {
     if (first > second) throw new CtpError('validation_failed', 'first must not exceed second', { errors: [{ field: 'first', rule: `max:${second}`, message: 'larger than second' }] });
     res.json({ first, second, proof: writer.tree.consistencyProof(first, second).map(b64) });
   });
+  router.get('/ledger/anchors', async (req, res) => {
+    const from = positiveInt(req.query.from_size, 'from_size', true) ?? 1;
+    const to = positiveInt(req.query.to_size, 'to_size', true) ?? Number.MAX_SAFE_INTEGER;
+    const anchors = await listAnchors(store.sql, from, to, 100);
+    res.json({
+      anchors: anchors.map((a) => ({
+        checkpoint_size: a.checkpointSize,
+        tsa_url: a.tsaUrl,
+        gen_time: a.genTime.toISOString(),
+        policy: a.policy,
+        serial: a.serial,
+        token: a.token.toString('base64'),
+      })),
+    });
+  });
   router.get('/ledger/export', async (req, res) => {
     const from = dateParam(req.query.from, 'from');
     const to = dateParam(req.query.to, 'to');
@@ -97,7 +113,7 @@ export function ledgerRouter(options: LedgerRouterOptions): Router {
     res.setHeader('Content-Disposition', `attachment; filename="ctp-pack-${from.toISOString().slice(0, 10)}-${to.toISOString().slice(0, 10)}.zip"`);
     res.type('application/zip').send(Buffer.from(zip));
   });
-  for (const path of ['/ledger/export', '/ledger/checkpoint', '/ledger/verifiers', '/ledger/entries', '/ledger/entries/:seq', '/ledger/proofs/inclusion', '/ledger/proofs/consistency']) {
+  for (const path of ['/ledger/export', '/ledger/checkpoint', '/ledger/verifiers', '/ledger/anchors', '/ledger/entries', '/ledger/entries/:seq', '/ledger/proofs/inclusion', '/ledger/proofs/consistency']) {
     router.all(path, methodNotAllowed('GET'));
   }
   return router;

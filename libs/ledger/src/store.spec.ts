@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import postgres from 'postgres';
 import { findChainBreak } from '@ctp/ledger-core';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from './embedded';
@@ -73,7 +75,8 @@ describe.each([
 
   it('runs migrations once', async () => {
     const versions = await store.sql`SELECT version FROM ledger_schema_migrations`;
-    expect(versions.map((v) => v.version)).toEqual([1]);
+    const files = readdirSync(join(__dirname, '..', 'migrations')).filter((f) => /^\d{4}_.+\.sql$/.test(f));
+    expect(versions.map((v) => Number(v.version)).sort((a, b) => a - b)).toEqual(files.map((f) => Number(f.slice(0, 4))).sort((a, b) => a - b));
   });
 });
 

@@ -167,6 +167,19 @@ export const ledgerTreeSize = new Gauge({
   registers: [],
 });
 
+export const ledgerAnchors = new Counter({
+  name: 'ctp_ledger_anchors_total',
+  help: 'RFC 3161 anchoring attempts of signed checkpoints, by result (ok, failed).',
+  labelNames: ['result'] as const,
+  registers: [],
+});
+
+export const ledgerLastAnchor = new Gauge({
+  name: 'ctp_ledger_last_anchor_timestamp_seconds',
+  help: 'genTime of the newest RFC 3161 anchor of a checkpoint (Unix seconds); absent until one exists.',
+  registers: [],
+});
+
 let ledgerMetricsRegistered = false;
 export function registerLedgerMetrics(): void {
   if (ledgerMetricsRegistered) return;
@@ -176,6 +189,8 @@ export function registerLedgerMetrics(): void {
   registry.registerMetric(ledgerIntegrityOk);
   registry.registerMetric(ledgerChainBreaks);
   registry.registerMetric(ledgerTreeSize);
+  registry.registerMetric(ledgerAnchors);
+  registry.registerMetric(ledgerLastAnchor);
 }
 
 export const signingKeyAge = new Gauge({

@@ -5,3 +5,4 @@ export * from './servers';
 export * from './sse';
 export * from './tls';
 export * from './kms_server';
+export * from './tsa';
