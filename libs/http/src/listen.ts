@@ -4,6 +4,7 @@ import { createServer as createHttpsServer, type Server as HttpsServer } from 'n
 import type { AddressInfo } from 'node:net';
 import type { SecureContextOptions } from 'node:tls';
 import type { Express } from 'express';
+import { stopTracing } from '@ctp/telemetry';
 
 export type Server = HttpServer | HttpsServer;
 
@@ -100,7 +101,7 @@ export async function close(server: Server): Promise<void> {
   await new Promise<void>((resolve) => server.close(() => resolve()));
 }
 
-/** Closes the server and runs `cleanup` on SIGTERM or SIGINT, then exits. */
+/** Closes the server and runs `cleanup` on SIGTERM or SIGINT, flushes batched trace spans, then exits. */
 export function shutdownOnSignals(servers: Server[], cleanup?: () => Promise<void>): void {
   let stopping = false;
   const stop = async () => {
@@ -108,6 +109,7 @@ export function shutdownOnSignals(servers: Server[], cleanup?: () => Promise<voi
     stopping = true;
     await Promise.all(servers.map(close));
     await cleanup?.();
+    await stopTracing().catch(() => undefined);
     process.exit(0);
   };
   process.once('SIGTERM', stop);

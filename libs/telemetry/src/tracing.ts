@@ -91,10 +91,20 @@ export function startTracing(serviceName: string, options: TracingOptions = {}):
       definition.moduleExports = exports;
     }
   }
-  return {
+  const tracing: Tracing = {
     shutdown: async () => {
+      running.delete(tracing);
       for (const instrumentation of instrumentations) instrumentation.disable();
       await sdk.shutdown();
     },
   };
+  running.add(tracing);
+  return tracing;
+}
+
+const running = new Set<Tracing>();
+
+/** Flushes and stops whatever startTracing started (a no-op without tracing): spans still batched are exported before exit. */
+export async function stopTracing(): Promise<void> {
+  await Promise.all([...running].map((t) => t.shutdown()));
 }
