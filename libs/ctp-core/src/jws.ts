@@ -8,6 +8,7 @@ const KID_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
 const SEGMENT = /^[A-Za-z0-9_-]+$/;
 /** ES256 signatures in the JOSE form are r || s, 32 bytes each (RFC 7518 §3.4). */
 const ES256_SIGNATURE_BYTES = 64;
+const P256_COORDINATE_BYTES = 32;
 
 export interface JwsHeader {
   alg: typeof JWS_ALG;
@@ -134,6 +135,8 @@ export function importEs256Jwk(jwk: unknown): { kid: string; key: KeyObject } | 
   if (typeof jwk !== 'object' || jwk === null) return null;
   const k = jwk as Record<string, unknown>;
   if (k.kty !== 'EC' || k.crv !== 'P-256' || typeof k.x !== 'string' || typeof k.y !== 'string') return null;
+  // RFC 7518 §6.2.1.2-3: each coordinate is exactly 32 octets (OpenSSL alone would take a zero-padded 33).
+  if (decodeBase64url(k.x)?.length !== P256_COORDINATE_BYTES || decodeBase64url(k.y)?.length !== P256_COORDINATE_BYTES) return null;
   if (typeof k.kid !== 'string' || !KID_PATTERN.test(k.kid)) return null;
   if (k.alg !== undefined && k.alg !== JWS_ALG) return null;
   if (k.use !== undefined && k.use !== 'sig') return null;

@@ -40,6 +40,10 @@ export function createServiceApp(options: ServiceAppOptions): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
+  // No response carries a validator (no ETag, no Last-Modified), so no request is
+  // "fresh": without this, `If-None-Match: *` turned any JSON answer (a revocation
+  // page, the checkpoint, the JWKS) into an empty 304.
+  Object.defineProperty(app.request, 'fresh', { configurable: true, get: () => false });
   app.use(...securityHeaders);
   app.use(httpMetrics);
   app.use(requestLog(options.logger));
@@ -63,6 +67,15 @@ export function createServiceApp(options: ServiceAppOptions): Express {
       // A dependency failure (503) is the operator's business: log why, which the problem body does not say.
       if (error.status === 503 && error.cause !== undefined) options.logger.warn({ err: error.cause, code: error.code }, error.message);
       return sendProblem(res, error);
+    }
+    if (error instanceof URIError && (error as { status?: unknown }).status === 400) {
+      // The router could not percent-decode a path parameter (e.g. /ledger/entries/%ZZ).
+      return sendProblem(
+        res,
+        new CtpError('validation_failed', 'the request path is not valid percent-encoded UTF-8', {
+          errors: [{ field: '(path)', rule: 'percent_encoding', message: 'percent-encoded UTF-8' }],
+        }),
+      );
     }
     options.logger.error({ err: error }, 'unhandled error');
     sendProblem(res, new CtpError('internal', 'the request failed; it has been logged'));

@@ -14,9 +14,15 @@ export interface LedgerRouterOptions {
   origin: string;
 }
 
+const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;
+/** The instants PostgreSQL and Date#toISOString both write as 4-digit years (0001..9999). */
+const MIN_DATE_MS = Date.parse('0001-01-01T00:00:00Z');
+const MAX_DATE_MS = Date.parse('9999-12-31T23:59:59.999Z');
+
 function dateParam(value: unknown, field: string): Date {
-  const ms = typeof value === 'string' && value.length <= 40 ? Date.parse(value) : NaN;
-  if (Number.isNaN(ms)) {
+  const ms = typeof value === 'string' && value.length <= 40 && RFC3339.test(value) ? Date.parse(value) : NaN;
+  // Year 0000 or an offset that crosses into it used to reach PostgreSQL and fail there (500).
+  if (Number.isNaN(ms) || ms < MIN_DATE_MS || ms > MAX_DATE_MS) {
     throw new CtpError('validation_failed', `${field}: an RFC 3339 date-time is required`, { errors: [{ field, rule: 'format:datetime', message: 'e.g. 2026-11-01T00:00:00Z' }] });
   }
   return new Date(ms);

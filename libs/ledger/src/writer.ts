@@ -37,6 +37,7 @@ export class LedgerWriter {
   private subscriptions: Subscription[] = [];
   private timers: NodeJS.Timeout[] = [];
   private queue: Promise<unknown> = Promise.resolve();
+  private checkpointing: Promise<unknown> = Promise.resolve();
   private verifiedSeq = 0;
   private verifiedHash: Buffer | undefined;
   private verifiedCheckpoint: StoredCheckpoint | undefined;
@@ -106,7 +107,15 @@ export class LedgerWriter {
    * consistent with the previous checkpoint before it is signed, so two
    * inconsistent checkpoints are never signed.
    */
-  async checkpoint(now = new Date()): Promise<StoredCheckpoint | null> {
+  checkpoint(now = new Date()): Promise<StoredCheckpoint | null> {
+    // One at a time: the timer and a pack export (or two exports) signing the same
+    // size concurrently both inserted it, and the second failed on the primary key.
+    const run = this.checkpointing.then(() => this.signCheckpoint(now));
+    this.checkpointing = run.catch(() => undefined);
+    return run;
+  }
+
+  private async signCheckpoint(now: Date): Promise<StoredCheckpoint | null> {
     const size = this.tree.size;
     const previous = this.latest;
     if (size === 0 || (previous && previous.size >= size)) return null;

@@ -14,17 +14,22 @@ export interface RevocationWebSocketOptions {
   heartbeatMs?: number;
 }
 
-/** A refused upgrade never reaches express (and helmet): the same headers, by hand. */
-const UPGRADE_REJECTION_HEADERS =
-  `Strict-Transport-Security: max-age=${HSTS_MAX_AGE_SECONDS}; includeSubDomains\r\nX-Content-Type-Options: nosniff\r\n` +
-  "Content-Security-Policy: default-src 'none';frame-ancestors 'none'\r\nCache-Control: no-store\r\n";
-
+/** Refuses an upgrade with a problem. It never reaches express (and helmet), so the headers every CTP response carries are written by hand. */
 function reject(socket: Duplex, error: CtpError): void {
   const body = JSON.stringify(error.toProblem());
-  socket.end(
-    `HTTP/1.1 ${error.status} ${error.code}\r\nContent-Type: application/problem+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
-      `${UPGRADE_REJECTION_HEADERS}Connection: close\r\n\r\n${body}`,
-  );
+  const headers = [
+    `HTTP/1.1 ${error.status} ${error.code}`,
+    'Content-Type: application/problem+json',
+    `Content-Length: ${Buffer.byteLength(body)}`,
+    `Strict-Transport-Security: max-age=${HSTS_MAX_AGE_SECONDS}; includeSubDomains`,
+    "Content-Security-Policy: default-src 'none';frame-ancestors 'none'",
+    'Cache-Control: no-store',
+    'X-Content-Type-Options: nosniff',
+    'Referrer-Policy: no-referrer',
+    ...(error.code === 'unauthenticated' ? ['WWW-Authenticate: Bearer realm="ctp"'] : []),
+    'Connection: close',
+  ];
+  socket.end(`${headers.join('\r\n')}\r\n\r\n${body}`);
 }
 
 /**
@@ -34,6 +39,12 @@ function reject(socket: Duplex, error: CtpError): void {
  */
 export function attachRevocationWebSocket(server: Server, options: RevocationWebSocketOptions): WebSocketServer {
   const wss = new WebSocketServer({ noServer: true, maxPayload: 1024 });
+  // A handshake ws refuses (bad Sec-WebSocket-Key or -Version, an upgrade to another protocol,
+  // a method other than GET) is answered as a problem, not ws's text/html default.
+  wss.on('wsClientError', (error: Error, socket: Duplex, req: IncomingMessage) => {
+    if (req.method !== 'GET') return reject(socket, new CtpError('not_found', `no resource at ${req.method} ${WEBSOCKET_PATH}`));
+    reject(socket, new CtpError('validation_failed', error.message, { errors: [{ field: '(handshake)', rule: 'websocket_handshake', message: error.message }] }));
+  });
   const heartbeatMs = options.heartbeatMs ?? 15_000;
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
@@ -47,6 +58,9 @@ export function attachRevocationWebSocket(server: Server, options: RevocationWeb
       return reject(socket, error as CtpError);
     }
     wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
+      // An invalid frame from the client (bad RSV bits, oversized payload...) is an 'error'
+      // on the socket; unheard, it was an uncaught exception that took the whole process down.
+      ws.on('error', () => ws.terminate());
       void (async () => {
         const send = (message: object) => ws.readyState === ws.OPEN && ws.send(JSON.stringify(message));
         const following = await options.feed.follow(partner.id, since, (r) => send({ type: 'revocation', ...r })).catch((error: unknown) => {

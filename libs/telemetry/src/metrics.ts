@@ -88,6 +88,9 @@ export const clockOffset = new Gauge({
 
 export function metricsRouter(): Router {
   const router = Router();
+  // Express would answer OPTIONS itself (200 "GET, HEAD"); leave this router before it
+  // does, so OPTIONS reaches the service's 404 like every other method, as the API documents.
+  router.options('/metrics', (_req, _res, next) => next('router'));
   router.get('/metrics', async (_req, res) => {
     res.type(registry.contentType).send(await registry.metrics());
   });

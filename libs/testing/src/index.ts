@@ -6,3 +6,4 @@ export * from './sse';
 export * from './tls';
 export * from './kms_server';
 export * from './tsa';
+export * from './openapi_arbitraries';

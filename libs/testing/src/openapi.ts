@@ -6,6 +6,7 @@ import { parse } from 'yaml';
 import { REPO_ROOT } from './processes';
 
 type Json = Record<string, unknown>;
+const HTTP_METHODS = ['get', 'post', 'put', 'delete', 'patch', 'head', 'options', 'trace'];
 
 const SPEC_PATH = join(REPO_ROOT, 'openapi/ctp-api.yaml');
 
@@ -72,12 +73,122 @@ export class OpenApiContract {
     this.seen.add(`${method.toUpperCase()} ${path} ${status}`);
   }
 
+  /** Compiles any schema of the document (its `#/components/schemas/` refs resolve). */
+  compile(schema: unknown): ValidateFunction {
+    return this.ajv.compile(rewriteRefs(schema) as Json);
+  }
+
+  /** Every documented operation. */
+  operations(): { path: string; method: string; operation: Json }[] {
+    const out: { path: string; method: string; operation: Json }[] = [];
+    for (const [path, item] of Object.entries(this.spec.paths as Json)) {
+      for (const [method, operation] of Object.entries(item as Json)) {
+        if (HTTP_METHODS.includes(method)) out.push({ path, method: method.toUpperCase(), operation: operation as Json });
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Throws unless a whole exchange is documented: like `validate`, and also
+   * - a method the path has no operation for answers what the API description
+   *   promises: `405` with an `Allow` header naming the documented methods on
+   *   paths whose operations document `405`, `404 not_found` on the others;
+   * - `HEAD` answers like `GET` without a body;
+   * - response headers documented with a schema match it when present, and
+   *   `Allow` (405) and `WWW-Authenticate` (401) are present.
+   * `body` is the parsed JSON body, or the text for non-JSON media types.
+   */
+  validateExchange(exchange: { method: string; path: string; status: number; contentType: string; headers: Record<string, string | string[] | undefined>; body: unknown }): void {
+    const { path, status, contentType, headers } = exchange;
+    const method = exchange.method.toUpperCase();
+    const item = (this.spec.paths as Json)[path] as Json | undefined;
+    if (!item) throw new Error(`OpenAPI has no path ${path}`);
+    const documented = Object.keys(item).filter((m) => HTTP_METHODS.includes(m));
+    const asMethod = method === 'HEAD' && documented.includes('get') ? 'GET' : method;
+    const label = `${method} ${path} ${status}`;
+    let responseFor: string;
+    if (documented.includes(asMethod.toLowerCase())) {
+      responseFor = asMethod;
+    } else {
+      const with405 = documented.filter((m) => ((item[m] as Json).responses as Json)['405'] !== undefined);
+      const expected = with405.length > 0 ? 405 : 404;
+      // A path parameter the router cannot even decode (e.g. `%ZZ`) is a 400 whatever the method.
+      const with400 = path.includes('{') ? documented.filter((m) => ((item[m] as Json).responses as Json)['400'] !== undefined) : [];
+      if (status === 400 && with400.length > 0) {
+        responseFor = with400[0]!.toUpperCase();
+      } else if (status !== expected) {
+        throw new Error(`${label}: a method without an operation must answer ${expected}`);
+      } else if (expected === 405) {
+        const allow = String(headers.allow ?? '');
+        const allowed = documented.map((m) => m.toUpperCase());
+        if (allow.split(',').map((m) => m.trim()).sort().join(',') !== allowed.sort().join(',')) throw new Error(`${label}: Allow is ${JSON.stringify(allow)}, expected ${allowed.join(', ')}`);
+        responseFor = with405[0]!.toUpperCase();
+      } else {
+        responseFor = '';
+      }
+    }
+    if (status === 401 && headers['www-authenticate'] === undefined) throw new Error(`${label}: 401 without WWW-Authenticate`);
+    if (status === 405 && headers.allow === undefined) throw new Error(`${label}: 405 without Allow`);
+    if (responseFor === '') {
+      // 404 on a path whose other methods are not routed: the NotFound problem.
+      const notFound = ((this.spec.components as Json).responses as Json).NotFound as Json;
+      this.checkMedia(label, notFound, contentType, method === 'HEAD' ? undefined : exchange.body);
+      return;
+    }
+    const response = this.response(path, responseFor, status);
+    this.checkMedia(label, response, contentType, method === 'HEAD' ? undefined : exchange.body);
+    for (const [name, header] of Object.entries((response.headers ?? {}) as Json)) {
+      const value = headers[name.toLowerCase()];
+      if (value === undefined) continue;
+      let h = header as Json;
+      if (typeof h.$ref === 'string') h = this.deref(h.$ref) as Json;
+      if (h.schema && !this.compileCached(`header ${name} ${JSON.stringify(h.schema)}`, h.schema)(Array.isArray(value) ? value.join(', ') : value)) {
+        throw new Error(`${label}: header ${name}: ${JSON.stringify(value)} does not match ${JSON.stringify(h.schema)}`);
+      }
+    }
+    this.seen.add(`${method} ${path} ${status}`);
+  }
+
+  private deref(ref: string): unknown {
+    let node: unknown = this.spec;
+    for (const part of ref.replace(/^#\//, '').split('/')) node = (node as Json)[part];
+    return node;
+  }
+
+  private compileCached(key: string, schema: unknown): ValidateFunction {
+    let validate = this.compiled.get(key);
+    if (!validate) {
+      validate = this.compile(schema);
+      this.compiled.set(key, validate);
+    }
+    return validate;
+  }
+
+  private checkMedia(label: string, response: Json, contentType: string, body: unknown): void {
+    let r = response;
+    if (typeof r.$ref === 'string') r = this.deref(r.$ref) as Json;
+    const content = r.content as Json | undefined;
+    if (!content) {
+      if (contentType) throw new Error(`${label}: documented without content, got ${contentType}`);
+      return;
+    }
+    const media = contentType.split(';')[0]!.trim();
+    const entry = content[media] as Json | undefined;
+    if (!entry) throw new Error(`${label}: content type ${JSON.stringify(media)} is not documented (${Object.keys(content).join(', ')})`);
+    if (body === undefined) return;
+    const validate = this.compileCached(`${label} ${media} ${JSON.stringify(entry.schema)}`, entry.schema);
+    if (!validate(body)) {
+      throw new Error(`${label} ${media} does not match the OpenAPI schema: ${this.ajv.errorsText(validate.errors)}\nbody: ${JSON.stringify(body).slice(0, 500)}`);
+    }
+  }
+
   /** Every documented (method, path, status). */
   documented(): string[] {
     const out: string[] = [];
     for (const [path, item] of Object.entries(this.spec.paths as Json)) {
       for (const [method, op] of Object.entries(item as Json)) {
-        if (!['get', 'post', 'put', 'delete', 'patch'].includes(method)) continue;
+        if (!HTTP_METHODS.includes(method)) continue;
         for (const status of Object.keys((op as Json).responses as Json)) out.push(`${method.toUpperCase()} ${path} ${status}`);
       }
     }
