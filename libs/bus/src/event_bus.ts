@@ -85,6 +85,10 @@ export interface EventBus {
   /**
    * At-least-once batches from a durable consumer: a batch is acknowledged only after
    * `handler` resolves, so a crash redelivers it. Handlers must be idempotent.
+   * The next batch may be handed over before the previous call resolved (at most two
+   * calls outstanding, made in delivery order); a failed batch is redelivered later,
+   * possibly after batches that followed it. Handlers that need one batch at a time
+   * serialise themselves.
    */
   consume<T>(options: DurableOptions, handler: (events: BusEvent<T>[]) => Promise<void>): Promise<Subscription>;
   /** The last sequence stored in a stream (0 when empty). */

@@ -197,7 +197,24 @@ export class NatsBus implements EventBus {
         if (status.type === 'next' || status.type === 'heartbeat') healthy = true;
       }
     })();
+    // Hands a batch to the handler, then acknowledges it (or gives it back).
+    const settle = async (batch: JsMsg[]): Promise<void> => {
+      try {
+        await handler(batch.map((m) => ({ subject: m.subject, seq: m.seq, data: JSON.parse(decoder.decode(m.data)) as T, headers: headersOf(m.headers) })));
+      } catch {
+        // Not committed: hand the batch back for redelivery.
+        for (const m of batch) m.nak(250);
+        await new Promise((r) => setTimeout(r, 250));
+        return;
+      }
+      // Explicit acks, one per message: with AckAll a later batch's ack would also
+      // acknowledge an earlier batch that failed and is waiting for redelivery.
+      for (const m of batch) m.ack();
+    };
     const loop = (async () => {
+      // Two batches at most: the next one fills (and reaches the handler) while the
+      // previous one is still being handled, so the handler's I/O wait is not idle time.
+      let inFlight: Promise<void> | undefined;
       while (!stopped) {
         const first = await next(1_000);
         if (first === undefined) break;
@@ -209,18 +226,11 @@ export class NatsBus implements EventBus {
           if (!m) break;
           batch.push(m);
         }
-        try {
-          await handler(batch.map((m) => ({ subject: m.subject, seq: m.seq, data: JSON.parse(decoder.decode(m.data)) as T, headers: headersOf(m.headers) })));
-        } catch {
-          // Not committed: hand the batch back for redelivery.
-          for (const m of batch) m.nak(250);
-          await new Promise((r) => setTimeout(r, 250));
-          continue;
-        }
-        // Explicit acks, one per message: with AckAll a later batch's ack would also
-        // acknowledge an earlier batch that failed and is waiting for redelivery.
-        for (const m of batch) m.ack();
+        const settled = settle(batch);
+        await inFlight;
+        inFlight = settled;
       }
+      await inFlight;
     })();
     return {
       get healthy() {

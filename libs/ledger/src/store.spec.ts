@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import postgres from 'postgres';
-import { findChainBreak } from '@ctp/ledger-core';
+import { chainHash, findChainBreak } from '@ctp/ledger-core';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from './embedded';
 import { LedgerStore } from './store';
 
@@ -58,6 +58,61 @@ describe.each([
       store.sql`INSERT INTO ledger_entries (seq, event_id, type, recorded_at, canonical, entry_hash, leaf_hash)
         VALUES (${size + 5}, 'gap', 'x', now(), ${canonical}, ${Buffer.alloc(32)}, ${Buffer.alloc(32)})`,
     ).rejects.toThrow(/gap/);
+  });
+
+  it('checks every row of a multi-row insert: a forged row, an inner gap or a bad start anywhere in the batch is refused', async () => {
+    await store.append(events(200, 1));
+    const size = await store.size();
+    const [head] = await store.sql<{ entry_hash: Buffer }[]>`SELECT entry_hash FROM ledger_entries WHERE seq = ${size}`;
+    const chained = (from: number, prev: Buffer, n: number) => {
+      const rows: { seq: number; event_id: string; type: string; recorded_at: Date; canonical: Buffer; entry_hash: Buffer; leaf_hash: Buffer }[] = [];
+      for (let i = 0; i < n; i++) {
+        const canonical = Buffer.from(`{"n":${from + i}}`);
+        const entryHash = chainHash(prev, canonical);
+        rows.push({ seq: from + i, event_id: `batch-${from + i}-${randomBytes(3).toString('hex')}`, type: 'x', recorded_at: new Date(), canonical, entry_hash: entryHash, leaf_hash: Buffer.alloc(32) });
+        prev = entryHash;
+      }
+      return rows;
+    };
+    const insert = (rows: ReturnType<typeof chained>) =>
+      store.sql`INSERT INTO ledger_entries ${store.sql(rows as never, 'seq', 'event_id', 'type', 'recorded_at', 'canonical', 'entry_hash', 'leaf_hash')}`;
+    // A row in the middle whose bytes changed after it was hashed.
+    const forged = chained(size + 1, head!.entry_hash, 5);
+    forged[2] = { ...forged[2]!, canonical: Buffer.from('{"n":"forged"}') };
+    await expect(insert(forged)).rejects.toThrow(new RegExp(`ledger entry ${size + 3} does not chain`));
+    // A well-chained batch that skips a seq inside it.
+    const skipping = chained(size + 1, head!.entry_hash, 4).map((r, i) => (i >= 2 ? { ...r, seq: r.seq + 1 } : r));
+    await expect(insert(skipping)).rejects.toThrow(new RegExp(`ledger seq ${size + 3} would leave a gap`));
+    // A batch chained to the genesis hash instead of the current head.
+    await expect(insert(chained(size + 1, Buffer.alloc(32), 3))).rejects.toThrow(new RegExp(`ledger entry ${size + 1} does not chain`));
+    // A batch that starts after a gap.
+    await expect(insert(chained(size + 2, head!.entry_hash, 3))).rejects.toThrow(new RegExp(`ledger seq ${size + 2} would leave a gap`));
+    // Nothing of the refused statements stayed; the right batch goes in.
+    expect(await store.size()).toBe(size);
+    await insert(chained(size + 1, head!.entry_hash, 3));
+    expect(await store.size()).toBe(size + 3);
+  });
+
+  it('chains a batch prepared ahead of time, and redoes it when the guess was wrong', async () => {
+    const size = await store.size();
+    // Two batches prepared back to back, the second chained to the first's guessed end.
+    const a = store.prepare(events(300, 3));
+    const b = store.prepare(events(303, 3));
+    expect((await store.commit(a)).map((e) => e.entry.seq)).toEqual([size + 1, size + 2, size + 3]);
+    expect((await store.commit(b)).map((e) => e.entry.seq)).toEqual([size + 4, size + 5, size + 6]);
+    // The first of two prepared batches fails (a NOT NULL violation): the second is rechained.
+    const broken = store.prepare([{ eventId: 'ev-broken', type: null as unknown as string, data: {} }]);
+    const after = store.prepare(events(306, 2));
+    await expect(store.commit(broken)).rejects.toThrow(/null value/);
+    expect((await store.commit(after)).map((e) => e.entry.seq)).toEqual([size + 7, size + 8]);
+    // Something else appended in between, and one event of the guessed batch is already there.
+    const guessed = store.prepare([...events(310, 2), ...events(306, 1)]);
+    await store.append(events(320, 1));
+    expect((await store.commit(guessed)).map((e) => [e.entry.seq, e.entry.event_id])).toEqual([
+      [size + 10, 'ev-310'],
+      [size + 11, 'ev-311'],
+    ]);
+    expect(findChainBreak(await store.entries(size + 1, size + 11), await store.hashBefore(size + 1), size + 1)).toBeNull();
   });
 
   it('gives the service role INSERT and SELECT only', async () => {

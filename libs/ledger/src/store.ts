@@ -47,8 +47,57 @@ export interface LedgerStoreOptions {
   max?: number;
 }
 
+interface Head {
+  seq: number;
+  hash: Hash;
+}
+
+interface BuiltRows {
+  appended: StoredEntry[];
+  /** JSON array of [event_id, type, jti, canonical, entry_hash, leaf_hash] (bytes in base64), in seq order. */
+  rows: string;
+  tail: Head;
+}
+
+/** An append computed ahead of its transaction (LedgerStore.prepare). */
+export interface PreparedAppend {
+  readonly events: LedgerEvent[];
+  readonly recordedAt: Date;
+  readonly ids: string;
+  /** The head the entries were chained to, or null when nothing was guessed. */
+  readonly base: Head | null;
+  readonly built: BuiltRows | null;
+}
+
+/** Entries for the events not in `skip`, numbered and chained from `head`. */
+function buildRows(events: LedgerEvent[], recordedAt: Date, head: Head, skip: Set<string>): BuiltRows {
+  const seen = new Set(skip);
+  let seq = head.seq;
+  let prev = head.hash;
+  const appended: StoredEntry[] = [];
+  const rows: (string | null)[][] = [];
+  const recordedAtText = recordedAt.toISOString();
+  for (const event of events) {
+    if (seen.has(event.eventId)) continue;
+    seen.add(event.eventId);
+    const entry: LedgerEntry = { seq: ++seq, type: event.type, recorded_at: recordedAtText, event_id: event.eventId, data: event.data };
+    const canonical = canonicalEntry(entry);
+    const entryHash = chainHash(prev, canonical);
+    const leafHash = entryLeaf(canonical);
+    prev = entryHash;
+    appended.push({ entry, canonical, entryHash, leafHash });
+    const jti = typeof event.data.jti === 'string' ? event.data.jti : null;
+    rows.push([entry.event_id, entry.type, jti, canonical.toString('base64'), entryHash.toString('base64'), leafHash.toString('base64')]);
+  }
+  return { appended, rows: JSON.stringify(rows), tail: { seq, hash: prev } };
+}
+
 /** The ledger in PostgreSQL (or PGlite over the wire protocol): the same postgres.js code for both. */
 export class LedgerStore {
+  /** Where the last prepared batch ends, if known: the next one is chained to it ahead of time. */
+  private expectedHead: Head | null = null;
+  private lastPrepared: PreparedAppend | undefined;
+
   private constructor(readonly sql: Sql) {}
 
   static async open(url: string, options: LedgerStoreOptions = {}): Promise<LedgerStore> {
@@ -75,50 +124,67 @@ export class LedgerStore {
    * gap-free seq, each entry chained to the previous one. Returns what was appended.
    */
   async append(events: LedgerEvent[], recordedAt = new Date()): Promise<StoredEntry[]> {
-    if (events.length === 0) return [];
+    return this.commit(this.prepare(events, recordedAt));
+  }
+
+  /**
+   * The first half of an append, without I/O: the entries, hashes and statement
+   * parameter for `events`, chained to where this store's previous prepared batch
+   * ends. A writer prepares its next batch while the previous one commits; `commit`
+   * redoes the work if the guess turns out wrong (the previous batch failed, events
+   * were already recorded, another process appended), so a guess never reaches the
+   * database unchecked, and the database checks the chain again in any case.
+   */
+  prepare(events: LedgerEvent[], recordedAt = new Date()): PreparedAppend {
+    const ids = JSON.stringify(events.map((e) => e.eventId));
+    const base = this.expectedHead;
+    const built = base ? buildRows(events, recordedAt, base, new Set()) : null;
+    const prepared: PreparedAppend = { events, recordedAt, ids, base, built };
+    this.lastPrepared = prepared;
+    this.expectedHead = built ? built.tail : null;
+    return prepared;
+  }
+
+  /** Commits a prepared append (prepared batches are committed in the order they were prepared). */
+  async commit(prepared: PreparedAppend): Promise<StoredEntry[]> {
+    if (prepared.events.length === 0) return [];
     // OpenTelemetry's pg instrumentation patches `pg`, not postgres.js, and the lone
     // community package for postgres.js was not adopted (docs/operations.md, "Traces and
     // logs"), so the append transaction, the ledger's one write path, gets a span by hand.
-    const attributes = { 'db.system.name': 'postgresql', 'db.operation.name': 'INSERT', 'db.collection.name': 'ledger_entries', 'db.operation.batch.size': events.length };
+    const attributes = { 'db.system.name': 'postgresql', 'db.operation.name': 'INSERT', 'db.collection.name': 'ledger_entries', 'db.operation.batch.size': prepared.events.length };
     return clientSpan('INSERT ledger_entries', attributes, async (span) => {
-      const appended = await this.appendInTransaction(events, recordedAt);
-      span.setAttribute('ctp.ledger.appended', appended.length);
-      return appended;
+      let built: BuiltRows;
+      try {
+        built = await this.commitInTransaction(prepared);
+      } catch (error) {
+        if (this.lastPrepared === prepared) this.expectedHead = null;
+        throw error;
+      }
+      if (this.lastPrepared === prepared) this.expectedHead = built.tail;
+      span.setAttribute('ctp.ledger.appended', built.appended.length);
+      return built.appended;
     });
   }
 
-  private appendInTransaction(events: LedgerEvent[], recordedAt: Date): Promise<StoredEntry[]> {
+  private commitInTransaction(prepared: PreparedAppend): Promise<BuiltRows> {
     return this.sql.begin(async (tx) => {
       await tx`SELECT pg_advisory_xact_lock(${APPEND_LOCK})`;
-      const ids = events.map((e) => e.eventId);
-      const present = new Set((await tx<{ event_id: string }[]>`SELECT event_id FROM ledger_entries WHERE event_id = ANY(${ids}::text[])`).map((r) => r.event_id));
-      const [head] = await tx<{ seq: string; entry_hash: Buffer }[]>`SELECT seq, entry_hash FROM ledger_entries ORDER BY seq DESC LIMIT 1`;
-      let seq = head ? Number(head.seq) : 0;
-      let prev = head ? head.entry_hash : GENESIS_HASH;
-      const appended: StoredEntry[] = [];
-      const rows: Record<string, unknown>[] = [];
-      for (const event of events) {
-        if (present.has(event.eventId)) continue;
-        present.add(event.eventId);
-        const entry: LedgerEntry = { seq: ++seq, type: event.type, recorded_at: recordedAt.toISOString(), event_id: event.eventId, data: event.data };
-        const canonical = canonicalEntry(entry);
-        const entryHash = chainHash(prev, canonical);
-        const leafHash = entryLeaf(canonical);
-        prev = entryHash;
-        appended.push({ entry, canonical, entryHash, leafHash });
-        rows.push({
-          seq: entry.seq,
-          event_id: entry.event_id,
-          type: entry.type,
-          jti: typeof event.data.jti === 'string' ? event.data.jti : null,
-          recorded_at: recordedAt,
-          canonical,
-          entry_hash: entryHash,
-          leaf_hash: leafHash,
-        });
+      const present = new Set((await tx<{ event_id: string }[]>`SELECT event_id FROM ledger_entries WHERE event_id IN (SELECT json_array_elements_text(${prepared.ids}::text::json))`).map((r) => r.event_id));
+      const [row] = await tx<{ seq: string; entry_hash: Buffer }[]>`SELECT seq, entry_hash FROM ledger_entries ORDER BY seq DESC LIMIT 1`;
+      const head = row ? { seq: Number(row.seq), hash: row.entry_hash } : { seq: 0, hash: GENESIS_HASH };
+      const { base } = prepared;
+      const guessed = present.size === 0 && base !== null && base.seq === head.seq && base.hash.equals(head.hash);
+      const built = guessed && prepared.built ? prepared.built : buildRows(prepared.events, prepared.recordedAt, head, present);
+      if (built.appended.length > 0) {
+        // The batch travels as one JSON parameter (hashes and canonical bytes in base64)
+        // rather than 8 parameters per row: postgres.js and the server bind one value,
+        // not tens of thousands, which was most of the client's cost of an append.
+        await tx`INSERT INTO ledger_entries (seq, event_id, type, jti, recorded_at, canonical, entry_hash, leaf_hash)
+          SELECT ${built.appended[0]!.entry.seq}::bigint + r.i - 1, r.v->>0, r.v->>1, r.v->>2, ${prepared.recordedAt}::timestamptz,
+                 decode(r.v->>3, 'base64'), decode(r.v->>4, 'base64'), decode(r.v->>5, 'base64')
+          FROM jsonb_array_elements(${built.rows}::text::jsonb) WITH ORDINALITY AS r(v, i)`;
       }
-      if (rows.length > 0) await tx`INSERT INTO ledger_entries ${tx(rows as never, 'seq', 'event_id', 'type', 'jti', 'recorded_at', 'canonical', 'entry_hash', 'leaf_hash')}`;
-      return appended;
+      return built;
     });
   }
 

@@ -106,3 +106,86 @@ describe.each([
     writer = undefined as unknown as LedgerWriter;
   });
 });
+
+/**
+ * A commit whose answer is lost (the connection drops after COMMIT) must not make the
+ * in-memory tree drift from the database, nor chain the next checkpoint to a stale one.
+ * The real store commits; only its answer is replaced by the error a dropped
+ * connection gives.
+ */
+describe('ledger writer when a commit succeeds but its answer is lost', () => {
+  let store: LedgerStore;
+  let bus: MemoryBus;
+  let writer: LedgerWriter;
+  beforeAll(async () => {
+    store = await LedgerStore.open(PG_URL, { schema: schema() });
+    bus = new MemoryBus();
+    await bus.ensureStreams([LEDGER_STREAM_SPEC, REVOCATION_STREAM_SPEC]);
+  });
+  afterAll(async () => {
+    await writer?.stop();
+    await bus.close();
+    await store.close();
+  });
+
+  it('catches the tree up from the database and chains checkpoints to what was stored', async () => {
+    const errors: unknown[] = [];
+    writer = new LedgerWriter({ store, bus, signers, origin: 'ctp.test/ledger', durable: 'lost-answer', checkpointIntervalMs: 60_000, integrityIntervalMs: 60_000, maxWaitMs: 20, onError: (e) => errors.push(e) });
+    await writer.start();
+    const publish = async (from: number, n: number) => {
+      for (let i = from; i < from + n; i++) await bus.publish(ledgerSubject('consent.issued'), { event_id: `lost-${i}`, type: 'consent.issued', jti: `lost-${i}` });
+    };
+    const realCommit = store.commit.bind(store);
+    const realAddCheckpoint = store.addCheckpoint.bind(store);
+    let loseAppendAnswers = 0;
+    let loseCheckpointAnswers = 0;
+    store.commit = async (prepared) => {
+      const appended = await realCommit(prepared);
+      if (loseAppendAnswers > 0 && appended.length > 0) {
+        loseAppendAnswers--;
+        throw Object.assign(new Error('write CONNECTION_CLOSED 127.0.0.1:5432'), { code: 'CONNECTION_CLOSED' });
+      }
+      return appended;
+    };
+    store.addCheckpoint = async (c) => {
+      await realAddCheckpoint(c);
+      if (loseCheckpointAnswers > 0) {
+        loseCheckpointAnswers--;
+        throw Object.assign(new Error('write CONNECTION_CLOSED 127.0.0.1:5432'), { code: 'CONNECTION_CLOSED' });
+      }
+    };
+
+    await publish(0, 10);
+    await until(async () => (await store.size()) === 10 && writer.tree.size === 10);
+    const first = (await writer.checkpoint())!;
+
+    // Events 10..19 are committed, the writer is told the append failed, and the
+    // redelivered batch finds them all present.
+    loseAppendAnswers = 1;
+    await publish(10, 10);
+    await until(async () => (await store.size()) === 20 && loseAppendAnswers === 0);
+    await publish(20, 10);
+    await until(async () => (await store.size()) === 30 && writer.tree.size === 30);
+    const leaves = (await store.entries(1, 30)).map((e) => e.leafHash);
+    leaves.forEach((leaf, i) => expect(writer.tree.leaf(i).equals(leaf)).toBe(true));
+
+    // The checkpoint at 30 is stored but reported failed; the next one must chain to it.
+    loseCheckpointAnswers = 1;
+    await expect(writer.checkpoint()).rejects.toThrow(/CONNECTION_CLOSED/);
+    await publish(30, 5);
+    await until(() => writer.tree.size === 35);
+    const next = (await writer.checkpoint())!;
+    expect(next.previousSize).toBe(30);
+    const stored = await store.checkpoints();
+    expect(stored.map((c) => [c.size, c.previousSize])).toEqual([
+      [first.size, null],
+      [30, first.size],
+      [35, 30],
+    ]);
+    for (const [a, b] of [[stored[0]!, stored[1]!], [stored[1]!, stored[2]!]] as const) {
+      expect(verifyConsistency(a.size, b.size, a.root, b.root, b.consistency)).toBe(true);
+    }
+    expect(await writer.verifyIntegrity(true)).toBe(true);
+    expect(errors).toEqual([]);
+  });
+});

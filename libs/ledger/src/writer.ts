@@ -34,6 +34,7 @@ export interface LedgerWriterOptions {
 export class LedgerWriter {
   readonly tree = new MerkleTree();
   private latest: StoredCheckpoint | null = null;
+  private latestUncertain = false;
   private subscriptions: Subscription[] = [];
   private timers: NodeJS.Timeout[] = [];
   private queue: Promise<unknown> = Promise.resolve();
@@ -85,13 +86,23 @@ export class LedgerWriter {
 
   /** Appends run one at a time so the in-memory tree grows in seq order. */
   private appendSerially(events: BusEvent<Record<string, unknown>>[]): Promise<void> {
+    // Prepared now, while the previous batch may still be committing (the bus hands
+    // over the next batch before the previous one is acknowledged); committed in turn.
+    const prepared = this.options.store.prepare(events.map(toLedgerEvent));
     // The span starts when the batch's turn comes, so it measures the append, not the queue.
     const run = this.queue.then(() =>
       consumeSpan('ledger-writer process', events, async () => {
         const started = process.hrtime.bigint();
-        const appended = await this.options.store.append(events.map(toLedgerEvent));
+        const appended = await this.options.store.commit(prepared);
         ledgerAppendLatency.observe(Number(process.hrtime.bigint() - started) / 1e9);
+        // Entries this process did not see committed come first: a commit whose answer
+        // was lost (the connection dropped after COMMIT; the redelivered events are
+        // then already present) or another replica's batch. Without them the tree's
+        // leaf indexes would drift from seq and a checkpoint would sign a wrong root.
+        const first = appended[0];
+        await this.catchUp(first ? first.entry.seq - 1 : undefined);
         for (const { entry, leafHash } of appended) {
+          if (entry.seq !== this.tree.size + 1) throw new Error(`ledger entry ${entry.seq} does not follow the tree (${this.tree.size} leaves)`);
           this.tree.append(leafHash);
           ledgerEntries.inc({ type: entry.type });
         }
@@ -100,6 +111,17 @@ export class LedgerWriter {
     );
     this.queue = run.catch(() => undefined);
     return run;
+  }
+
+  /** Appends to the tree the leaves the database holds beyond it (up to `toSeq`, or all). */
+  private async catchUp(toSeq?: number): Promise<void> {
+    if (toSeq !== undefined && toSeq <= this.tree.size) return;
+    for await (const page of this.options.store.leafHashes(this.tree.size + 1)) {
+      for (const leaf of page) {
+        if (toSeq !== undefined && this.tree.size >= toSeq) return;
+        this.tree.append(leaf);
+      }
+    }
   }
 
   /**
@@ -116,6 +138,19 @@ export class LedgerWriter {
   }
 
   private async signCheckpoint(now: Date): Promise<StoredCheckpoint | null> {
+    if (this.latestUncertain) {
+      // The last checkpoint insert failed, perhaps only its answer: chain the next one
+      // to what the database holds, never to a stale previous.
+      const stored = await this.options.store.latestCheckpoint();
+      if (stored && stored.size > this.tree.size) return null;
+      if (stored && !this.tree.root(stored.size).equals(stored.root)) {
+        ledgerIntegrityOk.set(0);
+        ledgerChainBreaks.inc();
+        throw new Error(`stored checkpoint ${stored.size} does not match the ledger; not signing`);
+      }
+      this.latest = stored;
+      this.latestUncertain = false;
+    }
     const size = this.tree.size;
     const previous = this.latest;
     if (size === 0 || (previous && previous.size >= size)) return null;
@@ -128,7 +163,12 @@ export class LedgerWriter {
     }
     const note = await signNote(formatCheckpoint({ origin: this.options.origin, size, root }), this.options.signers);
     const checkpoint: StoredCheckpoint = { size, root, note, previousSize: previous?.size ?? null, consistency, createdAt: now };
-    await this.options.store.addCheckpoint(checkpoint);
+    try {
+      await this.options.store.addCheckpoint(checkpoint);
+    } catch (error) {
+      this.latestUncertain = true;
+      throw error;
+    }
     this.latest = checkpoint;
     ledgerTreeSize.set({ of: 'checkpoint' }, size);
     return checkpoint;

@@ -7,3 +7,4 @@ export * from './tls';
 export * from './kms_server';
 export * from './tsa';
 export * from './openapi_arbitraries';
+export * from './private_servers';

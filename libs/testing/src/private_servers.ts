@@ -1,0 +1,126 @@
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort } from './processes';
+import { portOpen } from './servers';
+
+/**
+ * Private PostgreSQL and NATS servers in a temporary directory, on free ports, for
+ * tests that must kill or restart a server: the shared ones on 5432/4222 are never
+ * touched. Each keeps its data directory across restarts and deletes it on `destroy`.
+ */
+
+const PG_BIN = process.env.CTP_TEST_PG_BIN ?? '/usr/lib/postgresql/15/bin';
+const NATS_BIN = process.env.CTP_TEST_NATS_SERVER ?? '/usr/sbin/nats-server';
+
+async function waitPort(port: number, open: boolean, what: string, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if ((await portOpen(port)) === open) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`${what} did not ${open ? 'start' : 'stop'} on port ${port}`);
+}
+
+export interface PrivateServer {
+  url: string;
+  port: number;
+  dir: string;
+  /** Stops the server; `immediate`: without a clean shutdown (PostgreSQL recovers from WAL on start, NATS is SIGKILLed). */
+  stop(mode?: 'fast' | 'immediate'): Promise<void>;
+  start(): Promise<void>;
+  restart(mode?: 'fast' | 'immediate'): Promise<void>;
+  /** Stops it and deletes its files. */
+  destroy(): Promise<void>;
+}
+
+/** A PostgreSQL 15 cluster (trust auth, fsync on), owned by the `postgres` OS user, on a free port. */
+export async function privatePostgres(): Promise<PrivateServer> {
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'ctp-pg-'));
+  chmodSync(dir, 0o755);
+  const data = join(dir, 'data');
+  mkdirSync(data, { mode: 0o700 });
+  const owner = Number(execFileSync('id', ['-u', 'postgres']).toString().trim());
+  const group = Number(execFileSync('id', ['-g', 'postgres']).toString().trim());
+  chownSync(dir, owner, group);
+  chownSync(data, owner, group);
+  const asPostgres = (bin: string, args: string[]) =>
+    execFileSync('runuser', ['-u', 'postgres', '--', join(PG_BIN, bin), ...args], { stdio: ['ignore', 'pipe', 'pipe'], timeout: 60_000 });
+  asPostgres('initdb', ['-D', data, '-A', 'trust', '-U', 'postgres', '--no-sync']);
+  const options = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=on -c synchronous_commit=on -c max_connections=40 -c shared_buffers=32MB`;
+  let running = false;
+  const server: PrivateServer = {
+    url: `postgres://postgres@127.0.0.1:${port}/postgres`,
+    port,
+    dir,
+    async start() {
+      asPostgres('pg_ctl', ['-D', data, '-l', join(dir, 'log'), '-o', options, '-w', '-t', '60', 'start']);
+      running = true;
+      await waitPort(port, true, 'private PostgreSQL');
+    },
+    async stop(mode = 'fast') {
+      if (!running) return;
+      asPostgres('pg_ctl', ['-D', data, '-m', mode, '-w', '-t', '60', 'stop']);
+      running = false;
+      await waitPort(port, false, 'private PostgreSQL');
+    },
+    async restart(mode = 'fast') {
+      await server.stop(mode);
+      await server.start();
+    },
+    async destroy() {
+      await server.stop('immediate').catch(() => undefined);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  await server.start();
+  return server;
+}
+
+/** A NATS server with JetStream (file store in a temp dir) on a free port. */
+export async function privateNats(): Promise<PrivateServer> {
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'ctp-nats-'));
+  let child: ChildProcess | undefined;
+  let log = '';
+  const server: PrivateServer = {
+    url: `nats://127.0.0.1:${port}`,
+    port,
+    dir,
+    async start() {
+      if (child) return;
+      const started = spawn(NATS_BIN, ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+      started.stdout!.on('data', (d: Buffer) => (log = (log + d.toString()).slice(-20_000)));
+      started.stderr!.on('data', (d: Buffer) => (log = (log + d.toString()).slice(-20_000)));
+      started.once('exit', () => {
+        if (child === started) child = undefined;
+      });
+      child = started;
+      try {
+        await waitPort(port, true, 'private NATS');
+      } catch (error) {
+        throw new Error(`${String(error)}\n${log}`, { cause: error });
+      }
+    },
+    async stop(mode = 'fast') {
+      const running = child;
+      if (!running) return;
+      const gone = new Promise<void>((r) => running.once('exit', () => r()));
+      running.kill(mode === 'immediate' ? 'SIGKILL' : 'SIGTERM');
+      await gone;
+      await waitPort(port, false, 'private NATS');
+    },
+    async restart(mode = 'fast') {
+      await server.stop(mode);
+      await server.start();
+    },
+    async destroy() {
+      await server.stop('immediate').catch(() => undefined);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  await server.start();
+  return server;
+}
