@@ -6,6 +6,7 @@ import { KeyDirectory } from '@ctp/keys';
 import { generateApiKey } from '@ctp/partners';
 import { startTracing } from '@ctp/telemetry';
 import { loadUpConfig } from './config';
+import { retentionCommand } from './ledger_commands';
 import { exportCommand, verifyCommand } from './pack_commands';
 import { banner, startCtp } from './up';
 
@@ -16,6 +17,8 @@ const USAGE = `usage: ctp <command>
                              download the compliance pack of a time range from a running service
   verify <pack.zip> [--key K]...
                              verify a compliance pack offline; exit 1 naming the first failure
+  ledger retention [--key K]... [--key-dir D]
+                             move old ledger entries to warm/cold segments, end retention (idempotent)
   keys rotate [--key-dir D]  make a new signing key active; the old one keeps verifying
   partners new-key <id>      print a new API key for partner <id> and the hash to configure
 
@@ -50,6 +53,7 @@ async function main(argv: string[]): Promise<number> {
   }
   if (command === 'verify' && sub) return verifyCommand(sub, values.key ?? []);
   if (command === 'export') return exportCommand(values);
+  if (command === 'ledger' && sub === 'retention') return retentionCommand(values);
   if (command === 'keys' && sub === 'rotate') {
     const keyDir = values['key-dir'] ?? join(loadUpConfig().CTP_DATA_DIR, 'keys');
     const kid = KeyDirectory.open(keyDir).rotate();

@@ -5,7 +5,7 @@ import { baseUrl, close, createLogger, createServiceApp, jsonBody, listen, partn
 import { DecisionLog, Introspector, introspectorRouter } from '@ctp/introspection';
 import { IssuanceService, issuerRouter } from '@ctp/issuance';
 import { KeyDirectory, loadOrCreateSecret } from '@ctp/keys';
-import { ledgerRouter, LEDGER_STREAM_SPEC, LedgerStore, LedgerWriter, loadCheckpointSigners, startEmbeddedPostgres } from '@ctp/ledger';
+import { ledgerRouter, LEDGER_STREAM_SPEC, LedgerStore, LedgerWriter, loadCheckpointSigners, retentionPolicy, startEmbeddedPostgres, TierMaintenance } from '@ctp/ledger';
 import { loadPartnerAuth } from '@ctp/partners';
 import {
   attachRevocationWebSocket,
@@ -65,6 +65,16 @@ export async function startCtp(config: UpConfig, logger: Logger = createLogger('
     onError: (error) => logger.error({ err: error }, 'ledger'),
   });
   await writer.start();
+  const tiers = new TierMaintenance({
+    store,
+    origin: config.CTP_LEDGER_ORIGIN,
+    verifiers: signers.map((s) => s.verifier),
+    policy: retentionPolicy(config),
+    retentionIntervalMs: config.CTP_LEDGER_RETENTION_INTERVAL_MS,
+    log: (message, fields) => logger.info(fields, message),
+    onError: (error) => logger.error({ err: error }, 'ledger tiers'),
+  });
+  tiers.start();
   const decisions = new DecisionLog({ ledger: bus });
   decisions.start();
   const issuance = new IssuanceService({
@@ -108,6 +118,7 @@ export async function startCtp(config: UpConfig, logger: Logger = createLogger('
       await revocations.stop();
       await feed.stop();
       await decisions.stop();
+      await tiers.stop();
       await writer.stop();
       await bus.close();
       await crl.close();

@@ -2,3 +2,4 @@ export * from './chain';
 export * from './checkpoint';
 export * from './merkle';
 export * from './pack';
+export * from './segment';

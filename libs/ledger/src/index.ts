@@ -6,3 +6,7 @@ export * from './signers';
 export * from './store';
 export * from './writer';
 export * from './pack_export';
+export * from './tiers/archive';
+export * from './tiers/partitions';
+export * from './tiers/retention';
+export * from './tiers/schedule';

@@ -73,7 +73,7 @@ describe.each([
 
   it('runs migrations once', async () => {
     const versions = await store.sql`SELECT version FROM ledger_schema_migrations`;
-    expect(versions.map((v) => v.version)).toEqual([1]);
+    expect(versions.map((v) => v.version).sort()).toEqual([1, 2]);
   });
 });
 
