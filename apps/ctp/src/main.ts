@@ -7,6 +7,7 @@ import { generateApiKey } from '@ctp/partners';
 import { startTracing } from '@ctp/telemetry';
 import { loadUpConfig } from './config';
 import { approveCommand, newOperatorKeyCommand, proposeCommand, statusCommand } from './key_commands';
+import { retentionCommand } from './ledger_commands';
 import { exportCommand, verifyCommand } from './pack_commands';
 import { banner, startCtp } from './up';
 
@@ -18,6 +19,8 @@ const USAGE = `usage: ctp <command>
   verify <pack.zip> [--key K]... [--tsa-root root.pem]
                              verify a compliance pack offline (RFC 3161 anchors against the pinned
                              TSA root); exit 1 naming the first failure
+  ledger retention [--key K]... [--key-dir D]
+                             move old ledger entries to warm/cold segments, end retention (idempotent)
   keys rotate [--key-dir D]  publish a new signing key now; it signs after the pre-publish period
                              (CTP_KEY_PREPUBLISH_SECONDS) and the old one keeps verifying until its tokens expire
   keys status [--url U]      key states, key age against the rotation policy, open key changes
@@ -65,6 +68,7 @@ async function main(argv: string[]): Promise<number> {
   }
   if (command === 'verify' && sub) return verifyCommand(sub, values.key ?? [], values['tsa-root']);
   if (command === 'export') return exportCommand(values);
+  if (command === 'ledger' && sub === 'retention') return retentionCommand(values);
   if (command === 'keys' && sub === 'rotate') {
     const keyDir = values['key-dir'] ?? join(loadUpConfig().CTP_DATA_DIR, 'keys');
     const config = loadUpConfig();

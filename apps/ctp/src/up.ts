@@ -5,7 +5,7 @@ import { baseUrl, close, createLogger, createServiceApp, edgeControls, jsonBody,
 import { DecisionLog, Introspector, introspectorRouter } from '@ctp/introspection';
 import { IssuanceService, issuerRouter, keyAdminRouter, startKeyAgeCheck } from '@ctp/issuance';
 import { KeyChanges, KeyRevocationWatch, loadOrCreateSecret, openTokenKeys, OperatorRegistry } from '@ctp/keys';
-import { anchorerFromSettings, ledgerRouter, LEDGER_STREAM, LEDGER_STREAM_SPEC, LedgerStore, LedgerWriter, loadCheckpointSigners, startEmbeddedPostgres } from '@ctp/ledger';
+import { anchorerFromSettings, ledgerRouter, LEDGER_STREAM, LEDGER_STREAM_SPEC, LedgerStore, LedgerWriter, loadCheckpointSigners, retentionPolicy, startEmbeddedPostgres, TierMaintenance } from '@ctp/ledger';
 import { loadPartnerAuth } from '@ctp/partners';
 import {
   attachRevocationWebSocket,
@@ -89,6 +89,16 @@ export async function startCtp(config: UpConfig, logger: Logger = createLogger('
   await writer.start();
   const anchorer = anchorerFromSettings(config, store, writer, logger);
   await anchorer?.start();
+  const tiers = new TierMaintenance({
+    store,
+    origin: config.CTP_LEDGER_ORIGIN,
+    verifiers: signers.map((s) => s.verifier),
+    policy: retentionPolicy(config),
+    retentionIntervalMs: config.CTP_LEDGER_RETENTION_INTERVAL_MS,
+    log: (message, fields) => logger.info(fields, message),
+    onError: (error) => logger.error({ err: error }, 'ledger tiers'),
+  });
+  tiers.start();
   const decisions = new DecisionLog({ ledger: bus });
   decisions.start();
   const issuance = new IssuanceService({
@@ -136,6 +146,7 @@ export async function startCtp(config: UpConfig, logger: Logger = createLogger('
       await feed.stop();
       await decisions.stop();
       await anchorer?.stop();
+      await tiers.stop();
       await writer.stop();
       await bus.close();
       await crl.close();

@@ -1,6 +1,6 @@
 import { connectBus } from '@ctp/bus';
 import { createLogger, createServiceApp, listen, loadTls, shutdownOnSignals } from '@ctp/http';
-import { anchorerFromSettings, LEDGER_STREAM_SPEC, ledgerRouter, LedgerStore, LedgerWriter, loadCheckpointSigners } from '@ctp/ledger';
+import { anchorerFromSettings, LEDGER_STREAM_SPEC, ledgerRouter, LedgerStore, LedgerWriter, loadCheckpointSigners, retentionPolicy, TierMaintenance } from '@ctp/ledger';
 import { REVOCATION_STREAM_SPEC } from '@ctp/revocation';
 import { metricsRouter, startTracing } from '@ctp/telemetry';
 import { loadLedgerWriterConfig } from './config';
@@ -29,6 +29,17 @@ async function main() {
   await writer.start();
   const anchorer = anchorerFromSettings(config, store, writer, logger);
   await anchorer?.start();
+  // Hot partitions ahead, always; the retention job too when CTP_LEDGER_RETENTION_INTERVAL_MS > 0 (docs/ledger-tiers.md).
+  const tiers = new TierMaintenance({
+    store,
+    origin: config.CTP_LEDGER_ORIGIN,
+    verifiers: signers.map((s) => s.verifier),
+    policy: retentionPolicy(config),
+    retentionIntervalMs: config.CTP_LEDGER_RETENTION_INTERVAL_MS,
+    log: (message, fields) => logger.info(fields, message),
+    onError: (error) => logger.error({ err: error }, 'ledger tiers'),
+  });
+  tiers.start();
   const app = createServiceApp({
     logger,
     readiness: { bus: () => bus.status === 'connected' },
@@ -37,6 +48,7 @@ async function main() {
   const server = await listen(app, config.CTP_PORT, config.CTP_HOST, { tls });
   shutdownOnSignals([server], async () => {
     await anchorer?.stop();
+    await tiers.stop();
     await writer.stop();
     await bus.close();
     await store.close();

@@ -99,6 +99,15 @@ export const ledgerEnv = {
   CTP_TSA_ROOTS: z.string().optional(),
   /** Period between anchors of the latest checkpoint (default one week). */
   CTP_LEDGER_ANCHOR_INTERVAL_MS: z.coerce.number().int().min(1000).default(7 * 24 * 3600 * 1000),
+  /** Storage tiers (docs/ledger-tiers.md): days in PostgreSQL, then in warm segments, until retention ends. */
+  CTP_LEDGER_HOT_DAYS: z.coerce.number().int().min(1).max(36500).default(90),
+  CTP_LEDGER_WARM_DAYS: z.coerce.number().int().min(1).max(36500).default(365),
+  CTP_LEDGER_COLD_DAYS: z.coerce.number().int().min(1).max(36500).default(2555),
+  /** Directories of warm and cold segment files (stand-ins for object storage classes). */
+  CTP_LEDGER_WARM_DIR: z.string().min(1).default('var/ledger/warm'),
+  CTP_LEDGER_COLD_DIR: z.string().min(1).default('var/ledger/cold'),
+  /** Period of the retention job in the ledger writer; 0 turns it off (run `ctp ledger retention` instead). */
+  CTP_LEDGER_RETENTION_INTERVAL_MS: z.coerce.number().int().min(0).default(0),
   /** PostgreSQL schema holding the ledger tables. */
   CTP_DATABASE_SCHEMA: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/).default('public'),
 };

@@ -3,3 +3,4 @@ export * from './checkpoint';
 export * from './merkle';
 export * from './pack';
 export * from './timestamp';
+export * from './segment';

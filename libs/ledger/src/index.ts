@@ -7,3 +7,7 @@ export * from './store';
 export * from './writer';
 export * from './pack_export';
 export * from './anchor';
+export * from './tiers/archive';
+export * from './tiers/partitions';
+export * from './tiers/retention';
+export * from './tiers/schedule';

@@ -66,8 +66,10 @@ export function ledgerRouter(options: LedgerRouterOptions): Router {
     res.json({ keys: options.signers.map((s) => ({ name: s.name, alg: s.verifier.alg, vkey: s.verifier.toString() })) });
   });
   router.get('/ledger/entries/:seq', async (req, res) => {
-    const entry = await store.entry(positiveInt(req.params.seq, 'seq')!);
-    if (!entry) throw new CtpError('not_found', `no ledger entry ${req.params.seq}`);
+    const seq = positiveInt(req.params.seq, 'seq')!;
+    const entry = await store.entry(seq);
+    if (!entry && seq < (await store.firstRetainedSeq())) throw new CtpError('not_found', `retention of ledger entry ${seq} has ended (its leaf hash is kept)`);
+    if (!entry) throw new CtpError('not_found', `no ledger entry ${seq}`);
     res.json(entryJson(entry));
   });
   router.get('/ledger/entries', async (req, res) => {

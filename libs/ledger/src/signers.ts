@@ -1,7 +1,7 @@
 import { createPrivateKey, generateKeyPairSync } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { NoteSigner } from '@ctp/ledger-core';
+import { NoteSigner, type NoteVerifier } from '@ctp/ledger-core';
 
 function loadOrCreate(path: string, type: 'ed25519' | 'ml-dsa-65') {
   try {
@@ -23,4 +23,21 @@ export function loadCheckpointSigners(dir: string, origin: string, hybrid: boole
   const signers = [new NoteSigner(origin, loadOrCreate(join(dir, 'checkpoint-ed25519.pem'), 'ed25519'))];
   if (hybrid) signers.push(new NoteSigner(`${origin}/mldsa65`, loadOrCreate(join(dir, 'checkpoint-mldsa65.pem'), 'ml-dsa-65')));
   return signers;
+}
+
+/**
+ * The verifier keys of the checkpoint signers in a key directory, without creating
+ * any (for tools such as `ctp ledger retention` that check checkpoints, not sign them).
+ */
+export function loadCheckpointVerifiers(dir: string, origin: string, hybrid: boolean): NoteVerifier[] {
+  const read = (file: string) => {
+    try {
+      return createPrivateKey(readFileSync(join(dir, file)));
+    } catch (error) {
+      throw new Error(`no checkpoint key ${join(dir, file)}: ${(error as Error).message}`, { cause: error });
+    }
+  };
+  const verifiers = [new NoteSigner(origin, read('checkpoint-ed25519.pem')).verifier];
+  if (hybrid) verifiers.push(new NoteSigner(`${origin}/mldsa65`, read('checkpoint-mldsa65.pem')).verifier);
+  return verifiers;
 }

@@ -2,6 +2,8 @@ import postgres, { type Sql } from 'postgres';
 import { canonicalEntry, chainHash, entryLeaf, GENESIS_HASH, type Hash, type LedgerEntry } from '@ctp/ledger-core';
 import { clientSpan } from '@ctp/telemetry';
 import { migrate } from './migrate';
+import { ensurePartitions } from './tiers/partitions';
+import { SegmentArchive } from './tiers/archive';
 
 /** An event to record. `eventId` makes redelivery harmless: each id is appended once. */
 export interface LedgerEvent {
@@ -98,7 +100,13 @@ export class LedgerStore {
   private expectedHead: Head | null = null;
   private lastPrepared: PreparedAppend | undefined;
 
-  private constructor(readonly sql: Sql) {}
+
+  /** Entries that moved out of the hot tier (docs/ledger-tiers.md); reads below fall back to it. */
+  readonly archive: SegmentArchive;
+
+  private constructor(readonly sql: Sql) {
+    this.archive = new SegmentArchive(sql);
+  }
 
   static async open(url: string, options: LedgerStoreOptions = {}): Promise<LedgerStore> {
     const schema = options.schema ?? 'public';
@@ -112,6 +120,8 @@ export class LedgerStore {
     try {
       await sql.unsafe(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
       await migrate(sql);
+      // Hot partitions for this month and the next three (the retention job keeps extending them).
+      await ensurePartitions(sql, new Date(), 3);
     } catch (error) {
       await sql.end({ timeout: 1 });
       throw new Error(`PostgreSQL at ${url.replace(/\/\/[^@]*@/, '//')} is not usable: ${String(error)}`, { cause: error });
@@ -190,22 +200,52 @@ export class LedgerStore {
 
   async size(): Promise<number> {
     const [row] = await this.sql<{ seq: string }[]>`SELECT seq FROM ledger_entries ORDER BY seq DESC LIMIT 1`;
-    return row ? Number(row.seq) : 0;
+    if (row) return Number(row.seq);
+    const [segment] = await this.sql<{ last_seq: string }[]>`SELECT last_seq FROM ledger_segments WHERE tier <> 'sealing' ORDER BY last_seq DESC LIMIT 1`;
+    return segment ? Number(segment.last_seq) : 0;
   }
 
-  /** Leaf hashes from `fromSeq` on, in order, a page at a time (to rebuild the Merkle tree). */
+  /** The first seq whose entry is still kept (hot, warm or cold): 1 unless retention ended for older ones. */
+  async firstRetainedSeq(): Promise<number> {
+    const [row] = await this.sql<{ last_seq: string | null }[]>`SELECT max(last_seq) AS last_seq FROM ledger_segments WHERE tier = 'expired'`;
+    return row?.last_seq ? Number(row.last_seq) + 1 : 1;
+  }
+
+  /** Leaf hashes from `fromSeq` on, in order, a page at a time (to rebuild the Merkle tree), across tiers. */
   async *leafHashes(fromSeq = 1, pageSize = 50_000): AsyncGenerator<Hash[]> {
+    let segments = await this.archive.archived();
+    let refreshed = false;
     for (let next = fromSeq; ; ) {
-      const rows = await this.sql<{ leaf_hash: Buffer }[]>`SELECT leaf_hash FROM ledger_entries WHERE seq >= ${next} ORDER BY seq LIMIT ${pageSize}`;
-      if (rows.length === 0) return;
-      yield rows.map((r) => r.leaf_hash);
-      next += rows.length;
+      const segment = segments.find((s) => s.firstSeq <= next && next <= s.lastSeq);
+      if (segment) {
+        yield (await this.archive.leafHashes(segment)).slice(next - segment.firstSeq);
+        next = segment.lastSeq + 1;
+        continue;
+      }
+      const rows = await this.sql<{ seq: string; leaf_hash: Buffer }[]>`SELECT seq, leaf_hash FROM ledger_entries WHERE seq >= ${next} ORDER BY seq LIMIT ${pageSize}`;
+      const contiguous = rows.findIndex((r, i) => Number(r.seq) !== next + i);
+      const page = contiguous < 0 ? rows : rows.slice(0, contiguous);
+      if (page.length === 0) {
+        // Nothing hot at `next`: either the end, or a partition moved out since the catalog was read.
+        if (refreshed || rows.length === 0) {
+          if (rows.length > 0) throw new Error(`ledger seq ${next} is neither hot nor in a segment`);
+          return;
+        }
+        segments = await this.archive.archived();
+        refreshed = true;
+        continue;
+      }
+      refreshed = false;
+      yield page.map((r) => r.leaf_hash);
+      next += page.length;
     }
   }
 
   async entry(seq: number): Promise<StoredEntry | null> {
     const [row] = await this.sql<EntryRow[]>`SELECT seq, canonical, entry_hash, leaf_hash FROM ledger_entries WHERE seq = ${seq}`;
-    return row ? toStored(row) : null;
+    if (row) return toStored(row);
+    const [archived] = await this.archive.entries(seq, seq);
+    return archived ?? null;
   }
 
   async entriesByJti(jti: string): Promise<StoredEntry[]> {
@@ -214,22 +254,42 @@ export class LedgerStore {
 
   /** Entries with fromSeq <= seq <= toSeq, in order. */
   async entries(fromSeq: number, toSeq: number): Promise<StoredEntry[]> {
-    return (await this.sql<EntryRow[]>`SELECT seq, canonical, entry_hash, leaf_hash FROM ledger_entries WHERE seq BETWEEN ${fromSeq} AND ${toSeq} ORDER BY seq`).map(toStored);
+    const hot = (await this.sql<EntryRow[]>`SELECT seq, canonical, entry_hash, leaf_hash FROM ledger_entries WHERE seq BETWEEN ${fromSeq} AND ${toSeq} ORDER BY seq`).map(toStored);
+    if (hot.length === Math.max(0, Math.min(toSeq, Number.MAX_SAFE_INTEGER) - fromSeq + 1)) return hot;
+    // Some are in warm or cold segments. The hot tier is read first: an entry moved in
+    // between is then found in its segment, and one read from both is kept once.
+    const bySeq = new Map<number, StoredEntry>();
+    for (const e of await this.archive.entries(fromSeq, toSeq)) bySeq.set(e.entry.seq, e);
+    for (const e of hot) bySeq.set(e.entry.seq, e);
+    return [...bySeq.values()].sort((a, b) => a.entry.seq - b.entry.seq);
   }
 
   /** The entry_hash just before `seq` (the genesis hash before 1). */
   async hashBefore(seq: number): Promise<Hash> {
     if (seq <= 1) return GENESIS_HASH;
     const [row] = await this.sql<{ entry_hash: Buffer }[]>`SELECT entry_hash FROM ledger_entries WHERE seq = ${seq - 1}`;
-    if (!row) throw new Error(`no ledger entry ${seq - 1}`);
-    return row.entry_hash;
+    const hash = row?.entry_hash ?? (await this.archive.entryHash(seq - 1));
+    if (!hash) throw new Error(`no ledger entry ${seq - 1}`);
+    return hash;
   }
 
   /** First and last seq recorded in a time range (inclusive from, exclusive to). */
   async seqRange(from: Date, to: Date): Promise<{ first: number; last: number } | null> {
     const [row] = await this.sql<{ first: string | null; last: string | null }[]>`
       SELECT min(seq) AS first, max(seq) AS last FROM ledger_entries WHERE recorded_at >= ${from} AND recorded_at < ${to}`;
-    return row?.first ? { first: Number(row.first), last: Number(row.last) } : null;
+    let first = row?.first ? Number(row.first) : Infinity;
+    let last = row?.last ? Number(row.last) : -Infinity;
+    // Segments whose months overlap the range: their entries are read to find the exact seqs.
+    for (const segment of await this.archive.archived()) {
+      if (segment.tier === 'expired' || segment.rangeTo <= from || segment.rangeFrom >= to) continue;
+      for (const e of await this.archive.load(segment)) {
+        const at = Date.parse(e.entry.recorded_at);
+        if (at < from.getTime() || at >= to.getTime()) continue;
+        first = Math.min(first, e.entry.seq);
+        last = Math.max(last, e.entry.seq);
+      }
+    }
+    return Number.isFinite(first) ? { first, last } : null;
   }
 
   async addCheckpoint(c: StoredCheckpoint): Promise<void> {

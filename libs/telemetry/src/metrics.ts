@@ -183,6 +183,20 @@ export const ledgerLastAnchor = new Gauge({
   registers: [],
 });
 
+export const ledgerTierEntries = new Gauge({
+  name: 'ctp_ledger_tier_entries',
+  help: 'Ledger entries per storage tier (hot, warm, cold; expired: retention ended, leaf hashes kept), as of the last retention run.',
+  labelNames: ['tier'] as const,
+  registers: [],
+});
+
+export const ledgerRetentionRuns = new Counter({
+  name: 'ctp_ledger_retention_runs_total',
+  help: 'Ledger retention job runs, by outcome (ok, error).',
+  labelNames: ['outcome'] as const,
+  registers: [],
+});
+
 let ledgerMetricsRegistered = false;
 export function registerLedgerMetrics(): void {
   if (ledgerMetricsRegistered) return;
@@ -194,6 +208,8 @@ export function registerLedgerMetrics(): void {
   registry.registerMetric(ledgerTreeSize);
   registry.registerMetric(ledgerAnchors);
   registry.registerMetric(ledgerLastAnchor);
+  registry.registerMetric(ledgerTierEntries);
+  registry.registerMetric(ledgerRetentionRuns);
 }
 
 export const signingKeyAge = new Gauge({

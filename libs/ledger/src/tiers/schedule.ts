@@ -1,0 +1,74 @@
+import type { NoteVerifier } from '@ctp/ledger-core';
+import type { LedgerStore } from '../store';
+import { ensurePartitions } from './partitions';
+import { runRetention, type RetentionPolicy, type RetentionReport } from './retention';
+
+/** The tier settings of libs/config's ledgerEnv. */
+export interface TierConfig {
+  CTP_LEDGER_HOT_DAYS: number;
+  CTP_LEDGER_WARM_DAYS: number;
+  CTP_LEDGER_COLD_DAYS: number;
+  CTP_LEDGER_WARM_DIR: string;
+  CTP_LEDGER_COLD_DIR: string;
+}
+
+export const retentionPolicy = (c: TierConfig): RetentionPolicy => ({
+  hotDays: c.CTP_LEDGER_HOT_DAYS,
+  warmDays: c.CTP_LEDGER_WARM_DAYS,
+  coldDays: c.CTP_LEDGER_COLD_DAYS,
+  warmDir: c.CTP_LEDGER_WARM_DIR,
+  coldDir: c.CTP_LEDGER_COLD_DIR,
+});
+
+export interface TierMaintenanceOptions {
+  store: LedgerStore;
+  origin: string;
+  verifiers: NoteVerifier[];
+  policy: RetentionPolicy;
+  /** Retention job period; 0 = never (partitions ahead are still kept). */
+  retentionIntervalMs: number;
+  /** Period of creating hot partitions ahead (default hourly). */
+  partitionIntervalMs?: number;
+  log: (message: string, fields: Record<string, unknown>) => void;
+  onError: (error: unknown) => void;
+}
+
+/**
+ * Background upkeep in a ledger writer: hot partitions for the next months always,
+ * and the retention job on a period when enabled. Runs never overlap; the job being
+ * idempotent, a run cut short by a stop is finished by the next one.
+ */
+export class TierMaintenance {
+  private timers: NodeJS.Timeout[] = [];
+  private running: Promise<unknown> = Promise.resolve();
+  private busy = false;
+
+  constructor(private readonly o: TierMaintenanceOptions) {}
+
+  start(): void {
+    this.every(this.o.partitionIntervalMs ?? 3_600_000, () => ensurePartitions(this.o.store.sql, new Date(), 3));
+    if (this.o.retentionIntervalMs > 0) this.every(this.o.retentionIntervalMs, () => this.runRetention());
+  }
+
+  runRetention(now = new Date()): Promise<RetentionReport> {
+    return runRetention({ store: this.o.store, origin: this.o.origin, verifiers: this.o.verifiers, ...this.o.policy, now, log: this.o.log });
+  }
+
+  async stop(): Promise<void> {
+    for (const t of this.timers) clearInterval(t);
+    this.timers = [];
+    await this.running.catch(() => undefined);
+  }
+
+  private every(ms: number, task: () => Promise<unknown>): void {
+    const timer = setInterval(() => {
+      if (this.busy) return;
+      this.busy = true;
+      this.running = task()
+        .catch((error: unknown) => this.o.onError(error))
+        .finally(() => (this.busy = false));
+    }, ms);
+    timer.unref();
+    this.timers.push(timer);
+  }
+}
