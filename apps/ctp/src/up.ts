@@ -3,9 +3,9 @@ import { connectBus, type EventBus } from '@ctp/bus';
 import { rateLimitsOf } from '@ctp/config';
 import { baseUrl, close, createLogger, createServiceApp, edgeControls, jsonBody, listen, loadTls, partnerAuth, type Logger, type Server } from '@ctp/http';
 import { DecisionLog, Introspector, introspectorRouter } from '@ctp/introspection';
-import { IssuanceService, issuerRouter, keyAdminRouter, startKeyAgeCheck } from '@ctp/issuance';
-import { KeyChanges, KeyRevocationWatch, loadOrCreateSecret, openTokenKeys, OperatorRegistry } from '@ctp/keys';
-import { anchorerFromSettings, ledgerRouter, LEDGER_STREAM, LEDGER_STREAM_SPEC, LedgerStore, LedgerWriter, loadCheckpointSigners, retentionPolicy, startEmbeddedPostgres, TierMaintenance } from '@ctp/ledger';
+import { IssuanceService, issuerRouter, keyAdministration } from '@ctp/issuance';
+import { KeyRevocationWatch, loadOrCreateSecret, openTokenKeys } from '@ctp/keys';
+import { ledgerRouter, LEDGER_STREAM, LEDGER_STREAM_SPEC, LedgerStore, loadCheckpointSigners, startEmbeddedPostgres, startLedger } from '@ctp/ledger';
 import { loadPartnerAuth } from '@ctp/partners';
 import {
   attachRevocationWebSocket,
@@ -61,13 +61,7 @@ export async function startCtp(config: UpConfig, logger: Logger = createLogger('
   await revocations.start();
   const revokedKeys = new KeyRevocationWatch({ bus, stream: LEDGER_STREAM, onRevoked: (kid) => logger.warn({ kid }, 'signing key revoked: denying its tokens') });
   await revokedKeys.start();
-  const changes = directory && config.CTP_OPERATORS_FILE ? new KeyChanges({ keys: directory, operators: OperatorRegistry.load(config.CTP_OPERATORS_FILE), bus }) : undefined;
-  const stopKeyAgeCheck = directory
-    ? startKeyAgeCheck(directory, {
-        onOverdue: (age) => logger.warn({ ageSeconds: age }, 'the active signing key is older than the rotation policy'),
-        onError: (error) => logger.error({ err: error }, 'signing key age check failed'),
-      })
-    : () => undefined;
+  const keyAdmin = keyAdministration(directory, { operatorsFile: config.CTP_OPERATORS_FILE, bus, body: jsonBody(), logger });
   const feed = new RevocationFeed(bus);
   await feed.start();
   const auth = partnerAuth(partners, edge.rateLimits);
@@ -75,30 +69,8 @@ export async function startCtp(config: UpConfig, logger: Logger = createLogger('
   const embeddedDb = config.CTP_DATABASE_URL ? undefined : await startEmbeddedPostgres(join(config.CTP_DATA_DIR, 'ledger-db'));
   const store = await LedgerStore.open(config.CTP_DATABASE_URL ?? embeddedDb!.url, { schema: config.CTP_DATABASE_SCHEMA, max: embeddedDb ? 1 : 4 });
   const signers = loadCheckpointSigners(join(config.CTP_DATA_DIR, 'ledger-keys'), config.CTP_LEDGER_ORIGIN, config.CTP_LEDGER_HYBRID);
-  const writer = new LedgerWriter({
-    store,
-    bus,
-    signers,
-    origin: config.CTP_LEDGER_ORIGIN,
-    batchSize: config.CTP_LEDGER_BATCH_SIZE,
-    maxWaitMs: config.CTP_LEDGER_BATCH_WAIT_MS,
-    checkpointIntervalMs: config.CTP_LEDGER_CHECKPOINT_INTERVAL_MS,
-    fromTimeMs: config.CTP_LEDGER_REPLAY_FROM === undefined ? undefined : Date.parse(config.CTP_LEDGER_REPLAY_FROM),
-    onError: (error) => logger.error({ err: error }, 'ledger'),
-  });
-  await writer.start();
-  const anchorer = anchorerFromSettings(config, store, writer, logger);
-  await anchorer?.start();
-  const tiers = new TierMaintenance({
-    store,
-    origin: config.CTP_LEDGER_ORIGIN,
-    verifiers: signers.map((s) => s.verifier),
-    policy: retentionPolicy(config),
-    retentionIntervalMs: config.CTP_LEDGER_RETENTION_INTERVAL_MS,
-    log: (message, fields) => logger.info(fields, message),
-    onError: (error) => logger.error({ err: error }, 'ledger tiers'),
-  });
-  tiers.start();
+  const ledger = await startLedger(config, { store, bus, signers, logger });
+  const { writer } = ledger;
   const decisions = new DecisionLog({ ledger: bus });
   decisions.start();
   const issuance = new IssuanceService({
@@ -116,7 +88,7 @@ export async function startCtp(config: UpConfig, logger: Logger = createLogger('
     routers: [
       metricsRouter(),
       issuerRouter({ service: issuance, keys, auth, body }),
-      ...(directory ? [keyAdminRouter({ keys: directory, changes, body: jsonBody() })] : []),
+      ...keyAdmin.routers,
       introspectorRouter({ introspector, decisions, auth, body }),
       ledgerRouter({ store, writer, signers, origin: config.CTP_LEDGER_ORIGIN }),
       revocationRouter({
@@ -140,14 +112,12 @@ export async function startCtp(config: UpConfig, logger: Logger = createLogger('
       for (const client of wss.clients) client.terminate();
       server.closeAllConnections();
       await close(server);
-      stopKeyAgeCheck();
+      keyAdmin.stop();
       await revocations.stop();
       await revokedKeys.stop();
       await feed.stop();
       await decisions.stop();
-      await anchorer?.stop();
-      await tiers.stop();
-      await writer.stop();
+      await ledger.stop();
       await bus.close();
       await crl.close();
       await store.close();

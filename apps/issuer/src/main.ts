@@ -1,8 +1,8 @@
 import { connectBus } from '@ctp/bus';
 import { rateLimitsOf } from '@ctp/config';
 import { createLogger, createServiceApp, edgeControls, jsonBody, listen, loadTls, partnerAuth, shutdownOnSignals } from '@ctp/http';
-import { IssuanceService, issuerRouter, keyAdminRouter, startKeyAgeCheck } from '@ctp/issuance';
-import { KeyChanges, loadOrCreateSecret, openTokenKeys, OperatorRegistry } from '@ctp/keys';
+import { IssuanceService, issuerRouter, keyAdministration } from '@ctp/issuance';
+import { loadOrCreateSecret, openTokenKeys } from '@ctp/keys';
 import { loadPartnerAuth } from '@ctp/partners';
 import { openCrl, redisOf } from '@ctp/revocation';
 import { LEDGER_STREAM_SPEC } from '@ctp/ledger';
@@ -30,13 +30,7 @@ async function main() {
   const edge = edgeControls({ redis: redisOf(owners), prefix: config.CTP_REDIS_PREFIX, limits: rateLimitsOf(config), logger });
   const bus = await connectBus(config.CTP_NATS_URL, 'issuer');
   await bus.ensureStreams([LEDGER_STREAM_SPEC]);
-  const changes = directory && config.CTP_OPERATORS_FILE ? new KeyChanges({ keys: directory, operators: OperatorRegistry.load(config.CTP_OPERATORS_FILE), bus }) : undefined;
-  const stopKeyAgeCheck = directory
-    ? startKeyAgeCheck(directory, {
-        onOverdue: (age) => logger.warn({ ageSeconds: age }, 'the active signing key is older than the rotation policy'),
-        onError: (error) => logger.error({ err: error }, 'signing key age check failed'),
-      })
-    : () => undefined;
+  const keyAdmin = keyAdministration(directory, { operatorsFile: config.CTP_OPERATORS_FILE, bus, body: jsonBody(), logger });
   const service = new IssuanceService({
     keys,
     owners,
@@ -51,12 +45,12 @@ async function main() {
     routers: [
       metricsRouter(),
       issuerRouter({ service, keys, auth: partnerAuth(partners, edge.rateLimits), body: jsonBody() }),
-      ...(directory ? [keyAdminRouter({ keys: directory, changes, body: jsonBody() })] : []),
+      ...keyAdmin.routers,
     ],
   });
   const server = await listen(app, config.CTP_PORT, config.CTP_HOST, { tls });
   shutdownOnSignals([server], async () => {
-    stopKeyAgeCheck();
+    keyAdmin.stop();
     await bus.close();
     await owners.close();
     await signing.close();

@@ -2,7 +2,7 @@ import { Router, type Request, type RequestHandler } from 'express';
 import { z } from 'zod';
 import { CtpError, parseOrThrow } from '@ctp/ctp-core';
 import { methodNotAllowed } from '@ctp/http';
-import { CHANGE_ID, KEY_CHANGE_ACTIONS, KID, OPERATOR_ID, type KeyChange, type KeyChanges, type KeyDirectory } from '@ctp/keys';
+import { CHANGE_ID, KEY_CHANGE_ACTIONS, KeyChanges, KID, OPERATOR_ID, OperatorRegistry, type KeyChange, type KeyDirectory, type KeyEventPublisher } from '@ctp/keys';
 import { signingKeyAge, signingKeyRotationPeriod, signingKeys } from '@ctp/telemetry';
 
 export const KEY_ADMIN_PATH = '/admin/keys';
@@ -119,4 +119,23 @@ export function startKeyAgeCheck(
   const timer = setInterval(check, options.intervalMs ?? 60_000);
   timer.unref();
   return () => clearInterval(timer);
+}
+
+/**
+ * Key administration for an issuer (and `ctp up`) whose keys are a local key directory:
+ * the operator endpoints (dual control needs `operatorsFile`) and the scheduled age
+ * check. With Cloud KMS there is no directory: versions change by configuration, so
+ * nothing is mounted and nothing runs.
+ */
+export function keyAdministration(
+  directory: KeyDirectory | undefined,
+  options: { operatorsFile?: string; bus: KeyEventPublisher; body: RequestHandler; logger: { warn(fields: object, message: string): void; error(fields: object, message: string): void } },
+): { routers: Router[]; stop(): void } {
+  if (!directory) return { routers: [], stop: () => undefined };
+  const changes = options.operatorsFile ? new KeyChanges({ keys: directory, operators: OperatorRegistry.load(options.operatorsFile), bus: options.bus }) : undefined;
+  const stop = startKeyAgeCheck(directory, {
+    onOverdue: (age) => options.logger.warn({ ageSeconds: age }, 'the active signing key is older than the rotation policy'),
+    onError: (error) => options.logger.error({ err: error }, 'signing key age check failed'),
+  });
+  return { routers: [keyAdminRouter({ keys: directory, changes, body: options.body })], stop };
 }

@@ -11,3 +11,4 @@ export * from './tiers/archive';
 export * from './tiers/partitions';
 export * from './tiers/retention';
 export * from './tiers/schedule';
+export * from './service';

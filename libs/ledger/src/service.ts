@@ -1,0 +1,75 @@
+import type { EventBus } from '@ctp/bus';
+import type { NoteSigner } from '@ctp/ledger-core';
+import { anchorerFromSettings, type AnchorSettings } from './anchor';
+import type { LedgerStore } from './store';
+import { retentionPolicy, TierMaintenance, type TierConfig } from './tiers/schedule';
+import { LedgerWriter } from './writer';
+
+/** The CTP_LEDGER_* / CTP_TSA_* settings (libs/config ledgerEnv) the ledger's background work reads. */
+export type LedgerSettings = AnchorSettings &
+  TierConfig & {
+    CTP_LEDGER_ORIGIN: string;
+    CTP_LEDGER_BATCH_SIZE: number;
+    CTP_LEDGER_BATCH_WAIT_MS: number;
+    CTP_LEDGER_CHECKPOINT_INTERVAL_MS: number;
+    CTP_LEDGER_REPLAY_FROM?: string | undefined;
+    CTP_LEDGER_RETENTION_INTERVAL_MS: number;
+  };
+
+export interface LedgerLog {
+  info(fields: object, message: string): void;
+  warn(fields: object, message: string): void;
+  error(fields: object, message: string): void;
+}
+
+export interface RunningLedger {
+  writer: LedgerWriter;
+  /** Stops anchoring, the tier maintenance and the writer (not the store or the bus). */
+  stop(): Promise<void>;
+}
+
+/**
+ * The ledger's moving parts as `ctp up` and apps/ledger-writer both run them: the
+ * writer (durable consumers, checkpoints, integrity monitor), RFC 3161 anchoring when
+ * CTP_TSA_URL is set, and the storage tiers (partitions ahead; the retention job when
+ * CTP_LEDGER_RETENTION_INTERVAL_MS > 0).
+ */
+export async function startLedger(
+  settings: LedgerSettings,
+  deps: { store: LedgerStore; bus: EventBus; signers: NoteSigner[]; durable?: string; logger: LedgerLog },
+): Promise<RunningLedger> {
+  const { store, signers, logger } = deps;
+  const writer = new LedgerWriter({
+    store,
+    bus: deps.bus,
+    signers,
+    origin: settings.CTP_LEDGER_ORIGIN,
+    durable: deps.durable,
+    batchSize: settings.CTP_LEDGER_BATCH_SIZE,
+    maxWaitMs: settings.CTP_LEDGER_BATCH_WAIT_MS,
+    checkpointIntervalMs: settings.CTP_LEDGER_CHECKPOINT_INTERVAL_MS,
+    fromTimeMs: settings.CTP_LEDGER_REPLAY_FROM === undefined ? undefined : Date.parse(settings.CTP_LEDGER_REPLAY_FROM),
+    onError: (error) => logger.error({ err: error }, 'ledger'),
+  });
+  await writer.start();
+  const anchorer = anchorerFromSettings(settings, store, writer, logger);
+  await anchorer?.start();
+  const tiers = new TierMaintenance({
+    store,
+    origin: settings.CTP_LEDGER_ORIGIN,
+    verifiers: signers.map((s) => s.verifier),
+    policy: retentionPolicy(settings),
+    retentionIntervalMs: settings.CTP_LEDGER_RETENTION_INTERVAL_MS,
+    log: (message, fields) => logger.info(fields, message),
+    onError: (error) => logger.error({ err: error }, 'ledger tiers'),
+  });
+  tiers.start();
+  return {
+    writer,
+    stop: async () => {
+      await anchorer?.stop();
+      await tiers.stop();
+      await writer.stop();
+    },
+  };
+}
