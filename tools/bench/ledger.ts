@@ -4,13 +4,14 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
-import autocannon from 'autocannon';
 import { NatsBus } from '@ctp/bus';
 import { leafHash, NoteSigner, NoteVerifier, verifyPack } from '@ctp/ledger-core';
 import { buildPack, LEDGER_STREAM_SPEC, ledgerSubject, LedgerStore, LedgerWriter } from '@ctp/ledger';
 import { REVOCATION_STREAM_SPEC } from '@ctp/revocation';
+import { paced, type PacedResult } from './loadgen.mjs';
 
 const QUICK = process.argv.includes('--quick');
 const N_APPEND = QUICK ? 20_000 : 200_000;
@@ -19,6 +20,28 @@ const STEADY_SECONDS = QUICK ? 3 : 10;
 const TREE_SIZE = QUICK ? 100_000 : 1_000_000;
 const PG_URL = process.env.CTP_BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const ROOT = join(__dirname, '../..');
+const latencySummary = (r: PacedResult) => ({ p50: round(r.p50_ms, 3), p99: round(r.p99_ms, 3), requests: r.samples, failed: r.bad_responses + r.errors });
+
+/** Runs `measure` against tools/bench/floor-server.mjs (bare express 5) in its own process. */
+async function withFloorServer<T>(measure: (port: number) => Promise<T>): Promise<T> {
+  const port = await new Promise<number>((resolve) => {
+    const probe = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as { port: number };
+      probe.close(() => resolve(port));
+    });
+  });
+  const child = spawn(process.execPath, [join(__dirname, 'floor-server.mjs')], { env: { ...process.env, PORT: String(port) }, stdio: ['ignore', 'pipe', 'inherit'] });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      child.stdout!.once('data', () => resolve());
+      child.once('exit', (code) => reject(new Error(`floor server exited with ${code}`)));
+    });
+    return await measure(port);
+  } finally {
+    child.kill('SIGTERM');
+  }
+}
+
 const quantile = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))]!;
 const round = (x: number, d = 2) => Math.round(x * 10 ** d) / 10 ** d;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -116,22 +139,20 @@ async function main() {
       inProc.push((performance.now() - s) * 1000);
     }
     const paths = Array.from({ length: 5000 }, () => `/ledger/proofs/inclusion?seq=${1 + Math.floor(Math.random() * TREE_SIZE)}&size=${TREE_SIZE}`);
-    let k = 0;
-    // Warm-up (JIT, connection setup), not measured.
-    await autocannon({ url: ready.url, connections: 8, amount: 3000, requests: [{ setupRequest: (req) => ({ ...req, path: paths[k++ % paths.length]! }) }] });
-    const ac = await autocannon({
-      url: ready.url,
-      connections: 8,
-      duration: QUICK ? 3 : 10,
-      overallRate: 1000,
-      requests: [{ setupRequest: (req) => ({ ...req, path: paths[k++ % paths.length]! }) }],
-    });
+    // Open loop at 1,000 req/s with tools/bench/loadgen.mjs (microsecond timing, requests evenly
+    // spaced, no coordinated omission), against the proof server and, the same way, against a
+    // bare express server (GET /readyz) as the floor this machine sets for any HTTP answer.
+    const fixed = (port: number, path: string | ((i: number) => string)) =>
+      paced({ port, path, rate: 1000, durationMs: QUICK ? 3000 : 10_000, warmupMs: 2000, check: (status) => status === 200 });
+    const proofs = await fixed(Number(new URL(ready.url).port), (i) => paths[i % paths.length]!);
+    const floor = await withFloorServer((port) => fixed(port, '/readyz'));
     child.kill('SIGTERM');
     results.inclusion = {
       tree_size: TREE_SIZE,
       tree_build_seconds: round(ready.build_seconds),
       in_process_us: { p50: round(quantile(inProc, 0.5)), p99: round(quantile(inProc, 0.99)) },
-      http_at_1000_rps_ms: { p50: ac.latency.p50, p99: ac.latency.p99, non2xx: ac.non2xx, requests: ac.requests.total },
+      http_at_1000_rps_ms: latencySummary(proofs),
+      floor_at_1000_rps_ms: latencySummary(floor),
     };
   } finally {
     await store.close();
@@ -174,13 +195,15 @@ at 127.0.0.1, all on the same two cores.
 ${(r.append as any[]).map((a) => `| append: ${a.entries.toLocaleString('en')}-event backlog on JetStream drained into PostgreSQL, batch ${a.batch_size} | ${a.per_s.toLocaleString('en')} entries/s (${a.seconds} s) | ${a.batch_size === 256 ? '(default batch size)' : a.batch_size === 4000 ? `${pass(t[0]![1])} >= 20,000/s (best of the three)` : ''} |`).join('\n')}
 | (publishing that backlog to JetStream, for scale) | ${r.publish.per_s.toLocaleString('en')} events/s | |
 | event -> signed checkpoint, steady ${r.checkpoint_latency.rate_per_s}/s, default checkpoint period 500 ms (${r.checkpoint_latency.events} events, ${r.checkpoint_latency.checkpoints} checkpoints) | p50 ${r.checkpoint_latency.p50_ms} ms, p95 ${r.checkpoint_latency.p95_ms} ms, max ${r.checkpoint_latency.max_ms} ms | ${pass(t[1]![1])} p95 <= 1 s |
-| inclusion proof over HTTP at 1,000 req/s, tree of ${r.inclusion.tree_size.toLocaleString('en')} (${r.inclusion.http_at_1000_rps_ms.requests} requests) | p50 ${r.inclusion.http_at_1000_rps_ms.p50} ms, p99 ${r.inclusion.http_at_1000_rps_ms.p99} ms (in process: p50 ${r.inclusion.in_process_us.p50} us, p99 ${r.inclusion.in_process_us.p99} us) | ${pass(t[2]![1])} p99 <= 1 ms |
+| inclusion proof over HTTP at 1,000 req/s, tree of ${r.inclusion.tree_size.toLocaleString('en')} (${r.inclusion.http_at_1000_rps_ms.requests} requests, ${r.inclusion.http_at_1000_rps_ms.failed} failed) | p50 ${r.inclusion.http_at_1000_rps_ms.p50} ms, p99 ${r.inclusion.http_at_1000_rps_ms.p99} ms (in process: p50 ${r.inclusion.in_process_us.p50} us, p99 ${r.inclusion.in_process_us.p99} us) | ${pass(t[2]![1])} p99 <= 1 ms |
+| (floor: bare express 5 \`GET /readyz\`, same load, same run) | p50 ${r.inclusion.floor_at_1000_rps_ms.p50} ms, p99 ${r.inclusion.floor_at_1000_rps_ms.p99} ms; proof p99 = ${round(r.inclusion.http_at_1000_rps_ms.p99 / r.inclusion.floor_at_1000_rps_ms.p99, 2)}x the floor | |
 | \`ctp verify\` of a pack of ${r.verify.entries.toLocaleString('en')} entries (${r.verify.pack_mb} MB; export took ${r.verify.export_seconds} s) | ${r.verify.per_s.toLocaleString('en')} entries/s (${r.verify.verify_seconds} s) | ${pass(t[3]![1])} >= 50,000/s |
 
 Method: the append rate is the drain rate of a pre-published backlog (writer start to the last entry appended), so it
 measures the writer and PostgreSQL, not the publisher. Checkpoint latency is, per event, the signed checkpoint's
-creation time minus the publish time (same clock). Latencies from autocannon have 1 ms resolution; the in-process
-figure is the proof computation alone.
+creation time minus the publish time (same clock). HTTP latencies come from tools/bench/loadgen.mjs (open loop, requests
+evenly spaced at 1,000/s after a 2 s warm-up, timed in microseconds from the request's due time to the last byte), with
+the load generator on the same two cores; the in-process figure is the proof computation alone.
 ${end}`;
   doc = doc.includes(begin) ? doc.replace(new RegExp(`${begin}[\\s\\S]*${end}`), section) : `${doc.trimEnd()}\n\n${section}\n`;
   writeFileSync(path, doc);

@@ -38,7 +38,9 @@ function stallMonitor() {
 
 const HEADER_END = Buffer.from('\r\n\r\n');
 
+/** A POST with a JSON body, or a GET when `body` is undefined. */
 function requestBuffer(host, port, path, body) {
+  if (body === undefined) return Buffer.from(`GET ${path} HTTP/1.1\r\nHost: ${host}:${port}\r\n\r\n`, 'latin1');
   const payload = typeof body === 'string' ? Buffer.from(body) : body;
   const head = `POST ${path} HTTP/1.1\r\nHost: ${host}:${port}\r\nContent-Type: application/json\r\nContent-Length: ${payload.length}\r\n\r\n`;
   return Buffer.concat([Buffer.from(head, 'latin1'), payload]);
@@ -101,7 +103,8 @@ export function quantile(sorted, q) {
 }
 
 /**
- * Open loop at a fixed rate. `body(i)` gives the body of request i (string or Buffer).
+ * Open loop at a fixed rate. `body(i)` gives the body of request i (string or Buffer); without
+ * `body` the requests are GETs. `path` is a string, or `path(i)` gives the path of request i.
  * The first warmupMs worth of requests are sent but not recorded.
  * `check(status, bodyBuffer)` returns true when a response counts as correct.
  */
@@ -177,7 +180,7 @@ export async function paced({
   const dispatch = (conn, pending) => {
     pending.sent = performance.now();
     if (pending.i === warmupCount) firstMeasuredSend = pending.sent;
-    conn.send(requestBuffer(host, port, path, body(pending.i)), pending);
+    conn.send(requestBuffer(host, port, typeof path === 'function' ? path(pending.i) : path, body?.(pending.i)), pending);
   };
   const submit = (i, due) => {
     const pending = { i, due, sent: 0, waited: false };

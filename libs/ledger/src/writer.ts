@@ -5,6 +5,10 @@ import { consumeSpan, ledgerAppendLatency, ledgerChainBreaks, ledgerEntries, led
 import { LEDGER_STREAM, toLedgerEvent } from './events';
 import type { LedgerStore, StoredCheckpoint } from './store';
 
+/** Entries read per query by the integrity monitor, and verified between two turns of the event loop. */
+const VERIFY_PAGE = 2_000;
+const VERIFY_SLICE = 250;
+
 export interface LedgerWriterOptions {
   store: LedgerStore;
   bus: EventBus;
@@ -185,19 +189,24 @@ export class LedgerWriter {
     let ok = true;
     const size = await store.size();
     // Entries whose retention ended are gone (their leaf hashes stay): the chain is checked from the first one kept.
-    for (let from = Math.max(this.verifiedSeq + 1, await store.firstRetainedSeq()); from <= size; from += 10_000) {
-      const rows = await store.entries(from, Math.min(size, from + 9_999));
-      const prev = this.verifiedHash ?? (await store.hashBefore(from));
-      const broken = findChainBreak(rows, prev, from);
-      if (broken) {
-        ok = false;
-        this.options.onError?.(new Error(`ledger chain broken at seq ${broken.seq}: ${broken.reason}`));
-        break;
-      }
-      const last = rows[rows.length - 1];
-      if (last) {
+    // In pages, checked a slice at a time with a turn of the event loop between slices:
+    // re-canonicalising and re-hashing thousands of entries at once held up every request
+    // this process serves (70-165 ms stalls under `ctp up`, BENCHMARKS.md).
+    chain: for (let from = Math.max(this.verifiedSeq + 1, await store.firstRetainedSeq()); from <= size; from += VERIFY_PAGE) {
+      const rows = await store.entries(from, Math.min(size, from + VERIFY_PAGE - 1));
+      for (let i = 0; i < rows.length; i += VERIFY_SLICE) {
+        const slice = rows.slice(i, i + VERIFY_SLICE);
+        const prev = this.verifiedHash ?? (await store.hashBefore(from + i));
+        const broken = findChainBreak(slice, prev, from + i);
+        if (broken) {
+          ok = false;
+          this.options.onError?.(new Error(`ledger chain broken at seq ${broken.seq}: ${broken.reason}`));
+          break chain;
+        }
+        const last = slice[slice.length - 1]!;
         this.verifiedSeq = last.entry.seq;
         this.verifiedHash = last.entryHash;
+        await new Promise<void>((resolve) => setImmediate(resolve));
       }
     }
     let previous = this.verifiedCheckpoint;
