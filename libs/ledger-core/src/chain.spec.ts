@@ -32,4 +32,21 @@ describe('hash chain', () => {
     leaves[2] = { ...leaves[2]!, leafHash: Buffer.alloc(32) };
     expect(findChainBreak(leaves)).toEqual({ seq: 3, reason: 'Merkle leaf hash does not match the entry' });
   });
+
+  it('without the canonical-form check, still checks every link and leaf over the stored bytes', () => {
+    const stored = build(5).map((r) => {
+      const canonical = canonicalEntry(r.entry);
+      return { ...r, canonical, leafHash: entryLeaf(canonical) };
+    });
+    const fast = { canonicalForm: false };
+    expect(findChainBreak(stored, GENESIS_HASH, 1, fast)).toBeNull();
+    // Bytes changed without re-hashing: the link breaks either way.
+    const flipped = stored.map((r) => (r.entry.seq === 3 ? { ...r, canonical: Buffer.from(r.canonical.toString().replace('j2', 'j9')) } : r));
+    expect(findChainBreak(flipped, GENESIS_HASH, 1, fast)).toEqual({ seq: 3, reason: expect.stringContaining('does not match') });
+    // Non-canonical bytes hashed consistently: only the full check (the default) sees it.
+    const spaced = Buffer.from(stored[0]!.canonical.toString().replace(':', ': '));
+    const consistent = [{ ...stored[0]!, canonical: spaced, entryHash: chainHash(GENESIS_HASH, spaced), leafHash: entryLeaf(spaced) }];
+    expect(findChainBreak(consistent, GENESIS_HASH, 1, fast)).toBeNull();
+    expect(findChainBreak(consistent)).toEqual({ seq: 1, reason: 'stored bytes are not the canonical form of the entry' });
+  });
 });

@@ -43,18 +43,22 @@ export interface ChainBreak {
  * are exactly canonical, that each stored hash is
  * SHA-256(previous hash || canonical bytes) and, when given, that each Merkle leaf
  * hash is the leaf hash of the canonical bytes. Returns the first break, or null.
+ * With `canonicalForm: false` and stored bytes, the links and leaves are checked over
+ * the stored bytes without re-deriving the canonical form (no JCS serialisation:
+ * what a frequent incremental pass can afford; a periodic full pass checks the form).
  */
 export function findChainBreak(
   rows: Iterable<{ entry: LedgerEntry; canonical?: Buffer; entryHash: Hash; leafHash?: Hash }>,
   prev: Hash = GENESIS_HASH,
   firstSeq = 1,
+  options: { canonicalForm?: boolean } = {},
 ): ChainBreak | null {
   let expectedSeq = firstSeq;
   let previous = prev;
   for (const row of rows) {
     const { entry, entryHash, leafHash } = row;
     if (entry.seq !== expectedSeq) return { seq: expectedSeq, reason: `expected seq ${expectedSeq}, found ${entry.seq}` };
-    const canonical = canonicalEntry(entry);
+    const canonical = row.canonical && options.canonicalForm === false ? row.canonical : canonicalEntry(entry);
     // Stored or exported bytes are what was hashed: they must be exactly canonical.
     if (row.canonical && !row.canonical.equals(canonical)) return { seq: entry.seq, reason: 'stored bytes are not the canonical form of the entry' };
     if (!chainHash(previous, canonical).equals(entryHash)) return { seq: entry.seq, reason: 'entry hash does not match SHA-256(prev || entry)' };
