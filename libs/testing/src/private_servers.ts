@@ -35,6 +35,25 @@ export interface PrivateServer {
   destroy(): Promise<void>;
 }
 
+type ServerControl = Omit<PrivateServer, 'restart' | 'destroy'>;
+
+/** Adds restart and destroy to a server's start and stop, and starts it. */
+async function started(server: ServerControl): Promise<PrivateServer> {
+  const full: PrivateServer = {
+    ...server,
+    async restart(mode = 'fast') {
+      await server.stop(mode);
+      await server.start();
+    },
+    async destroy() {
+      await server.stop('immediate').catch(() => undefined);
+      rmSync(server.dir, { recursive: true, force: true });
+    },
+  };
+  await server.start();
+  return full;
+}
+
 /** A PostgreSQL 15 cluster (trust auth, fsync on), owned by the `postgres` OS user, on a free port. */
 export async function privatePostgres(): Promise<PrivateServer> {
   const port = await freePort();
@@ -51,7 +70,7 @@ export async function privatePostgres(): Promise<PrivateServer> {
   asPostgres('initdb', ['-D', data, '-A', 'trust', '-U', 'postgres', '--no-sync']);
   const options = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=on -c synchronous_commit=on -c max_connections=40 -c shared_buffers=32MB`;
   let running = false;
-  const server: PrivateServer = {
+  const server: ServerControl = {
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,
     port,
     dir,
@@ -66,17 +85,8 @@ export async function privatePostgres(): Promise<PrivateServer> {
       running = false;
       await waitPort(port, false, 'private PostgreSQL');
     },
-    async restart(mode = 'fast') {
-      await server.stop(mode);
-      await server.start();
-    },
-    async destroy() {
-      await server.stop('immediate').catch(() => undefined);
-      rmSync(dir, { recursive: true, force: true });
-    },
   };
-  await server.start();
-  return server;
+  return started(server);
 }
 
 /** A NATS server with JetStream (file store in a temp dir) on a free port. */
@@ -85,7 +95,7 @@ export async function privateNats(): Promise<PrivateServer> {
   const dir = mkdtempSync(join(tmpdir(), 'ctp-nats-'));
   let child: ChildProcess | undefined;
   let log = '';
-  const server: PrivateServer = {
+  const server: ServerControl = {
     url: `nats://127.0.0.1:${port}`,
     port,
     dir,
@@ -112,15 +122,6 @@ export async function privateNats(): Promise<PrivateServer> {
       await gone;
       await waitPort(port, false, 'private NATS');
     },
-    async restart(mode = 'fast') {
-      await server.stop(mode);
-      await server.start();
-    },
-    async destroy() {
-      await server.stop('immediate').catch(() => undefined);
-      rmSync(dir, { recursive: true, force: true });
-    },
   };
-  await server.start();
-  return server;
+  return started(server);
 }
