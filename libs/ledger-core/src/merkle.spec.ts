@@ -23,6 +23,18 @@ describe('RFC 6962 Merkle tree', () => {
     for (let n = 0; n <= leaves.length; n++) expect(tree.root(n).equals(mth(leaves.slice(0, n)))).toBe(true);
   });
 
+  it('answers the same from its cache of right-edge hashes, while the tree grows', () => {
+    const growing = new MerkleTree();
+    for (let n = 1; n <= leaves.length; n++) {
+      growing.append(leaves[n - 1]!);
+      // Every earlier size again: those ranges now come from the cache, the newest are computed.
+      for (const m of [1, Math.ceil(n / 3), n - 1, n].filter((m) => m >= 1)) {
+        expect(growing.root(m).equals(mth(leaves.slice(0, m)))).toBe(true);
+        expect(verifyInclusion(m - 1, m, leaves[m - 1]!, growing.inclusionProof(m - 1, m), growing.root(m))).toBe(true);
+      }
+    }
+  });
+
   it('produces inclusion proofs that RFC 9162 verification accepts, and only for the right leaf', () => {
     for (let n = 1; n <= leaves.length; n += 3) {
       const root = tree.root(n);

@@ -51,6 +51,8 @@ class Level {
  * subtree hash by level, so a root, inclusion proof or consistency proof for any
  * size costs O(log^2 n) hash operations, not O(n).
  */
+const EDGE_CACHE_MAX = 8192;
+
 export class MerkleTree {
   /** levels[h].get(i) = hash of the perfect subtree of 2^h leaves starting at leaf i * 2^h. */
   private readonly levels: Level[] = [new Level()];
@@ -79,6 +81,13 @@ export class MerkleTree {
     return leaf;
   }
 
+  /**
+   * Hashes of ranges that are not stored perfect subtrees (the right edge of a tree
+   * size: every root and most proof paths need a few), kept because a range's hash
+   * never changes in an append-only tree. Bounded; emptied when full.
+   */
+  private readonly edgeCache = new Map<number, Hash>();
+
   /** MTH(D[start : start + n]) (RFC 6962 §2.1), using stored perfect subtrees where aligned. */
   private hashRange(start: number, n: number): Hash {
     if (n === 0) return EMPTY_ROOT;
@@ -88,8 +97,18 @@ export class MerkleTree {
       if (stored) return stored;
     }
     if (n === 1) return this.leaf(start);
+    // One exact number as the key: start < 2^27 and n < 2^26 keep it below 2^53 (larger trees go uncached).
+    const cacheable = start < 2 ** 27 && n < 2 ** 26;
+    const key = start * 2 ** 26 + n;
+    const cached = cacheable ? this.edgeCache.get(key) : undefined;
+    if (cached) return cached;
     const k = splitPoint(n);
-    return nodeHash(this.hashRange(start, k), this.hashRange(start + k, n - k));
+    const hash = nodeHash(this.hashRange(start, k), this.hashRange(start + k, n - k));
+    if (cacheable) {
+      if (this.edgeCache.size >= EDGE_CACHE_MAX) this.edgeCache.clear();
+      this.edgeCache.set(key, hash);
+    }
+    return hash;
   }
 
   root(size = this.size): Hash {
