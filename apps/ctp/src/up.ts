@@ -4,7 +4,7 @@ import { rateLimitsOf } from '@ctp/config';
 import { baseUrl, close, createLogger, createServiceApp, edgeControls, jsonBody, listen, loadTls, partnerAuth, type Logger, type Server } from '@ctp/http';
 import { DecisionLog, Introspector, introspectorRouter } from '@ctp/introspection';
 import { IssuanceService, issuerRouter, keyAdministration } from '@ctp/issuance';
-import { KeyRevocationWatch, loadOrCreateSecret, openTokenKeys } from '@ctp/keys';
+import { KeyRevocationWatch, loadOrCreateSecret, openTokenKeys, tokenKeySettings } from '@ctp/keys';
 import { ledgerRouter, LEDGER_STREAM, LEDGER_STREAM_SPEC, LedgerStore, loadCheckpointSigners, startEmbeddedPostgres, startLedger } from '@ctp/ledger';
 import { loadPartnerAuth } from '@ctp/partners';
 import {
@@ -36,14 +36,7 @@ export interface RunningCtp {
 export async function startCtp(config: UpConfig, logger: Logger = createLogger('ctp')): Promise<RunningCtp> {
   const partners = loadPartnerAuth(config.CTP_PARTNERS_FILE, config.CTP_DEV_MODE);
   const tls = loadTls(config);
-  const signing = await openTokenKeys({
-    keyDir: join(config.CTP_DATA_DIR, 'keys'),
-    kmsKey: config.CTP_KMS_KEY,
-    kmsPublishedKeys: config.CTP_KMS_PUBLISHED_KEYS,
-    kmsEndpoint: config.CTP_KMS_ENDPOINT,
-    kmsTimeoutMs: config.CTP_KMS_TIMEOUT_MS,
-    policy: { prePublishSeconds: config.CTP_KEY_PREPUBLISH_SECONDS, rotationPeriodSeconds: config.CTP_KEY_ROTATION_DAYS * 86_400 },
-  });
+  const signing = await openTokenKeys(tokenKeySettings(config, join(config.CTP_DATA_DIR, 'keys')));
   // Key states, dual control and the age check govern the local key directory; with Cloud KMS,
   // versions are published and switched by configuration (docs/operations.md, "Rotate keys").
   const { keys, directory } = signing;

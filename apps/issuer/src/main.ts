@@ -2,7 +2,7 @@ import { connectBus } from '@ctp/bus';
 import { rateLimitsOf } from '@ctp/config';
 import { createLogger, createServiceApp, edgeControls, jsonBody, listen, loadTls, partnerAuth, shutdownOnSignals } from '@ctp/http';
 import { IssuanceService, issuerRouter, keyAdministration } from '@ctp/issuance';
-import { loadOrCreateSecret, openTokenKeys } from '@ctp/keys';
+import { loadOrCreateSecret, openTokenKeys, tokenKeySettings } from '@ctp/keys';
 import { loadPartnerAuth } from '@ctp/partners';
 import { openCrl, redisOf } from '@ctp/revocation';
 import { LEDGER_STREAM_SPEC } from '@ctp/ledger';
@@ -15,14 +15,7 @@ async function main() {
   const logger = createLogger('issuer');
   const partners = loadPartnerAuth(config.CTP_PARTNERS_FILE, config.CTP_DEV_MODE);
   const tls = loadTls(config);
-  const signing = await openTokenKeys({
-    keyDir: config.CTP_KEY_DIR,
-    kmsKey: config.CTP_KMS_KEY,
-    kmsPublishedKeys: config.CTP_KMS_PUBLISHED_KEYS,
-    kmsEndpoint: config.CTP_KMS_ENDPOINT,
-    kmsTimeoutMs: config.CTP_KMS_TIMEOUT_MS,
-    policy: { prePublishSeconds: config.CTP_KEY_PREPUBLISH_SECONDS, rotationPeriodSeconds: config.CTP_KEY_ROTATION_DAYS * 86_400 },
-  });
+  const signing = await openTokenKeys(tokenKeySettings(config, config.CTP_KEY_DIR));
   // Key states, dual control and the age check govern the local key directory; with Cloud KMS,
   // versions are published and switched by configuration (docs/operations.md, "Rotate keys").
   const { keys, directory } = signing;

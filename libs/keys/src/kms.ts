@@ -188,6 +188,27 @@ export interface TokenKeySettings {
   policy?: KeyDirectoryOptions;
 }
 
+/** The CTP_KMS_* and CTP_KEY_* settings (libs/config kmsEnv, keyPolicyEnv) that choose and govern the token keys. */
+export interface TokenKeyConfig {
+  CTP_KMS_KEY?: string | undefined;
+  CTP_KMS_PUBLISHED_KEYS: string[];
+  CTP_KMS_ENDPOINT?: string | undefined;
+  CTP_KMS_TIMEOUT_MS: number;
+  CTP_KEY_PREPUBLISH_SECONDS: number;
+  CTP_KEY_ROTATION_DAYS: number;
+}
+
+export function tokenKeySettings(config: TokenKeyConfig, keyDir: string): TokenKeySettings {
+  return {
+    keyDir,
+    kmsKey: config.CTP_KMS_KEY,
+    kmsPublishedKeys: config.CTP_KMS_PUBLISHED_KEYS,
+    kmsEndpoint: config.CTP_KMS_ENDPOINT,
+    kmsTimeoutMs: config.CTP_KMS_TIMEOUT_MS,
+    policy: { prePublishSeconds: config.CTP_KEY_PREPUBLISH_SECONDS, rotationPeriodSeconds: config.CTP_KEY_ROTATION_DAYS * 86_400 },
+  };
+}
+
 export interface OpenedTokenKeys {
   keys: TokenKeys;
   /** The local key directory, when it is the source: rotation states, dual control and the age check apply to it. */
