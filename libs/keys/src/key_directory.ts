@@ -5,14 +5,12 @@ import type { VerificationKeys } from './verification_keys';
 import { LocalSigner, type Signer } from './signer';
 import { publicJwkOf, type Es256PublicJwk } from '@ctp/ctp-core';
 import {
-  activeKeyAgeSeconds,
-  activeKid,
   DEFAULT_KEY_POLICY,
-  keyStates,
+  keySnapshot,
   planRevocation,
   planRotation,
-  publishedKids,
   type KeyPolicy,
+  type KeySnapshot,
   type KeyVersion,
   type KeyView,
 } from './key_states';
@@ -73,6 +71,7 @@ function parseKeyFile(text: string, path: string): KeyVersion[] {
  */
 export class KeyDirectory implements VerificationKeys {
   private versions: KeyVersion[] = [];
+  private lastSnapshot?: { at: number; versions: readonly KeyVersion[]; snapshot: KeySnapshot };
   private readonly privateKeys = new Map<string, KeyObject>();
   private publicJwks = new Map<string, Es256PublicJwk>();
   private publicKeys = new Map<string, KeyObject>();
@@ -145,19 +144,16 @@ export class KeyDirectory implements VerificationKeys {
 
   /** Every key version's state at `nowSeconds`, newest first. */
   states(nowSeconds = nowS()): KeyView[] {
-    this.reloadIfChanged();
-    return keyStates(this.versions, nowSeconds, this.policy);
+    return this.snapshot(nowSeconds).views;
   }
 
   /** Seconds the active key has been signing. */
   activeKeyAgeSeconds(nowSeconds = nowS()): number {
-    this.reloadIfChanged();
-    return activeKeyAgeSeconds(this.versions, nowSeconds, this.policy);
+    return this.snapshot(nowSeconds).activeAgeSeconds;
   }
 
   signingKey(nowSeconds = nowS()): SigningKey {
-    this.reloadIfChanged();
-    const kid = activeKid(this.versions, nowSeconds, this.policy);
+    const kid = this.snapshot(nowSeconds).active?.kid;
     if (kid === undefined) throw new Error(`${this.dir} has no key that may sign`);
     return { kid, privateKey: this.privateKey(kid) };
   }
@@ -179,8 +175,20 @@ export class KeyDirectory implements VerificationKeys {
   }
 
   private liveKids(nowSeconds: number): string[] {
+    return this.snapshot(nowSeconds).published;
+  }
+
+  /**
+   * The states at `nowSeconds`, derived once per second and key file: every issue and
+   * every in-process introspection asks, and the answer changes only with either.
+   */
+  private snapshot(nowSeconds: number): KeySnapshot {
     this.reloadIfChanged();
-    return publishedKids(this.versions, nowSeconds, this.policy);
+    const last = this.lastSnapshot;
+    if (last && last.at === nowSeconds && last.versions === this.versions) return last.snapshot;
+    const snapshot = keySnapshot(this.versions, nowSeconds, this.policy);
+    this.lastSnapshot = { at: nowSeconds, versions: this.versions, snapshot };
+    return snapshot;
   }
 
   private newKeyFile(nowSeconds: number, kid = newKid(nowSeconds)): string {

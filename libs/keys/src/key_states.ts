@@ -92,23 +92,35 @@ export function keyStates(keys: readonly KeyVersion[], now: number, policy: Pick
   return ordered;
 }
 
-/** The kid that signs at `now`; undefined only when every key is revoked. */
-export function activeKid(keys: readonly KeyVersion[], now: number, policy: Pick<KeyPolicy, 'verifyHorizonSeconds'>): string | undefined {
-  return keyStates(keys, now, policy).find((k) => k.status === 'active')?.kid;
+/** The states at one instant and what follows from them: the JWKS and the signing key. */
+export interface KeySnapshot {
+  views: KeyView[];
+  /** What the JWKS publishes: pending, active and retiring keys, newest first. */
+  published: string[];
+  active?: KeyView;
+  /** Seconds the active key has been signing (0 before any key activated). */
+  activeAgeSeconds: number;
 }
 
-/** What the JWKS publishes at `now`: pending, active and retiring keys, newest first. */
-export function publishedKids(keys: readonly KeyVersion[], now: number, policy: Pick<KeyPolicy, 'verifyHorizonSeconds'>): string[] {
-  return keyStates(keys, now, policy)
-    .filter((k) => k.status === 'pending' || k.status === 'active' || k.status === 'retiring')
-    .map((k) => k.kid);
+export function keySnapshot(keys: readonly KeyVersion[], now: number, policy: Pick<KeyPolicy, 'verifyHorizonSeconds'>): KeySnapshot {
+  const views = keyStates(keys, now, policy);
+  const active = views.find((k) => k.status === 'active');
+  return {
+    views,
+    published: views.filter((k) => k.status === 'pending' || k.status === 'active' || k.status === 'retiring').map((k) => k.kid),
+    active,
+    activeAgeSeconds: active ? Math.max(0, now - active.activates_at) : 0,
+  };
 }
 
-/** Seconds the active key has been signing (0 before any key activated). */
-export function activeKeyAgeSeconds(keys: readonly KeyVersion[], now: number, policy: Pick<KeyPolicy, 'verifyHorizonSeconds'>): number {
-  const active = keyStates(keys, now, policy).find((k) => k.status === 'active');
-  return active ? Math.max(0, now - active.activates_at) : 0;
-}
+export const activeKid = (keys: readonly KeyVersion[], now: number, policy: Pick<KeyPolicy, 'verifyHorizonSeconds'>): string | undefined =>
+  keySnapshot(keys, now, policy).active?.kid;
+
+export const publishedKids = (keys: readonly KeyVersion[], now: number, policy: Pick<KeyPolicy, 'verifyHorizonSeconds'>): string[] =>
+  keySnapshot(keys, now, policy).published;
+
+export const activeKeyAgeSeconds = (keys: readonly KeyVersion[], now: number, policy: Pick<KeyPolicy, 'verifyHorizonSeconds'>): number =>
+  keySnapshot(keys, now, policy).activeAgeSeconds;
 
 export class KeyStateError extends Error {
   constructor(
