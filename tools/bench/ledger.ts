@@ -4,13 +4,13 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { NatsBus } from '@ctp/bus';
 import { leafHash, NoteSigner, NoteVerifier, verifyPack } from '@ctp/ledger-core';
 import { buildPack, LEDGER_STREAM_SPEC, ledgerSubject, LedgerStore, LedgerWriter } from '@ctp/ledger';
 import { REVOCATION_STREAM_SPEC } from '@ctp/revocation';
+import { freePort } from '@ctp/testing';
 import { paced, type PacedResult } from './loadgen.mjs';
 
 const QUICK = process.argv.includes('--quick');
@@ -24,12 +24,7 @@ const latencySummary = (r: PacedResult) => ({ p50: round(r.p50_ms, 3), p99: roun
 
 /** Runs `measure` against tools/bench/floor-server.mjs (bare express 5) in its own process. */
 async function withFloorServer<T>(measure: (port: number) => Promise<T>): Promise<T> {
-  const port = await new Promise<number>((resolve) => {
-    const probe = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => resolve(port));
-    });
-  });
+  const port = await freePort();
   const child = spawn(process.execPath, [join(__dirname, 'floor-server.mjs')], { env: { ...process.env, PORT: String(port) }, stdio: ['ignore', 'pipe', 'inherit'] });
   try {
     await new Promise<void>((resolve, reject) => {

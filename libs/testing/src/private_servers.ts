@@ -3,7 +3,7 @@ import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './processes';
-import { portOpen } from './servers';
+import { waitPort as waitPortFor } from './servers';
 
 /**
  * Private PostgreSQL and NATS servers in a temporary directory, on free ports, for
@@ -14,14 +14,8 @@ import { portOpen } from './servers';
 const PG_BIN = process.env.CTP_TEST_PG_BIN ?? '/usr/lib/postgresql/15/bin';
 const NATS_BIN = process.env.CTP_TEST_NATS_SERVER ?? '/usr/sbin/nats-server';
 
-async function waitPort(port: number, open: boolean, what: string, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if ((await portOpen(port)) === open) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`${what} did not ${open ? 'start' : 'stop'} on port ${port}`);
-}
+/** A private server may take longer than the shared ones to come up (PostgreSQL replays its WAL). */
+const waitPort = (port: number, open: boolean, what: string) => waitPortFor(port, open, what, 20_000);
 
 export interface PrivateServer {
   url: string;

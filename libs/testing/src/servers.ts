@@ -19,8 +19,9 @@ export function portOpen(port: number, host = '127.0.0.1'): Promise<boolean> {
   });
 }
 
-async function waitPort(port: number, open: boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 15_000;
+/** Waits until `port` on 127.0.0.1 accepts connections (`open`) or refuses them. */
+export async function waitPort(port: number, open: boolean, what: string, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if ((await portOpen(port)) === open) return;
     await new Promise((r) => setTimeout(r, 50));
