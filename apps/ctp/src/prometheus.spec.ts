@@ -127,6 +127,8 @@ function unreachableBus(): EventBus {
     read: down,
     consume: down,
     lastSeq: down,
+    consumerLag: down,
+    backlog: down,
     subscribe: async () => ({ healthy: false, stop: async () => undefined }),
     onStatus: () => undefined,
     close: async () => undefined,

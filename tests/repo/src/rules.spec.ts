@@ -45,6 +45,23 @@ describe('Prometheus rules and runbooks', () => {
     expect(runbooks.map((f) => f.replace(/\.md$/, '')).sort()).toEqual([...alertNames].sort());
   });
 
+  it('every alert has promtool unit tests that show it firing and staying silent', () => {
+    const tests = readdirSync(join(ROOT, 'infra/tests')).filter((f) => f.endsWith('.test.yaml')).map((f) => parse(read(join(ROOT, 'infra/tests', f))) as {
+      tests: { alert_rule_test?: { alertname: string; exp_alerts: unknown[] }[] }[];
+    });
+    const checks = tests.flatMap((t) => t.tests).flatMap((t) => t.alert_rule_test ?? []);
+    for (const name of alertNames) {
+      const mine = checks.filter((c) => c.alertname === name);
+      expect([name, mine.some((c) => c.exp_alerts.length > 0), mine.some((c) => c.exp_alerts.length === 0)]).toEqual([name, true, true]);
+    }
+  });
+
+  it('every metric the services export feeds an alert or the dashboard', () => {
+    const exported = [...metricsSource.matchAll(/name: '(ctp_[a-z_]+)'/g)].map((m) => m[1]!);
+    const used = `${read(RULES_FILE)}\n${queries.map((q) => q.expr).join('\n')}\n${JSON.stringify(dashboard.templating)}`;
+    expect(exported.filter((name) => !used.includes(name))).toEqual([]);
+  });
+
   it('docs/operations.md lists every alert with its runbook', () => {
     const operations = read(join(ROOT, 'docs/operations.md'));
     for (const name of alertNames) expect([name, operations.includes(`| ${name} |`) && operations.includes(`(runbooks/${name}.md)`)]).toEqual([name, true]);
@@ -109,6 +126,10 @@ describe('Grafana dashboard', () => {
     has(/Error budget left/, /slo:period_error_budget_remaining:ratio/);
     has(/Request rate by route/, /sum by \(route\) \(rate\(ctp_http_requests_total/);
     has(/5xx ratio by route/, /status=~"5\.\."/);
+    has(/Bus consumer lag/, /ctp_bus_consumer_oldest_pending_age_seconds\{[^}]*consumer="ledger-writer"/);
+    has(/Bus consumer lag/, /ctp_bus_consumer_oldest_pending_age_seconds\{[^}]*consumer="revocation-sync"/);
+    has(/Bus consumer pending/, /ctp_bus_consumer_pending_messages/);
+    has(/Anchoring/, /ctp_ledger_anchors_total/);
   });
 });
 
