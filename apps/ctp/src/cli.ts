@@ -165,7 +165,8 @@ export function rotateCommand(keyDirOption: string | undefined, output: Output):
   const keyDir = keyDirOption ?? join(config.CTP_DATA_DIR, 'keys');
   const existed = existsSync(join(keyDir, 'keys.json'));
   const keys = KeyDirectory.open(keyDir, undefined, { prePublishSeconds: config.CTP_KEY_PREPUBLISH_SECONDS });
-  const kid = existed ? keys.rotate() : keys.states()[0]!.kid;
+  const [first] = keys.states();
+  const kid = existed || !first ? keys.rotate() : first.kid;
   const activatesAt = new Date((keys.states().find((k) => k.kid === kid)?.activates_at ?? 0) * 1000).toISOString();
   if (output.json) console.log(JSON.stringify({ kid, key_dir: keyDir, created: !existed, activates_at: activatesAt }));
   else if (!existed) console.log(`new key directory ${keyDir}: first key ${kid} signs from now (${activatesAt})`);
