@@ -1,6 +1,7 @@
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import Ajv, { type ValidateFunction } from 'ajv';
-import { ALL_CHARTS, CHARTS, isObject, read, readYaml, render, runHelm, SERVICE_CHARTS, validateManifests, type Json, type JsonObject, type K8sObject } from './repo';
+import { ALL_CHARTS, CHARTS, isObject, read, readYaml, render, ROOT, runHelm, SERVICE_CHARTS, validateManifests, type Json, type JsonObject, type K8sObject } from './repo';
 
 /**
  * The Helm charts, rendered by a real Helm (tools/charts/helm.sh) from a copy with the library chart
@@ -70,6 +71,15 @@ describe('chart values', () => {
     expect(invalid('revocation-broadcaster', { serviceAccountName: 'old-key' })).not.toEqual([]);
     expect(invalid('ctp', { ingress: { tls: { enabled: true, secretName: '' } } })).not.toEqual([]);
     expect(invalid('ctp', { runbooks: { baseUrl: 'wiki/runbooks' } })).not.toEqual([]);
+  });
+
+  it('chart READMEs are generated from the values comments and match them (tools/charts/values-docs.mjs)', () => {
+    const result = spawnSync(process.execPath, [join(ROOT, 'tools/charts/values-docs.mjs'), '--check'], { encoding: 'utf8' });
+    expect([result.status, result.stderr]).toEqual([0, '']);
+    for (const chart of ALL_CHARTS) {
+      const key = chart === 'ctp' ? 'runbooks.baseUrl' : 'networkPolicy.extraEgress';
+      expect(read(join(CHARTS, chart, 'README.md'))).toContain(`| \`${key}\` |`);
+    }
   });
 
   it.each(ALL_CHARTS)('%s: every value in values.yaml is documented by a comment', (chart) => {
