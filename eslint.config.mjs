@@ -24,6 +24,20 @@ export default [
     },
   },
   {
+    // The repository checks compare the docs with each app's configuration schema (and nothing else of an app).
+    files: ['tests/repo/**/*.ts'],
+    rules: {
+      '@nx/enforce-module-boundaries': [
+        'error',
+        {
+          enforceBuildableLibDependency: false,
+          allow: ['@ctp/app-ctp/src/config', '@ctp/app-issuer/src/config', '@ctp/app-introspector/src/config', '@ctp/app-revocation-broadcaster/src/config', '@ctp/app-ledger-writer/src/config'],
+          depConstraints: [{ sourceTag: 'type:test', onlyDependOnLibsWithTags: ['type:lib', 'type:app'] }],
+        },
+      ],
+    },
+  },
+  {
     files: ['**/*.spec.ts', 'tools/**'],
     rules: { '@typescript-eslint/no-non-null-assertion': 'off' },
   },
