@@ -254,24 +254,42 @@ let lagSample: { atMs: number; done: Promise<void> } | undefined;
 
 /**
  * Measures every registered reader once per scrape (both lag gauges share the sample) with a 2 s
- * deadline; a reader that cannot be measured (bus down) has no series until it can.
+ * deadline. Readers with the same labels (two revocation views in one process) report the furthest
+ * behind; labels none of whose readers could be measured (bus down) have no series until they can.
  */
 function sampleLag(): Promise<void> {
   const now = Date.now();
   if (lagSample && now - lagSample.atMs < 1_000) return lagSample.done;
   const done = (async () => {
-    await Promise.all(
+    const measured = await Promise.all(
       [...lagProbes].map(async (probe) => {
         try {
-          const lag = await Promise.race([probe.measure(), new Promise<never>((_, reject) => setTimeout(() => reject(new Error('timeout')), 2_000).unref())]);
-          consumerPending.set(probe.labels, lag.pending);
-          consumerOldestAge.set(probe.labels, lag.oldestPendingMs === null ? 0 : Math.max(0, Date.now() - lag.oldestPendingMs) / 1000);
+          return { probe, lag: await Promise.race([probe.measure(), new Promise<never>((_, reject) => setTimeout(() => reject(new Error('timeout')), 2_000).unref())]) };
         } catch {
-          consumerPending.remove(probe.labels);
-          consumerOldestAge.remove(probe.labels);
+          return { probe, lag: undefined };
         }
       }),
     );
+    const byLabels = new Map<string, { labels: LagProbe['labels']; pending: number; ageSeconds: number; ok: boolean }>();
+    for (const { probe, lag } of measured) {
+      const key = `${probe.labels.consumer}\0${probe.labels.stream}`;
+      const entry = byLabels.get(key) ?? { labels: probe.labels, pending: 0, ageSeconds: 0, ok: false };
+      if (lag) {
+        entry.ok = true;
+        entry.pending = Math.max(entry.pending, lag.pending);
+        entry.ageSeconds = Math.max(entry.ageSeconds, lag.oldestPendingMs === null ? 0 : Math.max(0, Date.now() - lag.oldestPendingMs) / 1000);
+      }
+      byLabels.set(key, entry);
+    }
+    for (const { labels, pending, ageSeconds, ok } of byLabels.values()) {
+      if (ok) {
+        consumerPending.set(labels, pending);
+        consumerOldestAge.set(labels, ageSeconds);
+      } else {
+        consumerPending.remove(labels);
+        consumerOldestAge.remove(labels);
+      }
+    }
   })();
   lagSample = { atMs: now, done };
   return done;
