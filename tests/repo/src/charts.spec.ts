@@ -148,6 +148,7 @@ describe('rendered manifests', () => {
     expect(refused('--set', 'ledger-writer.config.CTP_TSA_URL=https://tsa.example.com')).toContain('tsa.rootsConfigMap');
     expect(refused('--set', 'ledger-writer.config.CTP_LEDGER_RETENTION_INTERVAL_MS=1000')).toContain('segments.existingClaim');
     expect(runHelm(['lint', '--strict', 'ctp', ...ALL_OPTIONS]).status).toBe(0);
+    for (const chart of SERVICE_CHARTS) expect([chart, runHelm(['lint', '--strict', chart, ...ISSUER]).status]).toEqual([chart, 0]);
   });
 });
 

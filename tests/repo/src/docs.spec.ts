@@ -7,7 +7,7 @@ import { introspectorConfigSchema } from '@ctp/app-introspector/src/config';
 import { issuerConfigSchema } from '@ctp/app-issuer/src/config';
 import { ledgerWriterConfigSchema } from '@ctp/app-ledger-writer/src/config';
 import { broadcasterConfigSchema } from '@ctp/app-revocation-broadcaster/src/config';
-import { CHARTS, read, readYaml, ROOT, SERVICE_CHARTS } from './repo';
+import { CHARTS, read, readYaml, render, ROOT, SERVICE_CHARTS } from './repo';
 
 /**
  * The docs against the code: every file the README and docs/ name exists (migrations included), the
@@ -109,6 +109,27 @@ describe('README configuration table matches the config schemas', () => {
       }
     }
     expect(wrong).toEqual([]);
+  });
+});
+
+describe('the charts set what README.md documents', () => {
+  /** Documented for the service but never set by its chart, on purpose. */
+  const NOT_SET: Record<string, string[]> = {
+    issuer: ['CTP_RATE_LIMIT_INTROSPECT', 'CTP_RATE_LIMIT_REVOKE', 'CTP_KMS_ENDPOINT'],
+    introspector: ['CTP_RATE_LIMIT_ISSUE', 'CTP_RATE_LIMIT_REVOKE'],
+    'revocation-broadcaster': ['CTP_RATE_LIMIT_ISSUE', 'CTP_RATE_LIMIT_INTROSPECT'],
+    'ledger-writer': [],
+  };
+  // Every option on: each variable a chart can set is set.
+  const deployments = render('ctp', ['-f', 'ctp/ci/ci-values.yaml', '-f', 'ctp/ci/all-options-values.yaml']).objects.filter((o) => o.kind === 'Deployment');
+  const rows = readmeRows();
+
+  it.each(SERVICES)('%s: sets every variable README.md lists for it (other endpoints\' rate limits and the KMS emulator endpoint aside), and no undocumented one', (service) => {
+    const deployment = deployments.find((d) => d.metadata.name === `ci-${service}`) as unknown as { spec: { template: { spec: { containers: { env: { name: string }[] }[] } } } };
+    const set = new Set(deployment.spec.template.spec.containers[0]!.env.map((e) => e.name).filter((n) => n.startsWith('CTP_')));
+    const documented = rows.filter((r) => r.users.includes(service)).map((r) => r.name);
+    expect(documented.filter((n) => !set.has(n)).sort()).toEqual([...NOT_SET[service]!].sort());
+    expect([...set].filter((n) => !rows.some((r) => r.name === n))).toEqual([]);
   });
 });
 
