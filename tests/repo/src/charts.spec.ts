@@ -210,13 +210,20 @@ describe('what the templates promise', () => {
     expect(named(defaults, 'Deployment', 'ci-issuer').spec.template.spec.serviceAccountName).toBeUndefined();
   });
 
-  it('pods spread over nodes and zones, and every Deployment is hardened', () => {
+  it('pods spread over nodes and zones, every Deployment is hardened, and backend URLs come from Secrets', () => {
     for (const deployment of byKind(defaults, 'Deployment') as (K8sObject & { spec: Record<string, any> })[]) { // eslint-disable-line @typescript-eslint/no-explicit-any
       const pod = deployment.spec.template.spec;
       expect(pod.automountServiceAccountToken).toBe(false);
       expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 10001, seccompProfile: { type: 'RuntimeDefault' } });
       expect(pod.containers[0].securityContext).toMatchObject({ readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } });
       expect(pod.volumes).toContainEqual({ name: 'tmp', emptyDir: { sizeLimit: '64Mi' } });
+      // Backend URLs may carry credentials: they come from Secrets, never from values.
+      const env = pod.containers[0].env as { name: string; value?: string; valueFrom?: { secretKeyRef?: object } }[];
+      const fromSecret = (name: string) => expect([name, env.find((e) => e.name === name)?.valueFrom?.secretKeyRef]).toEqual([name, expect.any(Object)]);
+      fromSecret('CTP_NATS_URL');
+      if (deployment.metadata.name === 'ci-ledger-writer') fromSecret('CTP_DATABASE_URL');
+      else fromSecret('CTP_REDIS_URL');
+      if (deployment.metadata.name === 'ci-introspector') expect(env).toContainEqual({ name: 'CTP_JWKS_URL', value: 'http://ci-issuer:8001/.well-known/jwks.json' });
       if (deployment.metadata.name === 'ci-ledger-writer') continue;
       expect(pod.topologySpreadConstraints.map((c: { topologyKey: string }) => c.topologyKey)).toEqual(['kubernetes.io/hostname', 'topology.kubernetes.io/zone']);
     }
