@@ -46,10 +46,14 @@ export function builtCharts(): string {
   const dir = mkdtempSync(join(tmpdir(), 'ctp-charts-'));
   cpSync(CHARTS, join(dir, 'charts'), { recursive: true });
   for (const chart of [...SERVICE_CHARTS, 'ctp']) execFileSync(helm(), ['dependency', 'build', join(dir, 'charts', chart)], { stdio: 'pipe' });
-  process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
   built = join(dir, 'charts');
   return built;
 }
+// Registered when a spec file loads this module: the built copy goes with the file's last test.
+afterAll(() => {
+  if (built) rmSync(join(built, '..'), { recursive: true, force: true });
+  built = undefined;
+});
 
 export interface HelmResult {
   status: number;
