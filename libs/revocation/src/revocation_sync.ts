@@ -1,6 +1,6 @@
 import type { BusStatus, EventBus, Subscription } from '@ctp/bus';
 import { CLOCK_SKEW_SECONDS, MAX_TOKEN_TTL_SECONDS } from '@ctp/ctp-core';
-import { consumeSpan, revocationPropagation, revocationStale } from '@ctp/telemetry';
+import { consumeSpan, revocationPropagation, revocationStale, watchConsumerLag } from '@ctp/telemetry';
 import type { CrlStore } from './crl';
 import { ALL_REVOCATIONS, REVOCATION_STREAM, type RevocationEvent } from './events';
 import type { RevocationList } from './revocation_list';
@@ -36,6 +36,9 @@ export class RevocationSync implements RevocationList {
   private liveSinceMs = Infinity;
   private readonly pullIntervalMs: number;
   private readonly staleAfterMs: number;
+  /** Stream sequence of the last revocation handled: the position its lag is measured from. */
+  private handledSeq = 0;
+  private unwatchLag: (() => void) | undefined;
 
   constructor(private readonly options: RevocationSyncOptions) {
     this.pullIntervalMs = options.pullIntervalMs ?? 1_000;
@@ -48,10 +51,14 @@ export class RevocationSync implements RevocationList {
    */
   async start(): Promise<void> {
     this.liveSinceMs = Date.now();
+    // The replay below starts inside the stream; measuring lag from its end until the first event
+    // under-reports the replay's own backlog for a moment, never a live one.
+    this.handledSeq = await this.options.bus.lastSeq(REVOCATION_STREAM).catch(() => 0);
     const replayFrom = this.liveSinceMs - (MAX_TOKEN_TTL_SECONDS + 2 * CLOCK_SKEW_SECONDS) * 1000;
     this.subscription = await this.options.bus.subscribe<RevocationEvent>(
       { stream: REVOCATION_STREAM, filter: ALL_REVOCATIONS, fromTimeMs: replayFrom, onResume: () => void this.backfill() },
       (event) => {
+        this.handledSeq = Math.max(this.handledSeq, event.seq);
         const { jti, expires_at: expiresAt, revoked_at_ms: revokedAtMs } = event.data;
         // A live revocation continues the revoke's trace (the span shows when this introspector
         // learned of it); the replay at start is neither traced nor measured.
@@ -65,9 +72,13 @@ export class RevocationSync implements RevocationList {
     await this.backfill();
     this.timer = setInterval(() => void this.tick(), this.pullIntervalMs);
     this.timer.unref();
+    this.unwatchLag = watchConsumerLag({ consumer: 'revocation-sync', stream: REVOCATION_STREAM }, () =>
+      this.options.bus.backlog({ stream: REVOCATION_STREAM, filter: ALL_REVOCATIONS, afterSeq: this.handledSeq }),
+    );
   }
 
   async stop(): Promise<void> {
+    this.unwatchLag?.();
     clearInterval(this.timer);
     await this.subscription?.stop();
   }
