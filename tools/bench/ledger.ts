@@ -8,8 +8,8 @@ import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { NatsBus } from '@ctp/bus';
 import { leafHash, NoteSigner, NoteVerifier, verifyPack } from '@ctp/ledger-core';
-import { buildPack, LEDGER_STREAM_SPEC, ledgerSubject, LedgerStore, LedgerWriter } from '@ctp/ledger';
-import { REVOCATION_STREAM_SPEC } from '@ctp/revocation';
+import { LEDGER_STREAM_SPEC, ledgerSubject, REVOCATION_STREAM_SPEC } from '@ctp/events';
+import { buildPack, LedgerStore, LedgerWriter } from '@ctp/ledger';
 import { freePort } from '@ctp/testing';
 import { paced, type PacedResult } from './loadgen.mjs';
 

@@ -5,13 +5,13 @@ import { baseUrl, close, createLogger, createServiceApp, edgeControls, jsonBody,
 import { DecisionLog, Introspector, introspectorRouter } from '@ctp/introspection';
 import { IssuanceService, issuerRouter, keyAdministration } from '@ctp/issuance';
 import { KeyRevocationWatch, loadOrCreateSecret, openTokenKeys, tokenKeySettings } from '@ctp/keys';
-import { ledgerRouter, LEDGER_STREAM, LEDGER_STREAM_SPEC, LedgerStore, loadCheckpointSigners, startEmbeddedPostgres, startLedger } from '@ctp/ledger';
+import { LEDGER_STREAM_SPEC, REVOCATION_STREAM_SPEC } from '@ctp/events';
+import { ledgerRouter, LedgerStore, loadCheckpointSigners, startEmbeddedPostgres, startLedger } from '@ctp/ledger';
 import { loadPartnerAuth } from '@ctp/partners';
 import {
   attachRevocationWebSocket,
   openCrl,
   redisOf,
-  REVOCATION_STREAM_SPEC,
   RevocationFeed,
   revocationRouter,
   RevocationService,
@@ -52,9 +52,9 @@ export async function startCtp(config: UpConfig, logger: Logger = createLogger('
     onError: (error) => logger.warn({ err: error }, 'revocation list read failed'),
   });
   await revocations.start();
-  const revokedKeys = new KeyRevocationWatch({ bus, stream: LEDGER_STREAM, onRevoked: (kid) => logger.warn({ kid }, 'signing key revoked: denying its tokens') });
+  const revokedKeys = new KeyRevocationWatch({ bus, onRevoked: (kid) => logger.warn({ kid }, 'signing key revoked: denying its tokens') });
   await revokedKeys.start();
-  const keyAdmin = keyAdministration(directory, { operatorsFile: config.CTP_OPERATORS_FILE, bus, body: jsonBody(), logger });
+  const keyAdmin = keyAdministration(directory, { operatorsFile: config.CTP_OPERATORS_FILE, events: bus, body: jsonBody(), logger });
   const feed = new RevocationFeed(bus);
   await feed.start();
   const auth = partnerAuth(partners, edge.rateLimits);
@@ -64,12 +64,12 @@ export async function startCtp(config: UpConfig, logger: Logger = createLogger('
   const signers = loadCheckpointSigners(join(config.CTP_DATA_DIR, 'ledger-keys'), config.CTP_LEDGER_ORIGIN, config.CTP_LEDGER_HYBRID);
   const ledger = await startLedger(config, { store, bus, signers, logger });
   const { writer } = ledger;
-  const decisions = new DecisionLog({ ledger: bus });
+  const decisions = new DecisionLog({ events: bus });
   decisions.start();
   const issuance = new IssuanceService({
     keys,
     owners: crl,
-    ledger: bus,
+    events: bus,
     issuer: config.CTP_ISSUER,
     ttlSeconds: config.CTP_TOKEN_TTL_SECONDS,
     subjectSecret: loadOrCreateSecret(join(config.CTP_DATA_DIR, 'subject.secret')),

@@ -1,7 +1,7 @@
 import { connectBus } from '@ctp/bus';
 import { createLogger, createServiceApp, listen, loadTls, shutdownOnSignals } from '@ctp/http';
-import { LEDGER_STREAM_SPEC, ledgerRouter, LedgerStore, loadCheckpointSigners, startLedger } from '@ctp/ledger';
-import { REVOCATION_STREAM_SPEC } from '@ctp/revocation';
+import { LEDGER_STREAM_SPEC, REVOCATION_STREAM_SPEC } from '@ctp/events';
+import { ledgerRouter, LedgerStore, loadCheckpointSigners, startLedger } from '@ctp/ledger';
 import { metricsRouter, startTracing } from '@ctp/telemetry';
 import { loadLedgerWriterConfig } from './config';
 

@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NatsBus } from '@ctp/bus';
 import { findChainBreak, MerkleTree, NoteVerifier, openNote, parseCheckpoint, verifyConsistency } from '@ctp/ledger-core';
-import { LEDGER_STREAM_SPEC, ledgerSubject, LedgerStore } from '@ctp/ledger';
-import { REVOCATION_STREAM_SPEC } from '@ctp/revocation';
+import { LEDGER_STREAM_SPEC, ledgerSubject, REVOCATION_STREAM_SPEC } from '@ctp/events';
+import { LedgerStore } from '@ctp/ledger';
 import { privateNats, privatePostgres, startService, tsEntry, waitFor, type PrivateServer, type ServiceProcess } from '@ctp/testing';
 
 /**

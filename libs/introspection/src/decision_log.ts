@@ -1,25 +1,13 @@
-import { randomUUID } from 'node:crypto';
 import type { IntrospectionResult } from '@ctp/ctp-core';
-import type { LedgerPublisher } from '@ctp/issuance';
-
-export const DECISIONS_SUBJECT = 'ctp.ledger.introspection.decisions';
+import { introspectionDecisionsEvent, publishEvent, type EventPublisher, type IntrospectionDecision } from '@ctp/events';
 
 export interface DecisionLogOptions {
-  ledger: LedgerPublisher;
+  events: EventPublisher;
   /** Decisions per ledger event (default 256) and the longest a decision waits (default 1 s). */
   batchSize?: number;
   flushMs?: number;
   /** Decisions kept while the bus is down; beyond this the oldest are dropped and counted. */
   maxBuffered?: number;
-}
-
-interface Decision {
-  jti: string | null;
-  decision: 'allow' | 'deny';
-  reason: string | null;
-  aud: string;
-  purpose: string;
-  at_ms: number;
 }
 
 /**
@@ -28,7 +16,7 @@ interface Decision {
  * appends to a buffer.
  */
 export class DecisionLog {
-  private buffer: Decision[] = [];
+  private buffer: IntrospectionDecision[] = [];
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> | undefined;
   dropped = 0;
@@ -60,8 +48,7 @@ export class DecisionLog {
       try {
         while (this.buffer.length > 0) {
           const batch = this.buffer.slice(0, this.options.batchSize ?? 256);
-          const eventId = `introspection.decisions:${randomUUID()}`;
-          await this.options.ledger.publish(DECISIONS_SUBJECT, { event_id: eventId, type: 'introspection.decisions', decisions: batch }, { msgId: eventId });
+          await publishEvent(this.options.events, introspectionDecisionsEvent(batch));
           this.buffer.splice(0, batch.length);
         }
       } catch {

@@ -1,5 +1,5 @@
 export * from './embedded';
-export * from './events';
+export { toLedgerEvent } from './events';
 export * from './migrate';
 export * from './router';
 export * from './signers';

@@ -1,8 +1,8 @@
 import type { BusEvent, EventBus, Subscription } from '@ctp/bus';
 import { findChainBreak, formatCheckpoint, MerkleTree, signNote, verifyConsistency, type NoteSigner } from '@ctp/ledger-core';
-import { ALL_REVOCATIONS, REVOCATION_STREAM } from '@ctp/revocation';
+import { ALL_LEDGER_EVENTS, ALL_REVOCATIONS, LEDGER_STREAM, REVOCATION_STREAM } from '@ctp/events';
 import { consumeSpan, ledgerAppendLatency, ledgerChainBreaks, ledgerEntries, ledgerIntegrityOk, ledgerTreeSize, registerLedgerMetrics } from '@ctp/telemetry';
-import { LEDGER_STREAM, toLedgerEvent } from './events';
+import { toLedgerEvent } from './events';
 import type { LedgerStore, StoredCheckpoint } from './store';
 
 /** Entries read per query by the integrity monitor, and verified between two turns of the event loop. */
@@ -71,7 +71,7 @@ export class LedgerWriter {
     const consume = { batchSize: this.options.batchSize ?? 256, maxWaitMs: this.options.maxWaitMs ?? 250, fromTimeMs: this.options.fromTimeMs };
     const handler = (events: BusEvent<Record<string, unknown>>[]) => this.appendSerially(events);
     this.subscriptions = [
-      await this.options.bus.consume({ stream: LEDGER_STREAM, durable, filter: 'ctp.ledger.>', ...consume }, handler),
+      await this.options.bus.consume({ stream: LEDGER_STREAM, durable, filter: ALL_LEDGER_EVENTS, ...consume }, handler),
       await this.options.bus.consume({ stream: REVOCATION_STREAM, durable, filter: ALL_REVOCATIONS, ...consume }, handler),
     ];
     this.every(this.options.checkpointIntervalMs ?? 500, () => this.checkpoint());
