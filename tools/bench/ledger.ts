@@ -80,7 +80,7 @@ async function main() {
       if (batchSize === 4000) {
         // 4. ctp verify speed on a pack of everything appended.
         const tPack = performance.now();
-        const pack = await buildPack({ store: schemaStore, writer, signers: [signer], origin: 'ctp.bench/ledger' }, new Date(startedAt - 60_000), new Date(Date.now() + 60_000));
+        const pack = await buildPack({ store: schemaStore, view: writer, verifiers: [signer.verifier], origin: 'ctp.bench/ledger' }, new Date(startedAt - 60_000), new Date(Date.now() + 60_000));
         const packSeconds = (performance.now() - tPack) / 1000;
         const tv = performance.now();
         const summary = verifyPack(pack, { trustedKeys: [NoteVerifier.parse(signer.verifier.toString())] });

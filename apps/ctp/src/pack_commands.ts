@@ -1,5 +1,6 @@
-import { readFileSync, writeFileSync } from 'node:fs';
-import { NoteVerifier, PackVerificationError, verifyPackWithAnchors, type AnchoredPackSummary } from '@ctp/ledger-core';
+import { readFileSync } from 'node:fs';
+import { LedgerVerificationError, NoteVerifier, type AnchoredPackSummary } from '@ctp/ledger-core';
+import { downloadPack, verifyPackFile } from '@ctp/ledger';
 
 /** A progress bar on stderr: redrawn in place on a terminal, a line per 10% otherwise (CI logs). */
 function progress(): (done: number, total: number) => void {
@@ -30,10 +31,8 @@ function anchorLines(s: AnchoredPackSummary): string {
 
 /** `ctp verify pack.zip [--key vkey]... [--tsa-root root.pem]`: offline; exit 0 only if everything verifies. */
 export async function verifyCommand(path: string, keys: string[], tsaRootPath?: string): Promise<number> {
-  let zip: Buffer;
   let tsaRoots: string | undefined;
   try {
-    zip = readFileSync(path);
     tsaRoots = tsaRootPath === undefined ? undefined : readFileSync(tsaRootPath, 'utf8');
   } catch (error) {
     console.error(`FAIL unreadable: ${(error as Error).message}`);
@@ -42,40 +41,60 @@ export async function verifyCommand(path: string, keys: string[], tsaRootPath?: 
   try {
     const trustedKeys = keys.length > 0 ? keys.map((k) => NoteVerifier.parse(k)) : undefined;
     const started = performance.now();
-    const s = await verifyPackWithAnchors(zip, { trustedKeys, tsaRoots, onProgress: progress() });
+    const s = await verifyPackFile(path, { trustedKeys, tsaRoots, onProgress: progress() });
     const seconds = (performance.now() - started) / 1000;
     console.log(`OK ${path}
   origin:        ${s.origin}
   range:         ${s.range.from} .. ${s.range.to}
   entries:       ${s.entries} (seq ${s.firstSeq}..${s.lastSeq}): canonical, gap-free, hash chain intact
   merkle:        every entry is contained in signed checkpoint ${s.checkpointSize}
+  complete:      ${edges(s)}
   checkpoints:   ${s.checkpoints} signed by ${s.signedBy.join(', ')}, each consistent with the previous
   inclusion:     ${s.inclusionProofs} sampled inclusion proofs verify
 ${anchorLines(s)}
   verified in:   ${seconds.toFixed(2)} s`);
     if (!s.pinnedKeys) console.log('  WARNING: no --key given; checked against the keys inside the pack. Pin the operator\'s published key to rule out a forged pack.');
+    if (s.openEnd) console.log(`  WARNING: the range is open at its end: the pack's last checkpoint (${s.checkpointSize}) ends inside it; entries recorded after that checkpoint are not in the pack.`);
     return 0;
   } catch (error) {
-    if (error instanceof PackVerificationError) console.error(`FAIL ${error.code}: ${error.message}`);
+    if (error instanceof LedgerVerificationError) console.error(`FAIL ${error.code}: ${error.message}`);
     else console.error(`FAIL ${(error as Error).message}`);
     return 1;
   }
 }
 
-/** `ctp export --from --to [--out] [--url]`: asks a running service for a pack. */
-export async function exportCommand(options: { from?: string; to?: string; out?: string; url?: string }): Promise<number> {
+function edges(s: AnchoredPackSummary): string {
+  const start = s.boundaries.before === null ? 'from the log\'s first entry' : `entry ${s.boundaries.before} before it was recorded before the range`;
+  const end = s.boundaries.after === null ? 'open end (see the warning below)' : `entry ${s.boundaries.after} after it was recorded after the range`;
+  return `${start}; ${end}`;
+}
+
+/**
+ * `ctp export --from --to [--out] [--url]`: streams a running service's pack to a file,
+ * with the auditor credential from CTP_AUDITOR_KEY (not needed in dev mode).
+ */
+export async function exportCommand(options: { from?: string; to?: string; out?: string; url?: string }, env = process.env): Promise<number> {
   if (!options.from || !options.to) {
     console.error('usage: ctp export --from <RFC 3339 time> --to <RFC 3339 time> [--out pack.zip] [--url http://127.0.0.1:8000]');
     return 2;
   }
-  const base = options.url ?? process.env.CTP_URL ?? 'http://127.0.0.1:8000';
-  const res = await fetch(`${base}/ledger/export?from=${encodeURIComponent(options.from)}&to=${encodeURIComponent(options.to)}`);
-  if (!res.ok) {
-    console.error(`export failed: HTTP ${res.status} ${await res.text()}`);
+  const base = options.url ?? env.CTP_URL ?? 'http://127.0.0.1:8000';
+  const out = options.out ?? `ctp-pack-${options.from.slice(0, 10)}-${options.to.slice(0, 10)}.zip`;
+  const headers: Record<string, string> = env.CTP_AUDITOR_KEY ? { Authorization: `Bearer ${env.CTP_AUDITOR_KEY}` } : {};
+  let shown = 0;
+  const result = await downloadPack(`${base}/ledger/export?from=${encodeURIComponent(options.from)}&to=${encodeURIComponent(options.to)}`, out, {
+    headers,
+    onProgress: (bytes) => {
+      if (bytes - shown < 8 * 1024 * 1024) return;
+      shown = bytes;
+      process.stderr.write(process.stderr.isTTY ? `\rdownloading ${(bytes / 1048576).toFixed(0)} MiB` : `downloaded ${(bytes / 1048576).toFixed(0)} MiB\n`);
+    },
+  });
+  if (result.status !== 200) {
+    console.error(`export failed: HTTP ${result.status} ${result.error ?? ''}`);
     return 1;
   }
-  const out = options.out ?? `ctp-pack-${options.from.slice(0, 10)}-${options.to.slice(0, 10)}.zip`;
-  writeFileSync(out, Buffer.from(await res.arrayBuffer()));
-  console.log(`wrote ${out}; check it with: ctp verify ${out} --key <verifier key from GET /ledger/verifiers>`);
+  if (shown > 0 && process.stderr.isTTY) process.stderr.write('\n');
+  console.log(`wrote ${out} (${result.bytes} bytes); check it with: ctp verify ${out} --key <verifier key from GET /ledger/verifiers>`);
   return 0;
 }

@@ -83,7 +83,7 @@ export async function startCtp(config: UpConfig, logger: Logger = createLogger('
       issuerRouter({ service: issuance, keys, auth, body }),
       ...keyAdmin.routers,
       introspectorRouter({ introspector, decisions, auth, body }),
-      ledgerRouter({ store, writer, signers, origin: config.CTP_LEDGER_ORIGIN }),
+      ledgerRouter({ store, view: writer, verifiers: signers.map((s) => s.verifier), origin: config.CTP_LEDGER_ORIGIN }),
       revocationRouter({
         service: new RevocationService({ bus, crl }),
         feed,

@@ -19,7 +19,7 @@ async function main() {
   const app = createServiceApp({
     logger,
     readiness: { bus: () => bus.status === 'connected' },
-    routers: [metricsRouter(), ledgerRouter({ store, writer, signers, origin: config.CTP_LEDGER_ORIGIN })],
+    routers: [metricsRouter(), ledgerRouter({ store, view: writer, verifiers: signers.map((s) => s.verifier), origin: config.CTP_LEDGER_ORIGIN })],
   });
   const server = await listen(app, config.CTP_PORT, config.CTP_HOST, { tls });
   shutdownOnSignals([server], async () => {

@@ -12,3 +12,5 @@ export * from './tiers/partitions';
 export * from './tiers/retention';
 export * from './tiers/schedule';
 export * from './service';
+export * from './pack_files';
+export * from './reader';

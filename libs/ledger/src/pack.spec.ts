@@ -1,10 +1,14 @@
 import { generateKeyPairSync, randomBytes, sign } from 'node:crypto';
-import { strFromU8, strToU8, unzipSync, zipSync } from 'fflate';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Deflate, deflateSync, strFromU8, strToU8, unzipSync, Zip, ZipDeflate, zipSync } from 'fflate';
 import { MemoryBus } from '@ctp/bus';
-import { NoteSigner, PackVerificationError, verifyPack } from '@ctp/ledger-core';
+import { LEDGER_VERIFICATION_CODES, LedgerVerificationError, NoteSigner, verifyPack } from '@ctp/ledger-core';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from './embedded';
 import { LEDGER_STREAM_SPEC, ledgerSubject, REVOCATION_STREAM_SPEC } from '@ctp/events';
 import { buildPack } from './pack_export';
+import { verifyPackFile } from './pack_files';
 import { LedgerStore } from './store';
 import { LedgerWriter } from './writer';
 
@@ -29,7 +33,7 @@ beforeAll(async () => {
   }
   const deadline = Date.now() + 10_000;
   while (writer.tree.size < 40 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-  pack = await buildPack({ store, writer, signers: [signer], origin: 'ctp.test/ledger' }, from, to);
+  pack = await buildPack({ store, view: writer, verifiers: [signer.verifier], origin: 'ctp.test/ledger' }, from, to);
 });
 afterAll(async () => {
   await writer.stop();
@@ -50,8 +54,8 @@ function failure(zip: Uint8Array): string {
   try {
     verifyPack(zip, { trustedKeys: [signer.verifier] });
   } catch (error) {
-    expect(error).toBeInstanceOf(PackVerificationError);
-    return (error as PackVerificationError).code;
+    expect(error).toBeInstanceOf(LedgerVerificationError);
+    return (error as LedgerVerificationError).code;
   }
   throw new Error('the tampered pack verified');
 }
@@ -64,7 +68,7 @@ describe('compliance pack', () => {
 
   it('verifies a later sub-range through the frontier and a consistency proof, and catches a forged frontier', async () => {
     const entry20 = (await store.entry(20))!.entry.recorded_at;
-    const sub = await buildPack({ store, writer, signers: [signer], origin: 'ctp.test/ledger' }, new Date(entry20), to);
+    const sub = await buildPack({ store, view: writer, verifiers: [signer.verifier], origin: 'ctp.test/ledger' }, new Date(entry20), to);
     const summary = verifyPack(sub, { trustedKeys: [signer.verifier] });
     expect(summary.firstSeq).toBeGreaterThan(1);
     expect(summary.lastSeq).toBe(40);
@@ -131,5 +135,164 @@ describe('compliance pack', () => {
 
   it('catches a truncated zip', () => {
     expect(failure(pack.subarray(0, Math.floor(pack.length * 0.7)))).toBe('unreadable');
+  });
+});
+
+/** A zip of `members` in order, as written: names may repeat. */
+function rezip(members: [string, Uint8Array][]): Uint8Array {
+  const out: Uint8Array[] = [];
+  const zip = new Zip((error, chunk) => {
+    if (error) throw error;
+    out.push(chunk);
+  });
+  for (const [name, data] of members) {
+    const file = new ZipDeflate(name, { level: 6 });
+    zip.add(file);
+    file.push(data, true);
+  }
+  zip.end();
+  return Buffer.concat(out);
+}
+const genuine = () => Object.entries(unzipSync(pack)) as [string, Uint8Array][];
+const MiB = 1024 * 1024;
+/** 256 MiB of one byte, deflated once (about 256 KB), to splice into zips as a member's data. */
+const bombs = new Map<number, Uint8Array>();
+function bomb(byte: number): Uint8Array {
+  let deflated = bombs.get(byte);
+  if (!deflated) {
+    const parts: Uint8Array[] = [];
+    const deflate = new Deflate({ level: 9 }, (chunk) => void parts.push(chunk));
+    const chunk = new Uint8Array(MiB).fill(byte);
+    for (let i = 0; i < 256; i++) deflate.push(chunk, i === 255);
+    bombs.set(byte, (deflated = Buffer.concat(parts)));
+  }
+  return deflated;
+}
+/** The pack with one member's data replaced by a 256 MiB bomb, written as a zip by hand (deflated data spliced in as it is). */
+function withBomb(member: string, byte: number): Uint8Array {
+  const local: Buffer[] = [];
+  const central: Buffer[] = [];
+  let offset = 0;
+  for (const [name, data] of genuine()) {
+    const deflated = name === member ? bomb(byte) : deflateSync(data);
+    const size = name === member ? 256 * MiB : data.length;
+    const fileName = Buffer.from(name);
+    const header = Buffer.alloc(30);
+    header.writeUInt32LE(0x04034b50, 0);
+    header.writeUInt16LE(20, 4);
+    header.writeUInt16LE(8, 8);
+    header.writeUInt32LE(deflated.length, 18);
+    header.writeUInt32LE(size, 22);
+    header.writeUInt16LE(fileName.length, 26);
+    local.push(header, fileName, Buffer.from(deflated));
+    const record = Buffer.alloc(46);
+    record.writeUInt32LE(0x02014b50, 0);
+    record.writeUInt16LE(20, 4);
+    record.writeUInt16LE(20, 6);
+    record.writeUInt16LE(8, 10);
+    record.writeUInt32LE(deflated.length, 20);
+    record.writeUInt32LE(size, 24);
+    record.writeUInt16LE(fileName.length, 28);
+    record.writeUInt32LE(offset, 42);
+    central.push(record, fileName);
+    offset += 30 + fileName.length + deflated.length;
+  }
+  const cd = Buffer.concat(central);
+  const end = Buffer.alloc(22);
+  end.writeUInt32LE(0x06054b50, 0);
+  end.writeUInt16LE(genuine().length, 8);
+  end.writeUInt16LE(genuine().length, 10);
+  end.writeUInt32LE(cd.length, 12);
+  end.writeUInt32LE(offset, 16);
+  return Buffer.concat([...local, cd, end]);
+}
+
+describe('compliance pack verification is bounded and names every failure', () => {
+  it.each<[string, string, number, string]>([
+    ['entries.jsonl of 256 MiB without a newline', 'entries.jsonl', 0x61, 'too_large'],
+    ['entries.jsonl of 256 MiB of newlines', 'entries.jsonl', 0x0a, 'entry_count'],
+    ['checkpoints.jsonl of 256 MiB', 'checkpoints.jsonl', 0x20, 'too_large'],
+    ['manifest.json of 256 MiB', 'manifest.json', 0x20, 'too_large'],
+    ['inclusion_proofs.jsonl of 256 MiB of newlines', 'inclusion_proofs.jsonl', 0x0a, 'bad_inclusion_proof'],
+  ])('refuses a small zip whose %s, without inflating it', (_name, member, byte, expected) => {
+    const zip = withBomb(member, byte);
+    expect(zip.length).toBeLessThan(MiB);
+    const heap = process.memoryUsage().heapUsed;
+    expect(failure(zip)).toBe(expected);
+    expect(process.memoryUsage().heapUsed - heap).toBeLessThan(64 * MiB);
+  });
+
+  it('refuses a member that inflates beyond the size the central directory declares', () => {
+    const zip = Buffer.from(rezip(genuine()));
+    // Shrink the declared size of entries.jsonl in the central directory (offset 24 of its record).
+    const name = Buffer.from('entries.jsonl');
+    const record = zip.lastIndexOf(Buffer.concat([Buffer.from([0x50, 0x4b, 0x01, 0x02])]), zip.lastIndexOf(name));
+    zip.writeUInt32LE(100, record + 24);
+    expect(failure(zip)).toBe('too_large');
+  });
+
+  it('refuses a zip that names a file twice, even when the last copy is genuine', () => {
+    const forged = strToU8('{"not":"the entries"}\n');
+    const files = genuine();
+    expect(failure(rezip([...files.map(([n, d]): [string, Uint8Array] => [n, n === 'entries.jsonl' ? forged : d]), ['entries.jsonl', unzipSync(pack)['entries.jsonl']!]]))).toBe('duplicate_member');
+    expect(failure(rezip([...files, ['manifest.json', unzipSync(pack)['manifest.json']!]]))).toBe('duplicate_member');
+  });
+
+  it('names a documented code for malformed lines instead of a JSON error', () => {
+    const edited = (name: string, text: string) => rezip(genuine().map(([n, d]) => [n, n === name ? strToU8(text) : d]));
+    expect(failure(edited('checkpoints.jsonl', 'not json\n'))).toBe('bad_checkpoint');
+    expect(failure(edited('checkpoints.jsonl', '{"size":"x"}\n'))).toBe('bad_checkpoint');
+    expect(failure(edited('inclusion_proofs.jsonl', '{"seq":1,"proof":"x"}\n'))).toBe('bad_inclusion_proof');
+    expect(failure(edited('verifiers.txt', 'not a key\n'))).toBe('bad_key');
+    expect(failure(edited('manifest.json', '{"format":"ctp-compliance-pack/2","frontier":7}'))).toBe('bad_manifest');
+    expect(failure(edited('entry_hashes.txt', strFromU8(unzipSync(pack)['entry_hashes.txt']!).replace(/^[^\n]+/, 'xyz')))).toBe('broken_chain');
+  });
+
+  it('fails every random corruption with a documented code, never an uncaught error', () => {
+    let seed = 7;
+    const random = (n: number) => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed % n;
+    };
+    const codes = new Set<string>();
+    for (let i = 0; i < 300; i++) {
+      let zip = Buffer.from(pack);
+      if (i % 3 === 0) {
+        for (let k = 0; k < 1 + random(4); k++) zip[random(zip.length)]! ^= 1 << random(8);
+      } else if (i % 3 === 1) {
+        const files = genuine();
+        const index = random(files.length);
+        const bytes = Buffer.from(files[index]![1]);
+        const at = random(Math.max(1, bytes.length));
+        files[index] = [files[index]![0], Buffer.concat([bytes.subarray(0, at), Buffer.from([random(256)]), bytes.subarray(at + 1 + random(3))])];
+        zip = Buffer.from(rezip(files));
+      } else {
+        zip = zip.subarray(0, random(zip.length));
+      }
+      let code = 'ok';
+      try {
+        verifyPack(zip, { trustedKeys: [signer.verifier] });
+      } catch (error) {
+        expect(error).toBeInstanceOf(LedgerVerificationError);
+        code = (error as LedgerVerificationError).code;
+      }
+      codes.add(code);
+    }
+    // A flipped bit may land where nothing is checked (a README byte, a zip timestamp); everything else fails, by a documented name.
+    for (const code of codes) expect(code === 'ok' || code in LEDGER_VERIFICATION_CODES).toBe(true);
+    expect(codes.size).toBeGreaterThan(4);
+  });
+
+  it('verifies a pack file from disk a slice at a time, and names a file it cannot open', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ctp-pack-'));
+    try {
+      writeFileSync(join(dir, 'pack.zip'), pack);
+      expect((await verifyPackFile(join(dir, 'pack.zip'), { trustedKeys: [signer.verifier] })).entries).toBe(40);
+      await expect(verifyPackFile(join(dir, 'missing.zip'), {})).rejects.toMatchObject({ code: 'unreadable' });
+      writeFileSync(join(dir, 'bomb.zip'), withBomb('entries.jsonl', 0x61));
+      await expect(verifyPackFile(join(dir, 'bomb.zip'), { trustedKeys: [signer.verifier] })).rejects.toMatchObject({ code: 'too_large' });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

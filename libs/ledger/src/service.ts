@@ -57,7 +57,7 @@ export async function startLedger(
   const tiers = new TierMaintenance({
     store,
     origin: settings.CTP_LEDGER_ORIGIN,
-    verifiers: signers.map((s) => s.verifier),
+    verifiers: signers.flatMap((s) => s.verifiers),
     policy: retentionPolicy(settings),
     retentionIntervalMs: settings.CTP_LEDGER_RETENTION_INTERVAL_MS,
     log: (message, fields) => logger.info(fields, message),

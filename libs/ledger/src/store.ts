@@ -292,6 +292,23 @@ export class LedgerStore {
     return Number.isFinite(first) ? { first, last } : null;
   }
 
+  /** The last seq recorded before `at` (0 when there is none): where an empty time range sits in the log. */
+  async lastSeqBefore(at: Date): Promise<number> {
+    const [row] = await this.sql<{ last: string | null }[]>`SELECT max(seq) AS last FROM ledger_entries WHERE recorded_at < ${at}`;
+    let last = row?.last ? Number(row.last) : 0;
+    for (const segment of await this.archive.archived()) {
+      if (segment.lastSeq <= last || segment.rangeFrom >= at) continue;
+      if (segment.rangeTo <= at) {
+        last = segment.lastSeq;
+        continue;
+      }
+      // An expired segment's entries are gone; its months end long before any range still exportable.
+      if (segment.tier === 'expired') continue;
+      for (const e of await this.archive.load(segment)) if (Date.parse(e.entry.recorded_at) < at.getTime()) last = Math.max(last, e.entry.seq);
+    }
+    return last;
+  }
+
   async addCheckpoint(c: StoredCheckpoint): Promise<void> {
     await this.sql`INSERT INTO ledger_checkpoints (size, root, note, previous_size, consistency, created_at)
       VALUES (${c.size}, ${c.root}, ${c.note}, ${c.previousSize}, ${Buffer.concat(c.consistency)}, ${c.createdAt})`;
@@ -302,9 +319,9 @@ export class LedgerStore {
     return row ? toCheckpoint(row) : null;
   }
 
-  /** Checkpoints with size in [fromSize, toSize], oldest first. */
-  async checkpoints(fromSize = 0, toSize = Number.MAX_SAFE_INTEGER): Promise<StoredCheckpoint[]> {
-    return (await this.sql`SELECT * FROM ledger_checkpoints WHERE size BETWEEN ${fromSize} AND ${toSize} ORDER BY size`).map(toCheckpoint);
+  /** Checkpoints with size in [fromSize, toSize], oldest first, at most `limit`. */
+  async checkpoints(fromSize = 0, toSize = Number.MAX_SAFE_INTEGER, limit = Number.MAX_SAFE_INTEGER): Promise<StoredCheckpoint[]> {
+    return (await this.sql`SELECT * FROM ledger_checkpoints WHERE size BETWEEN ${fromSize} AND ${toSize} ORDER BY size LIMIT ${limit}`).map(toCheckpoint);
   }
 
   async close(): Promise<void> {

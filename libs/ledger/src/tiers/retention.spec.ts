@@ -65,7 +65,7 @@ const contract = new OpenApiContract();
 
 /** GETs from the ledger API of `writer`, checking each response against the OpenAPI description. */
 async function httpGet(store: LedgerStore, writer: LedgerWriter, requests: { path: string; template: string }[]): Promise<{ status: number; body: Record<string, unknown> }[]> {
-  const app = createServiceApp({ logger: createLogger('tiers-test'), readiness: {}, routers: [ledgerRouter({ store, writer, signers: [signer], origin: ORIGIN })] });
+  const app = createServiceApp({ logger: createLogger('tiers-test'), readiness: {}, routers: [ledgerRouter({ store, view: writer, verifiers: [signer.verifier], origin: ORIGIN })] });
   const server = await listen(app, 0, '127.0.0.1');
   try {
     const out = [];
@@ -109,7 +109,7 @@ describe.each([
     expect(checkpoint.size).toBe(12);
     const before = await store.entries(1, 12);
     const proof = writer.tree.inclusionProof(2, 12); // seq 3
-    const packBefore = await buildPack({ store, writer, signers: [signer], origin: ORIGIN }, at('2025-01-01T00:00:00Z'), at('2025-06-01T00:00:00Z'));
+    const packBefore = await buildPack({ store, view: writer, verifiers: [signer.verifier], origin: ORIGIN }, at('2025-01-01T00:00:00Z'), at('2025-06-01T00:00:00Z'));
 
     // Hot -> warm: January and February are older than 90 days; May holds the head.
     const first = await job(store, d, '2025-06-15T00:00:00Z');
@@ -137,7 +137,7 @@ describe.each([
     expect(writer.tree.inclusionProof(2, 12)).toEqual(proof);
     expect(await writer.verifyIntegrity(true)).toBe(true);
     // A pack over moved entries is the same pack, and verifies offline.
-    const packAfter = await buildPack({ store, writer, signers: [signer], origin: ORIGIN }, at('2025-01-01T00:00:00Z'), at('2025-06-01T00:00:00Z'));
+    const packAfter = await buildPack({ store, view: writer, verifiers: [signer.verifier], origin: ORIGIN }, at('2025-01-01T00:00:00Z'), at('2025-06-01T00:00:00Z'));
     expect(verifyPack(packAfter, { trustedKeys: [signer.verifier] }).entries).toBe(12);
     expect(verifyPack(packBefore, { trustedKeys: [signer.verifier] }).lastSeq).toBe(verifyPack(packAfter, { trustedKeys: [signer.verifier] }).lastSeq);
 
