@@ -51,6 +51,9 @@ app.kubernetes.io/part-of: ctp
 
 {{/* Checks that values.schema.json cannot express; included by deployment.yaml. */}}
 {{- define "ledger-writer.validate" -}}
+{{- if and (gt (int .Values.config.CTP_LEDGER_RETENTION_INTERVAL_MS) 0) (not .Values.databaseOwnerUrl.name) (not .Values.global.ctp.devMode) }}
+{{- fail "config.CTP_LEDGER_RETENTION_INTERVAL_MS > 0 needs databaseOwnerUrl: only the tables' owner may drop sealed partitions" }}
+{{- end }}
 {{- if and .Values.config.CTP_TSA_URL (not .Values.tsa.rootsConfigMap) }}
 {{- fail "config.CTP_TSA_URL needs tsa.rootsConfigMap (the PEM root certificates of the TSA)" }}
 {{- end }}
@@ -69,11 +72,24 @@ app.kubernetes.io/part-of: ctp
     secretKeyRef:
       name: {{ required "global.ctp.secrets.natsUrl.name is required" .Values.global.ctp.secrets.natsUrl.name }}
       key: {{ .Values.global.ctp.secrets.natsUrl.key }}
+- name: CTP_DEV_MODE
+  value: {{ .Values.global.ctp.devMode | quote }}
 - name: CTP_DATABASE_URL
   valueFrom:
     secretKeyRef:
       name: {{ required "global.ctp.secrets.databaseUrl.name is required" .Values.global.ctp.secrets.databaseUrl.name }}
       key: {{ .Values.global.ctp.secrets.databaseUrl.key }}
+{{- if .Values.databaseOwnerUrl.name }}
+- name: CTP_DATABASE_OWNER_URL
+  valueFrom:
+    secretKeyRef:
+      name: {{ .Values.databaseOwnerUrl.name }}
+      key: {{ .Values.databaseOwnerUrl.key }}
+{{- end }}
+{{- if .Values.global.ctp.secrets.partners.name }}
+- name: CTP_PARTNERS_FILE
+  value: /etc/ctp/partners/{{ .Values.global.ctp.secrets.partners.key }}
+{{- end }}
 - name: CTP_LEDGER_KEY_DIR
   value: {{ ternary "/etc/ctp/ledger-keys" "/var/lib/ctp/ledger-keys" (ne .Values.checkpointKeys.existingSecret "") }}
 {{- if .Values.tsa.rootsConfigMap }}

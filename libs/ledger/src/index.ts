@@ -14,3 +14,4 @@ export * from './tiers/schedule';
 export * from './service';
 export * from './pack_files';
 export * from './reader';
+export * from './roles';

@@ -1,7 +1,7 @@
 import postgres, { type Sql } from 'postgres';
 import { canonicalEntry, chainHash, entryLeaf, GENESIS_HASH, type Hash, type LedgerEntry } from '@ctp/ledger-core';
 import { clientSpan } from '@ctp/telemetry';
-import { migrate } from './migrate';
+import { assertMigrated, migrate } from './migrate';
 import { ensurePartitions } from './tiers/partitions';
 import { SegmentArchive } from './tiers/archive';
 
@@ -47,6 +47,11 @@ export interface LedgerStoreOptions {
   schema?: string;
   /** Connections; keep 1 for PGlite, which serves one session. */
   max?: number;
+  /**
+   * Create the schema and apply migrations (default true: the connection is the table
+   * owner's). false: the writer's role, which may not; the schema must be migrated already.
+   */
+  migrate?: boolean;
 }
 
 interface Head {
@@ -118,9 +123,13 @@ export class LedgerStore {
       connection: { search_path: schema, application_name: 'ctp-ledger' },
     });
     try {
-      await sql.unsafe(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
-      await migrate(sql);
-      // Hot partitions for this month and the next three (the retention job keeps extending them).
+      if (options.migrate === false) {
+        await assertMigrated(sql);
+      } else {
+        await sql.unsafe(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
+        await migrate(sql);
+      }
+      // Hot partitions for this month and the next three (the tier maintenance keeps extending them).
       await ensurePartitions(sql, new Date(), 3);
     } catch (error) {
       await sql.end({ timeout: 1 });
