@@ -35,6 +35,16 @@ export interface KeyChangesOptions {
   maxApprovalWindowSeconds?: number;
 }
 
+/** What the ledger records of an operator's signed approval of a change. */
+const approvalStep = (change: KeyChange, approval: KeyChangeApproval) => ({
+  change_id: change.id,
+  action: change.action,
+  kid: change.kid,
+  expires_at: change.expires_at,
+  operator: approval.operator,
+  signature: approval.signature,
+});
+
 const LOCK_WAIT_MS = 5_000;
 const STALE_LOCK_MS = 30_000;
 const nowS = () => Math.floor(Date.now() / 1000);
@@ -76,17 +86,7 @@ export class KeyChanges {
       this.checkApproval(change, input.operator, input.signature, now);
       this.checkTarget(change, now);
       const approval = { operator: input.operator, signature: input.signature, approved_at: now };
-      await this.publish(
-        keyChangeRequestedEvent({
-          change_id: change.id,
-          action: change.action,
-          kid: change.kid,
-          expires_at: change.expires_at,
-          operator: approval.operator,
-          signature: approval.signature,
-          required_approvals: this.required,
-        }),
-      );
+      await this.publish(keyChangeRequestedEvent({ ...approvalStep(change, approval), required_approvals: this.required }));
       change.approvals.push(approval);
       this.write(change);
       return change;
@@ -101,16 +101,7 @@ export class KeyChanges {
       this.checkApproval(change, input.operator, input.signature, now);
       this.checkTarget(change, now);
       const approval = { operator: input.operator, signature: input.signature, approved_at: now };
-      await this.publish(
-        keyChangeApprovedEvent({
-          change_id: change.id,
-          action: change.action,
-          kid: change.kid,
-          expires_at: change.expires_at,
-          operator: approval.operator,
-          signature: approval.signature,
-        }),
-      );
+      await this.publish(keyChangeApprovedEvent(approvalStep(change, approval)));
       change.approvals.push(approval);
       if (change.approvals.length >= this.required) await this.apply(change, now);
       this.write(change);

@@ -1,14 +1,17 @@
 import { generateKeyPairSync, randomBytes, sign } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Deflate, deflateSync, strFromU8, strToU8, unzipSync, Zip, ZipDeflate, zipSync } from 'fflate';
 import { MemoryBus } from '@ctp/bus';
+import { auditorAuth, baseUrl, close, createLogger, createServiceApp, listen } from '@ctp/http';
 import { LEDGER_VERIFICATION_CODES, LedgerVerificationError, NoteSigner, verifyPack } from '@ctp/ledger-core';
+import { AuditorRegistry, generateApiKey } from '@ctp/partners';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from './embedded';
 import { LEDGER_STREAM_SPEC, ledgerSubject, REVOCATION_STREAM_SPEC } from '@ctp/events';
 import { buildPack } from './pack_export';
-import { verifyPackFile } from './pack_files';
+import { downloadPack, verifyPackFile } from './pack_files';
+import { ledgerRouter } from './router';
 import { LedgerStore } from './store';
 import { LedgerWriter } from './writer';
 
@@ -168,6 +171,15 @@ function bomb(byte: number): Uint8Array {
   }
   return deflated;
 }
+/** `size` bytes with little-endian fields [offset, bytes, value] set, the rest zero. */
+function le(size: number, fields: [number, 2 | 4, number][]): Buffer {
+  const out = Buffer.alloc(size);
+  for (const [at, bytes, value] of fields) {
+    if (bytes === 2) out.writeUInt16LE(value, at);
+    else out.writeUInt32LE(value, at);
+  }
+  return out;
+}
 /** The pack with one member's data replaced by a 256 MiB bomb, written as a zip by hand (deflated data spliced in as it is). */
 function withBomb(member: string, byte: number): Uint8Array {
   const local: Buffer[] = [];
@@ -177,34 +189,14 @@ function withBomb(member: string, byte: number): Uint8Array {
     const deflated = name === member ? bomb(byte) : deflateSync(data);
     const size = name === member ? 256 * MiB : data.length;
     const fileName = Buffer.from(name);
-    const header = Buffer.alloc(30);
-    header.writeUInt32LE(0x04034b50, 0);
-    header.writeUInt16LE(20, 4);
-    header.writeUInt16LE(8, 8);
-    header.writeUInt32LE(deflated.length, 18);
-    header.writeUInt32LE(size, 22);
-    header.writeUInt16LE(fileName.length, 26);
-    local.push(header, fileName, Buffer.from(deflated));
-    const record = Buffer.alloc(46);
-    record.writeUInt32LE(0x02014b50, 0);
-    record.writeUInt16LE(20, 4);
-    record.writeUInt16LE(20, 6);
-    record.writeUInt16LE(8, 10);
-    record.writeUInt32LE(deflated.length, 20);
-    record.writeUInt32LE(size, 24);
-    record.writeUInt16LE(fileName.length, 28);
-    record.writeUInt32LE(offset, 42);
-    central.push(record, fileName);
+    // Local header and central directory record (APPNOTE 4.3.7, 4.3.12): version, method 8, sizes, name length, offset.
+    local.push(le(30, [[0, 4, 0x04034b50], [4, 2, 20], [8, 2, 8], [18, 4, deflated.length], [22, 4, size], [26, 2, fileName.length]]), fileName, Buffer.from(deflated));
+    central.push(le(46, [[0, 4, 0x02014b50], [4, 2, 20], [6, 2, 20], [10, 2, 8], [20, 4, deflated.length], [24, 4, size], [28, 2, fileName.length], [42, 4, offset]]), fileName);
     offset += 30 + fileName.length + deflated.length;
   }
   const cd = Buffer.concat(central);
-  const end = Buffer.alloc(22);
-  end.writeUInt32LE(0x06054b50, 0);
-  end.writeUInt16LE(genuine().length, 8);
-  end.writeUInt16LE(genuine().length, 10);
-  end.writeUInt32LE(cd.length, 12);
-  end.writeUInt32LE(offset, 16);
-  return Buffer.concat([...local, cd, end]);
+  const count = genuine().length;
+  return Buffer.concat([...local, cd, le(22, [[0, 4, 0x06054b50], [8, 2, count], [10, 2, count], [12, 4, cd.length], [16, 4, offset]])]);
 }
 
 describe('compliance pack verification is bounded and names every failure', () => {
@@ -292,6 +284,27 @@ describe('compliance pack verification is bounded and names every failure', () =
       writeFileSync(join(dir, 'bomb.zip'), withBomb('entries.jsonl', 0x61));
       await expect(verifyPackFile(join(dir, 'bomb.zip'), { trustedKeys: [signer.verifier] })).rejects.toMatchObject({ code: 'too_large' });
     } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('streams an export to disk for an auditor only, and leaves no file when it is refused', async () => {
+    const auditor = generateApiKey('audit-firm');
+    const auditors = new AuditorRegistry([{ id: 'audit-firm', name: 'Audit Firm', api_key_hashes: [auditor.hash] }]);
+    const router = ledgerRouter({ store, view: writer, verifiers: [signer.verifier], origin: 'ctp.test/ledger', auditorAuth: auditorAuth({ auditors, devMode: false }) });
+    const server = await listen(createServiceApp({ logger: createLogger('pack-test'), readiness: {}, routers: [router] }), 0, '127.0.0.1');
+    const dir = mkdtempSync(join(tmpdir(), 'ctp-export-'));
+    try {
+      const url = `${baseUrl(server)}/ledger/export?from=${from.toISOString()}&to=${to.toISOString()}`;
+      const refused = await downloadPack(url, join(dir, 'refused.zip'));
+      expect([refused.status, readdirSync(dir)]).toEqual([401, []]);
+      const progress: number[] = [];
+      const ok = await downloadPack(url, join(dir, 'pack.zip'), { headers: { authorization: `Bearer ${auditor.apiKey}` }, onProgress: (bytes) => progress.push(bytes) });
+      expect(ok.status).toBe(200);
+      expect(progress[progress.length - 1]).toBe(ok.bytes);
+      expect([existsSync(join(dir, 'pack.zip.part')), (await verifyPackFile(join(dir, 'pack.zip'), { trustedKeys: [signer.verifier] })).entries]).toEqual([false, 40]);
+    } finally {
+      await close(server);
       rmSync(dir, { recursive: true, force: true });
     }
   });
