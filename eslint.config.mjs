@@ -42,8 +42,8 @@ export default [
     rules: { '@typescript-eslint/no-non-null-assertion': 'off' },
   },
   {
-    // ctp-core is pure: hashing and verification take data and return data.
-    files: ['libs/ctp-core/src/**/*.ts'],
+    // ctp-core and ledger-core are pure: hashing and verification take data and return data.
+    files: ['libs/ctp-core/src/**/*.ts', 'libs/ledger-core/src/**/*.ts'],
     rules: {
       'no-restricted-imports': [
         'error',
@@ -51,10 +51,24 @@ export default [
           paths: ['fs', 'node:fs', 'fs/promises', 'node:fs/promises', 'net', 'node:net', 'http', 'node:http',
             'https', 'node:https', 'child_process', 'node:child_process', 'dgram', 'node:dgram', 'dns', 'node:dns',
             'tls', 'node:tls', 'worker_threads', 'node:worker_threads', 'express', 'ioredis', 'postgres']
-            .map((name) => ({ name, message: 'ctp-core does no I/O: move this to a service library.' })),
+            .map((name) => ({ name, message: 'this core library does no I/O: move this to a service library.' })),
         },
       ],
-      'no-restricted-globals': ['error', { name: 'fetch', message: 'ctp-core does no I/O.' }],
+      'no-restricted-globals': ['error', { name: 'fetch', message: 'this core library does no I/O.' }],
+    },
+  },
+  {
+    // The event catalogue sits below the domains: it knows the bus's types, nothing else of CTP.
+    files: ['libs/events/src/**/*.ts'],
+    ignores: ['**/*.spec.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          paths: [{ name: '@ctp/bus', allowTypeImports: true, message: 'the event catalogue imports only types from @ctp/bus.' }],
+          patterns: [{ group: ['@ctp/*', '!@ctp/bus'], message: 'the event catalogue sits below the domains: it imports no other CTP library.' }],
+        },
+      ],
     },
   },
 ];

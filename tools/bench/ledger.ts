@@ -8,8 +8,8 @@ import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { NatsBus } from '@ctp/bus';
 import { leafHash, NoteSigner, NoteVerifier, verifyPack } from '@ctp/ledger-core';
-import { buildPack, LEDGER_STREAM_SPEC, ledgerSubject, LedgerStore, LedgerWriter } from '@ctp/ledger';
-import { REVOCATION_STREAM_SPEC } from '@ctp/revocation';
+import { LEDGER_STREAM_SPEC, ledgerSubject, REVOCATION_STREAM_SPEC } from '@ctp/events';
+import { buildPack, LedgerStore, LedgerWriter } from '@ctp/ledger';
 import { freePort } from '@ctp/testing';
 import { paced, type PacedResult } from './loadgen.mjs';
 
@@ -80,7 +80,7 @@ async function main() {
       if (batchSize === 4000) {
         // 4. ctp verify speed on a pack of everything appended.
         const tPack = performance.now();
-        const pack = await buildPack({ store: schemaStore, writer, signers: [signer], origin: 'ctp.bench/ledger' }, new Date(startedAt - 60_000), new Date(Date.now() + 60_000));
+        const pack = await buildPack({ store: schemaStore, view: writer, verifiers: [signer.verifier], origin: 'ctp.bench/ledger' }, new Date(startedAt - 60_000), new Date(Date.now() + 60_000));
         const packSeconds = (performance.now() - tPack) / 1000;
         const tv = performance.now();
         const summary = verifyPack(pack, { trustedKeys: [NoteVerifier.parse(signer.verifier.toString())] });

@@ -17,7 +17,7 @@ async function main() {
   // Steady state: a writer that has been up for a while has long collected the garbage of its
   // start-up rebuild (ledger.ts starts this process with --expose-gc for this one call).
   (globalThis as { gc?: () => void }).gc?.();
-  const app = createServiceApp({ logger: createLogger('bench'), readiness: {}, routers: [ledgerRouter({ store, writer, signers: [signer], origin: 'ctp.bench/ledger' })] });
+  const app = createServiceApp({ logger: createLogger('bench'), readiness: {}, routers: [ledgerRouter({ store, view: writer, verifiers: [signer.verifier], origin: 'ctp.bench/ledger' })] });
   const server = await listen(app, 0, '127.0.0.1');
   console.log(JSON.stringify({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, build_seconds: (performance.now() - started) / 1000 }));
 }

@@ -7,7 +7,7 @@ import { buildClaims, CLOCK_SKEW_SECONDS, DENY_REASON_CODES, MAX_TOKEN_LENGTH, p
 import { createLogger } from '@ctp/http';
 import { KeyDirectory } from '@ctp/keys';
 import { generateApiKey } from '@ctp/partners';
-import { GUIDE_ENVELOPE, OpenApiContract, postJson } from '@ctp/testing';
+import { GUIDE_ENVELOPE, OpenApiContract, postJson, waitFor } from '@ctp/testing';
 import { upConfigSchema } from './config';
 import { startCtp, type RunningCtp } from './up';
 
@@ -209,12 +209,16 @@ describe('ctp up in dev mode', () => {
 
 describe('ctp up with partners (dev mode off)', () => {
   const acme = generateApiKey('acme');
+  const auditor = generateApiKey('audit-firm');
   let ctp: RunningCtp;
   beforeAll(async () => {
     const file = join(mkdtempSync(join(tmpdir(), 'ctp-partners-')), 'partners.json');
     writeFileSync(
       file,
-      JSON.stringify({ partners: [{ id: 'acme', name: 'Acme', api_key_hashes: [acme.hash], processors: ['svc://cx-ai/v1'], policy_uri: 'https://acme.example/policy' }] }),
+      JSON.stringify({
+        partners: [{ id: 'acme', name: 'Acme', api_key_hashes: [acme.hash], processors: ['svc://cx-ai/v1'], policy_uri: 'https://acme.example/policy' }],
+        auditors: [{ id: 'audit-firm', name: 'Audit Firm', api_key_hashes: [auditor.hash] }],
+      }),
     );
     ctp = (await start({ CTP_DEV_MODE: 'false', CTP_PARTNERS_FILE: file })).ctp;
   });
@@ -246,5 +250,39 @@ describe('ctp up with partners (dev mode off)', () => {
     const r = await call(ctp, '/revoke', '{ jti: c0b3e1f8-4567-4890-abcd-1234567890ab }', auth);
     expect(r).toMatchObject({ status: 400, body: { code: 'invalid_json' } });
     expect(r.body.detail).toMatch(/single quotes or use a heredoc/);
+  });
+
+  it('keeps the ledger (jtis, proofs, anchors, packs) to auditors, by every spelling of each path', async () => {
+    const issued = await call(ctp, '/issue', GUIDE_ENVELOPE, auth);
+    const jti = issued.body.jti as string;
+    const get = async (path: string, headers: Record<string, string> = {}) => {
+      const res = await fetch(`${ctp.url}${path}`, { headers });
+      return { status: res.status, type: res.headers.get('content-type') ?? '', body: res.headers.get('content-type')?.includes('json') ? await res.json() : await res.arrayBuffer(), auth: res.headers.get('www-authenticate') };
+    };
+    // Proofs and packs need a signed checkpoint: the first comes within the checkpoint interval.
+    await waitFor(async () => (await get('/ledger/checkpoint')).status === 200, 10_000, 'the first signed checkpoint');
+    const protectedPaths: [string, string][] = [
+      [`/ledger/entries?jti=${jti}`, '/ledger/entries'],
+      ['/ledger/entries/1', '/ledger/entries/{seq}'],
+      ['/ledger/proofs/inclusion?seq=1', '/ledger/proofs/inclusion'],
+      ['/ledger/proofs/consistency?first=1', '/ledger/proofs/consistency'],
+      ['/ledger/anchors', '/ledger/anchors'],
+      ['/ledger/export?from=2000-01-01T00:00:00Z&to=2100-01-01T00:00:00Z', '/ledger/export'],
+    ];
+    for (const [path, template] of protectedPaths) {
+      const [pathname, query = ''] = path.split('?');
+      for (const spelling of [pathname!, `${pathname}/`, pathname!.toUpperCase(), pathname!.replace('/ledger', '/Ledger')]) {
+        for (const headers of [{}, auth, { authorization: 'Bearer audit-firm.wrong' }]) {
+          const r = await get(`${spelling}${query ? `?${query}` : ''}`, headers);
+          expect([spelling, r.status, (r.body as { code?: string }).code, r.auth]).toEqual([spelling, 401, 'unauthenticated', 'Bearer realm="ctp"']);
+          if (spelling === pathname) contract.validate('GET', template, r.status, r.type, r.body);
+        }
+      }
+      const ok = await get(path, { authorization: `Bearer ${auditor.apiKey}` });
+      expect([path, ok.status]).toEqual([path, 200]);
+    }
+    // The signed head and the verifier keys stay public: witnesses and auditors need them first.
+    expect((await get('/ledger/verifiers')).status).toBe(200);
+    expect((await get('/ledger/checkpoint')).status).toBe(200);
   });
 });

@@ -31,8 +31,10 @@ export const upConfigSchema = z.object({
   ...tlsEnv,
   ...rateLimitEnv,
   ...kmsEnv,
-  /** PostgreSQL for the ledger; unset means embedded PGlite in CTP_DATA_DIR/ledger-db. */
+  /** PostgreSQL for the ledger, as the writer's role; unset means embedded PGlite in CTP_DATA_DIR/ledger-db. */
   CTP_DATABASE_URL: z.string().optional(),
+  /** The same database as the tables' owner, for migrations (and the retention job); only with CTP_DATABASE_URL. */
+  CTP_DATABASE_OWNER_URL: z.string().optional(),
   /** Keys, the subject secret, checkpoint keys and the embedded ledger database live here (created on first run). */
   CTP_DATA_DIR: z.string().default('var/ctp'),
   CTP_TOKEN_TTL_SECONDS: z.coerce.number().int().min(1).max(MAX_TOKEN_TTL_SECONDS).default(DEFAULT_TOKEN_TTL_SECONDS),

@@ -9,12 +9,17 @@ export class CliError extends Error {}
 /** The command line itself is wrong (exit 2). */
 export class UsageError extends Error {}
 
-/** fetch that names the URL when the network fails (connection refused, DNS, timeout). */
+/** A failed fetch as a one-line error naming the URL (connection refused, DNS, timeout). */
+export function unreachable(url: string, error: unknown): CliError {
+  const cause = (error as Error & { cause?: { code?: string; message?: string } }).cause;
+  return new CliError(`cannot reach ${url}: ${cause?.code ?? cause?.message ?? (error as Error).message}`, { cause: error });
+}
+
+/** fetch that names the URL when the network fails. */
 export async function request(url: string, init: RequestInit = {}): Promise<Response> {
   try {
     return await fetch(url, { signal: AbortSignal.timeout(30_000), ...init });
   } catch (error) {
-    const cause = (error as Error & { cause?: { code?: string; message?: string } }).cause;
-    throw new CliError(`cannot reach ${url}: ${cause?.code ?? cause?.message ?? (error as Error).message}`, { cause: error });
+    throw unreachable(url, error);
   }
 }

@@ -32,6 +32,34 @@ describe('ctp up (embedded bus and revocation list)', () => {
     }
   });
 
+  it('records introspection decisions in the ledger after the server sat idle', async () => {
+    const config = upConfigSchema.parse({ CTP_PORT: '0', CTP_DATA_DIR: mkdtempSync(join(tmpdir(), 'ctp-up-')), CTP_LEDGER_BATCH_WAIT_MS: '20' });
+    const ctp = await startCtp(config, createLogger('test'));
+    try {
+      // The decision log flushes every second: let it run on an empty buffer first, as on any idle server.
+      await new Promise((r) => setTimeout(r, 1_500));
+      const issued = (await postJson(`${ctp.url}/issue`, GUIDE_ENVELOPE)).body as { token: string; jti: string };
+      for (let i = 0; i < 3; i++) expect((await postJson(`${ctp.url}/introspect`, { token: issued.token, context_envelope: GUIDE_ENVELOPE })).body).toMatchObject({ decision: 'allow' });
+      const recorded: string[] = [];
+      await waitFor(
+        async () => {
+          recorded.length = 0;
+          const { size } = (await (await fetch(`${ctp.url}/ledger/checkpoint`)).json()) as { size: number };
+          for (let seq = 1; seq <= size; seq++) {
+            const { entry } = (await (await fetch(`${ctp.url}/ledger/entries/${seq}`)).json()) as { entry: { type: string; data: { decisions?: { jti: string }[] } } };
+            if (entry.type === 'introspection.decisions') recorded.push(...entry.data.decisions!.map((d) => d.jti));
+          }
+          return recorded.length === 3;
+        },
+        15_000,
+        'three introspection decisions in the ledger',
+      );
+      expect(recorded).toEqual([issued.jti, issued.jti, issued.jti]);
+    } finally {
+      await ctp.close();
+    }
+  });
+
   it('exports a compliance pack that `ctp verify` checks offline, and names the failure of a damaged one', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'ctp-up-'));
     const config = upConfigSchema.parse({ CTP_PORT: '0', CTP_DATA_DIR: dataDir, CTP_LEDGER_BATCH_WAIT_MS: '20' });

@@ -1,17 +1,17 @@
 import { join } from 'node:path';
 import { connectBus, type EventBus } from '@ctp/bus';
 import { rateLimitsOf } from '@ctp/config';
-import { baseUrl, close, createLogger, createServiceApp, edgeControls, jsonBody, listen, loadTls, partnerAuth, type Logger, type Server } from '@ctp/http';
+import { auditorAuth, baseUrl, close, createLogger, createServiceApp, edgeControls, jsonBody, listen, loadTls, partnerAuth, type Logger, type Server } from '@ctp/http';
 import { DecisionLog, Introspector, introspectorRouter } from '@ctp/introspection';
 import { IssuanceService, issuerRouter, keyAdministration } from '@ctp/issuance';
 import { KeyRevocationWatch, loadOrCreateSecret, openTokenKeys, tokenKeySettings } from '@ctp/keys';
-import { ledgerRouter, LEDGER_STREAM, LEDGER_STREAM_SPEC, LedgerStore, loadCheckpointSigners, startEmbeddedPostgres, startLedger } from '@ctp/ledger';
-import { loadPartnerAuth } from '@ctp/partners';
+import { LEDGER_STREAM_SPEC, REVOCATION_STREAM_SPEC } from '@ctp/events';
+import { ledgerRouter, loadCheckpointSigners, openLedgerStores, startEmbeddedPostgres, startLedger } from '@ctp/ledger';
+import { loadAuditors, loadPartnerAuth } from '@ctp/partners';
 import {
   attachRevocationWebSocket,
   openCrl,
   redisOf,
-  REVOCATION_STREAM_SPEC,
   RevocationFeed,
   revocationRouter,
   RevocationService,
@@ -52,24 +52,33 @@ export async function startCtp(config: UpConfig, logger: Logger = createLogger('
     onError: (error) => logger.warn({ err: error }, 'revocation list read failed'),
   });
   await revocations.start();
-  const revokedKeys = new KeyRevocationWatch({ bus, stream: LEDGER_STREAM, onRevoked: (kid) => logger.warn({ kid }, 'signing key revoked: denying its tokens') });
+  const revokedKeys = new KeyRevocationWatch({ bus, onRevoked: (kid) => logger.warn({ kid }, 'signing key revoked: denying its tokens') });
   await revokedKeys.start();
-  const keyAdmin = keyAdministration(directory, { operatorsFile: config.CTP_OPERATORS_FILE, bus, body: jsonBody(), logger });
+  const keyAdmin = keyAdministration(directory, { operatorsFile: config.CTP_OPERATORS_FILE, events: bus, body: jsonBody(), logger });
   const feed = new RevocationFeed(bus);
   await feed.start();
   const auth = partnerAuth(partners, edge.rateLimits);
   const body = jsonBody({ acceptShellMangledJson: config.CTP_DEV_MODE });
   const embeddedDb = config.CTP_DATABASE_URL ? undefined : await startEmbeddedPostgres(join(config.CTP_DATA_DIR, 'ledger-db'));
-  const store = await LedgerStore.open(config.CTP_DATABASE_URL ?? embeddedDb!.url, { schema: config.CTP_DATABASE_SCHEMA, max: embeddedDb ? 1 : 4 });
+  // The embedded database is dev mode for the writer's role check: it lives and dies with this process.
+  const devDatabase = config.CTP_DEV_MODE || embeddedDb !== undefined;
+  const stores = await openLedgerStores(config.CTP_DATABASE_URL ?? embeddedDb!.url, {
+    schema: config.CTP_DATABASE_SCHEMA,
+    ownerUrl: embeddedDb ? undefined : config.CTP_DATABASE_OWNER_URL,
+    devMode: devDatabase,
+    keepOwner: config.CTP_LEDGER_RETENTION_INTERVAL_MS > 0,
+    max: embeddedDb ? 1 : 4,
+  });
+  const { store } = stores;
   const signers = loadCheckpointSigners(join(config.CTP_DATA_DIR, 'ledger-keys'), config.CTP_LEDGER_ORIGIN, config.CTP_LEDGER_HYBRID);
-  const ledger = await startLedger(config, { store, bus, signers, logger });
+  const ledger = await startLedger(config, { store, ownerStore: stores.ownerStore, devMode: devDatabase, bus, signers, logger });
   const { writer } = ledger;
-  const decisions = new DecisionLog({ ledger: bus });
+  const decisions = new DecisionLog({ events: bus });
   decisions.start();
   const issuance = new IssuanceService({
     keys,
     owners: crl,
-    ledger: bus,
+    events: bus,
     issuer: config.CTP_ISSUER,
     ttlSeconds: config.CTP_TOKEN_TTL_SECONDS,
     subjectSecret: loadOrCreateSecret(join(config.CTP_DATA_DIR, 'subject.secret')),
@@ -83,7 +92,13 @@ export async function startCtp(config: UpConfig, logger: Logger = createLogger('
       issuerRouter({ service: issuance, keys, auth, body }),
       ...keyAdmin.routers,
       introspectorRouter({ introspector, decisions, auth, body }),
-      ledgerRouter({ store, writer, signers, origin: config.CTP_LEDGER_ORIGIN }),
+      ledgerRouter({
+        store,
+        view: writer,
+        verifiers: signers.map((s) => s.verifier),
+        origin: config.CTP_LEDGER_ORIGIN,
+        auditorAuth: auditorAuth({ auditors: loadAuditors(config.CTP_PARTNERS_FILE), devMode: config.CTP_DEV_MODE }),
+      }),
       revocationRouter({
         service: new RevocationService({ bus, crl }),
         feed,
@@ -113,7 +128,7 @@ export async function startCtp(config: UpConfig, logger: Logger = createLogger('
       await ledger.stop();
       await bus.close();
       await crl.close();
-      await store.close();
+      await stores.close();
       await embeddedDb?.close();
       await signing.close();
     },

@@ -2,10 +2,10 @@ import { connectBus } from '@ctp/bus';
 import { rateLimitsOf } from '@ctp/config';
 import { createLogger, createServiceApp, edgeControls, jsonBody, listen, loadTls, partnerAuth, shutdownOnSignals } from '@ctp/http';
 import { DecisionLog, Introspector, introspectorRouter } from '@ctp/introspection';
-import { LEDGER_STREAM, LEDGER_STREAM_SPEC } from '@ctp/ledger';
+import { LEDGER_STREAM_SPEC, REVOCATION_STREAM_SPEC } from '@ctp/events';
 import { JwksClient, KeyRevocationWatch } from '@ctp/keys';
 import { loadPartnerAuth } from '@ctp/partners';
-import { openCrl, redisOf, REVOCATION_STREAM_SPEC, RevocationSync } from '@ctp/revocation';
+import { openCrl, redisOf, RevocationSync } from '@ctp/revocation';
 import { metricsRouter, startTracing } from '@ctp/telemetry';
 import { loadIntrospectorConfig } from './config';
 
@@ -19,7 +19,7 @@ async function main() {
   jwks.start();
   const bus = await connectBus(config.CTP_NATS_URL, 'introspector');
   await bus.ensureStreams([REVOCATION_STREAM_SPEC, LEDGER_STREAM_SPEC]);
-  const decisions = new DecisionLog({ ledger: bus });
+  const decisions = new DecisionLog({ events: bus });
   decisions.start();
   const crl = await openCrl(config.CTP_REDIS_URL, config.CTP_REDIS_PREFIX);
   const edge = edgeControls({ redis: redisOf(crl), prefix: config.CTP_REDIS_PREFIX, limits: rateLimitsOf(config), logger });
@@ -33,7 +33,6 @@ async function main() {
   await revocations.start();
   const revokedKeys = new KeyRevocationWatch({
     bus,
-    stream: LEDGER_STREAM,
     onRevoked: (kid) => {
       logger.warn({ kid }, 'signing key revoked: denying its tokens');
       void jwks.refresh().catch(() => undefined);

@@ -6,7 +6,7 @@ import { Redis } from 'ioredis';
 import { NatsBus } from '@ctp/bus';
 import { decodeCompactJws } from '@ctp/ctp-core';
 import { kmsKid } from '@ctp/keys';
-import { LEDGER_STREAM_SPEC } from '@ctp/ledger';
+import { LEDGER_STREAM_SPEC } from '@ctp/events';
 import { generateApiKey } from '@ctp/partners';
 import { GUIDE_ENVELOPE, KmsStandIn, NATS_URL, OpenApiContract, postJson, REDIS_URL, startService, tsEntry, waitFor, type KmsFault, type ServiceProcess } from '@ctp/testing';
 

@@ -5,7 +5,7 @@ import { IssuanceService, issuerRouter, keyAdministration } from '@ctp/issuance'
 import { loadOrCreateSecret, openTokenKeys, tokenKeySettings } from '@ctp/keys';
 import { loadPartnerAuth } from '@ctp/partners';
 import { openCrl, redisOf } from '@ctp/revocation';
-import { LEDGER_STREAM_SPEC } from '@ctp/ledger';
+import { LEDGER_STREAM_SPEC } from '@ctp/events';
 import { metricsRouter, startTracing } from '@ctp/telemetry';
 import { loadIssuerConfig } from './config';
 
@@ -23,11 +23,11 @@ async function main() {
   const edge = edgeControls({ redis: redisOf(owners), prefix: config.CTP_REDIS_PREFIX, limits: rateLimitsOf(config), logger });
   const bus = await connectBus(config.CTP_NATS_URL, 'issuer');
   await bus.ensureStreams([LEDGER_STREAM_SPEC]);
-  const keyAdmin = keyAdministration(directory, { operatorsFile: config.CTP_OPERATORS_FILE, bus, body: jsonBody(), logger });
+  const keyAdmin = keyAdministration(directory, { operatorsFile: config.CTP_OPERATORS_FILE, events: bus, body: jsonBody(), logger });
   const service = new IssuanceService({
     keys,
     owners,
-    ledger: bus,
+    events: bus,
     issuer: config.CTP_ISSUER,
     ttlSeconds: config.CTP_TOKEN_TTL_SECONDS,
     subjectSecret: loadOrCreateSecret(config.CTP_SUBJECT_SECRET_FILE),

@@ -4,13 +4,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NatsBus } from '@ctp/bus';
 import { NoteVerifier, openNote, parseCheckpoint, verifyConsistency, verifyInclusion } from '@ctp/ledger-core';
-import { LEDGER_STREAM_SPEC, ledgerSubject, LedgerStore } from '@ctp/ledger';
-import { REVOCATION_STREAM_SPEC, revocationSubject } from '@ctp/revocation';
-import { PG_BIN, privateNats, privatePostgres, REPO_ROOT, startService, startTestTsa, tsEntry, waitFor, type PrivateServer, type ServiceProcess, type TestTsa } from '@ctp/testing';
+import { LEDGER_STREAM_SPEC, ledgerSubject, REVOCATION_STREAM_SPEC, revocationSubject } from '@ctp/events';
+import { LedgerStore } from '@ctp/ledger';
+import { generateApiKey } from '@ctp/partners';
+import { ledgerRoles, PG_BIN, privateNats, privatePostgres, REPO_ROOT, startService, startTestTsa, tsEntry, waitFor, type LedgerRoles, type PrivateServer, type ServiceProcess, type TestTsa } from '@ctp/testing';
 
 /**
  * Disaster recovery as docs/operations.md ("Back up and restore the ledger") describes it, run for
- * real: a populated ledger (real writer, real PostgreSQL, RFC 3161 anchors from a real openssl TSA)
+ * real: a populated ledger (real writer in production mode: its own INSERT/SELECT role beside the
+ * tables' owner, ledger reads with an auditor key; real PostgreSQL, RFC 3161 anchors from a real openssl TSA)
  * is backed up with pg_dump, the server is destroyed, a fresh PostgreSQL gets the roles and the dump,
  * and the same writer configuration starts on it. Every entry, checkpoint and anchor must be intact
  * (tables, proof API, `ctp verify` of an exported pack), events committed after the dump are replayed
@@ -22,14 +24,18 @@ const ORIGIN = 'ctp.test/disaster-recovery';
 function pg(bin: string, args: string[]): string {
   return execFileSync(join(PG_BIN, bin), args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 120_000 });
 }
+const auditor = generateApiKey('audit-firm');
 function ctp(args: string[]): Promise<{ status: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, ['apps/ctp/bin/ctp.js', ...args], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 60_000 }, (error, stdout, stderr) => {
+    const env = { ...process.env, CTP_AUDITOR_KEY: auditor.apiKey };
+    execFile(process.execPath, ['apps/ctp/bin/ctp.js', ...args], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 60_000, env }, (error, stdout, stderr) => {
       resolve({ status: error ? Number(error.code ?? 1) : 0, stdout, stderr });
     });
   });
 }
 const hostPort = (server: PrivateServer) => ['-h', '127.0.0.1', '-p', String(server.port), '-U', 'postgres'];
+/** A role's URL on another server (the roles travel with the backup). */
+const on = (server: PrivateServer, roleUrl: string) => Object.assign(new URL(roleUrl), { port: String(server.port) }).toString();
 
 interface Snapshot {
   entries: { seq: number; event_id: string; entry_hash: string }[];
@@ -58,10 +64,19 @@ describe('ledger backup, restore into a fresh PostgreSQL, and replay from the bu
   let tsa: TestTsa;
   let bus: NatsBus;
   let writer: ServiceProcess | undefined;
+  let roles: LedgerRoles;
 
   beforeAll(async () => {
     [original, fresh, nats, tsa] = await Promise.all([privatePostgres(), privatePostgres(), privateNats(), startTestTsa()]);
+    roles = await ledgerRoles(original.url, SCHEMA);
     writeFileSync(join(dir, 'tsa-roots.pem'), tsa.ca.rootPem);
+    writeFileSync(
+      join(dir, 'partners.json'),
+      JSON.stringify({
+        partners: [{ id: 'acme', name: 'Acme', api_key_hashes: [generateApiKey('acme').hash], processors: ['*'], policy_uri: 'https://acme.example/p' }],
+        auditors: [{ id: 'audit-firm', name: 'Audit Firm', api_key_hashes: [auditor.hash] }],
+      }),
+    );
     bus = await NatsBus.connect({ servers: nats.url, name: 'dr-producer' });
     await bus.ensureStreams([LEDGER_STREAM_SPEC, REVOCATION_STREAM_SPEC]);
   }, 120_000);
@@ -77,7 +92,9 @@ describe('ledger backup, restore into a fresh PostgreSQL, and replay from the bu
       tsEntry('apps/ledger-writer/src/main.ts'),
       {
         CTP_NATS_URL: nats.url,
-        CTP_DATABASE_URL: server.url,
+        CTP_DATABASE_URL: on(server, roles.writerUrl),
+        CTP_DATABASE_OWNER_URL: on(server, roles.ownerUrl),
+        CTP_PARTNERS_FILE: join(dir, 'partners.json'),
         CTP_DATABASE_SCHEMA: SCHEMA,
         CTP_LEDGER_ORIGIN: ORIGIN,
         CTP_LEDGER_DURABLE: 'ledger-writer',
@@ -103,7 +120,8 @@ describe('ledger backup, restore into a fresh PostgreSQL, and replay from the bu
       await bus.publish(revocationSubject('acme'), { type: 'consent.revoked', jti, partner_id: 'acme', reason: 'user_revoked', revoked_at_ms: Date.now(), expires_at: Math.floor(Date.now() / 1000) + 300 }, { msgId: jti });
     }
   };
-  const get = async <T>(path: string): Promise<T> => (await (await fetch(`${writer!.url}${path}`)).json()) as T;
+  const get = async <T>(path: string): Promise<T> =>
+    (await (await fetch(`${writer!.url}${path}`, { headers: { authorization: `Bearer ${auditor.apiKey}` } })).json()) as T;
   /** The writer has appended `size` entries, signed a checkpoint over them and anchored it. */
   const settled = (size: number, anchored = true) =>
     waitFor(async () => {
@@ -153,6 +171,7 @@ describe('ledger backup, restore into a fresh PostgreSQL, and replay from the bu
 
     // 5. Restore into a fresh PostgreSQL: roles first, then the dump.
     pg('psql', [...hostPort(fresh!), '-d', 'postgres', '-q', '-f', join(dir, 'roles.sql')]);
+    pg('psql', [...hostPort(fresh!), '-d', 'postgres', '-q', '-c', `GRANT CREATE ON DATABASE postgres TO ${roles.owner}`]);
     pg('pg_restore', [...hostPort(fresh!), '-d', 'postgres', '--exit-on-error', join(dir, 'ledger.dump')]);
     expect(await snapshot(fresh!.url)).toEqual(atBackup);
 

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { backendEnv, host, ledgerEnv, LOCAL_NATS, port, readConfig, TLS_PAIR_MESSAGE, tlsEnv, tlsFilesPaired } from '@ctp/config';
+import { backendEnv, host, ledgerEnv, LOCAL_NATS, partnerEnv, port, readConfig, TLS_PAIR_MESSAGE, tlsEnv, tlsFilesPaired } from '@ctp/config';
 
 export const ledgerWriterConfigSchema = z.object({
   CTP_HOST: host(),
@@ -8,8 +8,12 @@ export const ledgerWriterConfigSchema = z.object({
   CTP_NATS_URL: backendEnv({ nats: LOCAL_NATS }).CTP_NATS_URL,
   ...ledgerEnv,
   ...tlsEnv,
-  /** PostgreSQL holding the ledger (the role needs INSERT and SELECT on it; migrations need the owner). */
+  /** The partners file's `auditors` may read the ledger; in dev mode it is open to anyone. */
+  ...partnerEnv,
+  /** PostgreSQL holding the ledger, as the writer's role: INSERT and SELECT only (ctp_ledger_writer), never the owner outside dev mode. */
   CTP_DATABASE_URL: z.string().default('postgres://postgres@127.0.0.1:5432/postgres'),
+  /** The same database as the tables' owner: migrations at start (and the retention job, when it runs here). */
+  CTP_DATABASE_OWNER_URL: z.string().optional(),
   /** Checkpoint signing keys (created 0600 on first run). */
   CTP_LEDGER_KEY_DIR: z.string().default('var/ledger-writer/keys'),
   /** Durable consumer name on the bus. */

@@ -1,25 +1,37 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NoteVerifier, openNote, parseCheckpoint, verifyConsistency, verifyInclusion } from '@ctp/ledger-core';
-import { GUIDE_ENVELOPE, NATS_URL, postJson, REDIS_URL, startService, tsEntry, waitFor, type ServiceProcess } from '@ctp/testing';
+import { generateApiKey } from '@ctp/partners';
+import { GUIDE_ENVELOPE, ledgerRoles, NATS_URL, postJson, REDIS_URL, startService, tsEntry, waitFor, type LedgerRoles, type ServiceProcess } from '@ctp/testing';
 
 const PG_URL = process.env.CTP_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 
-/** issue -> bus -> ledger-writer -> PostgreSQL, with proofs checked by the pure verifiers. */
+/**
+ * issue -> bus -> ledger-writer -> PostgreSQL, with proofs checked by the pure verifiers.
+ * The writer runs as in production: outside dev mode, appending as a role with INSERT and
+ * SELECT only (migrations as the owner), its ledger read by an auditor's credential.
+ */
 describe('ledger-writer with real NATS and PostgreSQL', () => {
   const run = randomBytes(4).toString('hex');
   const dir = mkdtempSync(join(tmpdir(), 'ctp-ledger-'));
+  const auditor = generateApiKey('audit-firm');
+  let roles: LedgerRoles;
   let issuer: ServiceProcess;
   let broadcaster: ServiceProcess;
   let writer: ServiceProcess;
   const backends = { CTP_NATS_URL: NATS_URL, CTP_REDIS_URL: REDIS_URL, CTP_REDIS_PREFIX: `ledger:${run}:`, CTP_DEV_MODE: 'true' };
 
   beforeAll(async () => {
+    roles = await ledgerRoles(PG_URL, `ledger_e2e_${run}`);
+    const partners = join(dir, 'partners.json');
+    writeFileSync(partners, JSON.stringify({ partners: [{ id: 'acme', name: 'Acme', api_key_hashes: [generateApiKey('acme').hash], processors: ['*'], policy_uri: 'https://acme.example/p' }], auditors: [{ id: 'audit-firm', name: 'Audit Firm', api_key_hashes: [auditor.hash] }] }));
     writer = await startService(tsEntry('apps/ledger-writer/src/main.ts'), {
       CTP_NATS_URL: NATS_URL,
-      CTP_DATABASE_URL: PG_URL,
+      CTP_DATABASE_URL: roles.writerUrl,
+      CTP_DATABASE_OWNER_URL: roles.ownerUrl,
+      CTP_PARTNERS_FILE: partners,
       CTP_DATABASE_SCHEMA: `ledger_e2e_${run}`,
       CTP_LEDGER_DURABLE: `e2e-${run}`,
       CTP_LEDGER_REPLAY_FROM: new Date().toISOString(),
@@ -32,10 +44,11 @@ describe('ledger-writer with real NATS and PostgreSQL', () => {
   }, 90_000);
   afterAll(async () => {
     await Promise.all([issuer?.stop(), broadcaster?.stop(), writer?.stop()]);
+    await roles?.drop();
   });
 
   const get = async (path: string) => {
-    const res = await fetch(`${writer.url}${path}`);
+    const res = await fetch(`${writer.url}${path}`, { headers: { authorization: `Bearer ${auditor.apiKey}` } });
     return { status: res.status, body: (await res.json()) as Record<string, unknown> };
   };
 

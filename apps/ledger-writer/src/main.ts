@@ -1,7 +1,8 @@
 import { connectBus } from '@ctp/bus';
-import { createLogger, createServiceApp, listen, loadTls, shutdownOnSignals } from '@ctp/http';
-import { LEDGER_STREAM_SPEC, ledgerRouter, LedgerStore, loadCheckpointSigners, startLedger } from '@ctp/ledger';
-import { REVOCATION_STREAM_SPEC } from '@ctp/revocation';
+import { auditorAuth, createLogger, createServiceApp, listen, loadTls, shutdownOnSignals } from '@ctp/http';
+import { LEDGER_STREAM_SPEC, REVOCATION_STREAM_SPEC } from '@ctp/events';
+import { ledgerRouter, loadCheckpointSigners, openLedgerStores, startLedger } from '@ctp/ledger';
+import { loadAuditors } from '@ctp/partners';
 import { metricsRouter, startTracing } from '@ctp/telemetry';
 import { loadLedgerWriterConfig } from './config';
 
@@ -12,20 +13,27 @@ async function main() {
   const tls = loadTls(config);
   const bus = await connectBus(config.CTP_NATS_URL, 'ledger-writer');
   await bus.ensureStreams([LEDGER_STREAM_SPEC, REVOCATION_STREAM_SPEC]);
-  const store = await LedgerStore.open(config.CTP_DATABASE_URL, { schema: config.CTP_DATABASE_SCHEMA });
+  const { store, ownerStore, close: closeStores } = await openLedgerStores(config.CTP_DATABASE_URL, {
+    schema: config.CTP_DATABASE_SCHEMA,
+    ownerUrl: config.CTP_DATABASE_OWNER_URL,
+    devMode: config.CTP_DEV_MODE,
+    keepOwner: config.CTP_LEDGER_RETENTION_INTERVAL_MS > 0,
+  });
   const signers = loadCheckpointSigners(config.CTP_LEDGER_KEY_DIR, config.CTP_LEDGER_ORIGIN, config.CTP_LEDGER_HYBRID);
-  const ledger = await startLedger(config, { store, bus, signers, durable: config.CTP_LEDGER_DURABLE, logger });
+  const ledger = await startLedger(config, { store, ownerStore, devMode: config.CTP_DEV_MODE, bus, signers, durable: config.CTP_LEDGER_DURABLE, logger });
   const { writer } = ledger;
+  const auditors = loadAuditors(config.CTP_PARTNERS_FILE);
+  if (!config.CTP_DEV_MODE && auditors.size === 0) logger.warn({}, 'no auditors in CTP_PARTNERS_FILE: /ledger entries, proofs, anchors and exports answer 401');
   const app = createServiceApp({
     logger,
     readiness: { bus: () => bus.status === 'connected' },
-    routers: [metricsRouter(), ledgerRouter({ store, writer, signers, origin: config.CTP_LEDGER_ORIGIN })],
+    routers: [metricsRouter(), ledgerRouter({ store, view: writer, verifiers: signers.map((s) => s.verifier), origin: config.CTP_LEDGER_ORIGIN, auditorAuth: auditorAuth({ auditors, devMode: config.CTP_DEV_MODE }) })],
   });
   const server = await listen(app, config.CTP_PORT, config.CTP_HOST, { tls });
   shutdownOnSignals([server], async () => {
     await ledger.stop();
     await bus.close();
-    await store.close();
+    await closeStores();
   });
   logger.info({ port: config.CTP_PORT, tls: tls !== undefined, entries: writer.tree.size }, 'ledger-writer listening');
 }

@@ -3,9 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NatsBus } from '@ctp/bus';
 import { findChainBreak, MerkleTree, NoteVerifier, openNote, parseCheckpoint, verifyConsistency } from '@ctp/ledger-core';
-import { LEDGER_STREAM_SPEC, ledgerSubject, LedgerStore } from '@ctp/ledger';
-import { REVOCATION_STREAM_SPEC } from '@ctp/revocation';
-import { privateNats, privatePostgres, startService, tsEntry, waitFor, type PrivateServer, type ServiceProcess } from '@ctp/testing';
+import { LEDGER_STREAM_SPEC, ledgerSubject, REVOCATION_STREAM_SPEC } from '@ctp/events';
+import { LedgerStore } from '@ctp/ledger';
+import { ledgerRoles, privateNats, privatePostgres, startService, tsEntry, waitFor, type LedgerRoles, type PrivateServer, type ServiceProcess } from '@ctp/testing';
 
 /**
  * Issue 4, "nothing lost": under a steady stream of events the ledger-writer is
@@ -14,7 +14,8 @@ import { privateNats, privatePostgres, startService, tsEntry, waitFor, type Priv
  * chain verifies and the checkpoints form one consistent, signed chain.
  *
  * Everything here runs on private servers (temp dirs, free ports): the shared
- * PostgreSQL and NATS are never stopped.
+ * PostgreSQL and NATS are never stopped. The writer runs as in production: migrations
+ * as the table owner, appends as a role with INSERT and SELECT only.
  */
 const SCHEMA = 'ledger_nl';
 const MIN_EVENTS = 2_000;
@@ -29,6 +30,7 @@ describe('ledger-writer loses nothing across crashes and server restarts', () =>
   let nats: PrivateServer;
   let bus: NatsBus;
   let store: LedgerStore;
+  let roles: LedgerRoles;
   let writer: ServiceProcess | undefined;
   const crashed: ServiceProcess[] = [];
 
@@ -36,6 +38,8 @@ describe('ledger-writer loses nothing across crashes and server restarts', () =>
     [pg, nats] = await Promise.all([privatePostgres(), privateNats()]);
     bus = await NatsBus.connect({ servers: nats.url, name: 'nothing-lost-producer', publishTimeoutMs: 1_000 });
     await bus.ensureStreams([LEDGER_STREAM_SPEC, REVOCATION_STREAM_SPEC]);
+    roles = await ledgerRoles(pg.url, SCHEMA);
+    await (await LedgerStore.open(roles.ownerUrl, { schema: SCHEMA, max: 1 })).close();
     store = await LedgerStore.open(pg.url, { schema: SCHEMA, max: 2 });
   }, 90_000);
   afterAll(async () => {
@@ -51,7 +55,8 @@ describe('ledger-writer loses nothing across crashes and server restarts', () =>
       tsEntry('apps/ledger-writer/src/main.ts'),
       {
         CTP_NATS_URL: nats.url,
-        CTP_DATABASE_URL: pg.url,
+        CTP_DATABASE_URL: roles.writerUrl,
+        CTP_DATABASE_OWNER_URL: roles.ownerUrl,
         CTP_DATABASE_SCHEMA: SCHEMA,
         CTP_LEDGER_DURABLE: 'nothing-lost',
         CTP_LEDGER_KEY_DIR: join(dir, 'keys'),

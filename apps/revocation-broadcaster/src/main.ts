@@ -2,7 +2,8 @@ import { connectBus } from '@ctp/bus';
 import { rateLimitsOf } from '@ctp/config';
 import { createLogger, createServiceApp, edgeControls, jsonBody, listen, loadTls, partnerAuth, shutdownOnSignals } from '@ctp/http';
 import { loadPartnerAuth } from '@ctp/partners';
-import { attachRevocationWebSocket, openCrl, redisOf, REVOCATION_STREAM_SPEC, RevocationFeed, revocationRouter, RevocationService } from '@ctp/revocation';
+import { REVOCATION_STREAM_SPEC } from '@ctp/events';
+import { attachRevocationWebSocket, openCrl, redisOf, RevocationFeed, revocationRouter, RevocationService } from '@ctp/revocation';
 import { metricsRouter, startTracing } from '@ctp/telemetry';
 import { loadBroadcasterConfig } from './config';
 

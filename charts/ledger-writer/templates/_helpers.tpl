@@ -5,6 +5,9 @@ the chart name: Helm shares one template namespace between the umbrella chart an
 
 {{/* Checks that values.schema.json cannot express; included by deployment.yaml. */}}
 {{- define "ledger-writer.validate" -}}
+{{- if and (gt (int .Values.config.CTP_LEDGER_RETENTION_INTERVAL_MS) 0) (not .Values.databaseOwnerUrl.name) (not .Values.global.ctp.devMode) }}
+{{- fail "config.CTP_LEDGER_RETENTION_INTERVAL_MS > 0 needs databaseOwnerUrl: only the tables' owner may drop sealed partitions" }}
+{{- end }}
 {{- if and .Values.config.CTP_TSA_URL (not .Values.tsa.rootsConfigMap) }}
 {{- fail "config.CTP_TSA_URL needs tsa.rootsConfigMap (the PEM root certificates of the TSA)" }}
 {{- end }}
@@ -15,11 +18,19 @@ the chart name: Helm shares one template namespace between the umbrella chart an
 
 {{/* The ledger-writer's own environment (README.md, Configuration). */}}
 {{- define "ledger-writer.env" -}}
+{{ include "ctp-common.partnerEnv" . }}
 - name: CTP_DATABASE_URL
   valueFrom:
     secretKeyRef:
       name: {{ required "global.ctp.secrets.databaseUrl.name is required" .Values.global.ctp.secrets.databaseUrl.name }}
       key: {{ .Values.global.ctp.secrets.databaseUrl.key }}
+{{- if .Values.databaseOwnerUrl.name }}
+- name: CTP_DATABASE_OWNER_URL
+  valueFrom:
+    secretKeyRef:
+      name: {{ .Values.databaseOwnerUrl.name }}
+      key: {{ .Values.databaseOwnerUrl.key }}
+{{- end }}
 - name: CTP_LEDGER_KEY_DIR
   value: {{ ternary "/etc/ctp/ledger-keys" "/var/lib/ctp/ledger-keys" (ne .Values.checkpointKeys.existingSecret "") }}
 {{- if .Values.tsa.rootsConfigMap }}
@@ -29,6 +40,7 @@ the chart name: Helm shares one template namespace between the umbrella chart an
 {{- end }}
 
 {{- define "ledger-writer.volumeMounts" -}}
+{{ include "ctp-common.partnersMount" . }}
 - name: data
   mountPath: /var/lib/ctp
 - name: segments
@@ -46,6 +58,7 @@ the chart name: Helm shares one template namespace between the umbrella chart an
 {{- end }}
 
 {{- define "ledger-writer.volumes" -}}
+{{ include "ctp-common.partnersVolume" . }}
 - name: data
   emptyDir:
     sizeLimit: 16Mi

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { subjectMatches, type BusEvent, type EventBus } from './event_bus';
 import { MemoryBus } from './memory_bus';
 import { NatsBus } from './nats_bus';
+import { registry } from '@ctp/telemetry';
 
 export const NATS_URL = process.env.CTP_TEST_NATS_URL ?? '127.0.0.1:4222';
 
@@ -182,5 +183,61 @@ describe.each([
     await new Promise((r) => setTimeout(r, 100));
     expect(c.events).toHaveLength(1);
     await sub.stop();
+  });
+});
+
+describe('in-process bus limits (ctp up)', () => {
+  const spec = { name: 'LIMITED', subjects: ['lim.>'], maxAgeMs: 3_600_000 };
+  const gauge = async (name: string) => (await registry.getSingleMetric(name)!.get()).values.find((v) => v.labels.stream === 'LIMITED')?.value;
+
+  it('keeps at most maxEvents per stream, discarding the oldest, and reports its size', async () => {
+    const bus = new MemoryBus({ maxEvents: 3 });
+    await bus.ensureStreams([spec]);
+    for (let i = 1; i <= 5; i++) expect(await bus.publish('lim.a', { i })).toBe(i);
+    const page = await bus.read<{ i: number }>({ stream: 'LIMITED', filter: 'lim.>', fromSeq: 1, max: 10 });
+    expect([page.firstSeq, page.events.map((e) => [e.seq, e.data.i])]).toEqual([3, [[3, 3], [4, 4], [5, 5]]]);
+    expect(await bus.lastSeq('LIMITED')).toBe(5);
+    expect(await gauge('ctp_bus_stream_events')).toBe(3);
+    const replayed: number[] = [];
+    const sub = await bus.subscribe<{ i: number }>({ stream: 'LIMITED', filter: 'lim.>', fromSeq: 1 }, (e) => void replayed.push(e.seq));
+    await new Promise((r) => setImmediate(r));
+    expect(replayed).toEqual([3, 4, 5]);
+    await sub.stop();
+  });
+
+  it('keeps at most maxBytes per stream, and refuses one event larger than that', async () => {
+    const bus = new MemoryBus({ maxBytes: 400 });
+    await bus.ensureStreams([spec]);
+    for (let i = 1; i <= 50; i++) await bus.publish('lim.b', { i, pad: 'x'.repeat(40) });
+    const page = await bus.read({ stream: 'LIMITED', filter: 'lim.>', fromSeq: 1, max: 100 });
+    expect(page.events.length).toBeGreaterThan(1);
+    expect(page.events.length).toBeLessThan(10);
+    expect(page.events[page.events.length - 1]!.seq).toBe(50);
+    const bytes = (await gauge('ctp_bus_stream_bytes'))!;
+    expect(bytes).toBeGreaterThan(0);
+    expect(bytes).toBeLessThanOrEqual(400);
+    await expect(bus.publish('lim.b', { pad: 'x'.repeat(500) })).rejects.toThrow(/exceeds the stream limit/);
+  });
+
+  it('holds a bounded number of events however many were published', async () => {
+    const bus = new MemoryBus({ maxEvents: 1_000 });
+    await bus.ensureStreams([spec]);
+    for (let i = 1; i <= 20_000; i++) await bus.publish('lim.c', { i });
+    const page = await bus.read<{ i: number }>({ stream: 'LIMITED', filter: 'lim.>', fromSeq: 19_990, max: 100 });
+    expect(page.events.map((e) => e.data.i)).toEqual(Array.from({ length: 11 }, (_, k) => 19_990 + k));
+    expect(await gauge('ctp_bus_stream_events')).toBe(1_000);
+  });
+
+  it('keeps delivering to a subscriber whose handler failed on one event', async () => {
+    const bus = new MemoryBus();
+    await bus.ensureStreams([spec]);
+    const seen: number[] = [];
+    await bus.subscribe<{ i: number }>({ stream: 'LIMITED', filter: 'lim.>' }, async (e) => {
+      if (e.data.i === 1) throw new Error('handler failed');
+      seen.push(e.data.i);
+    });
+    for (let i = 1; i <= 3; i++) await bus.publish('lim.d', { i });
+    await waitUntil(() => seen.length === 2, 2_000);
+    expect(seen).toEqual([2, 3]);
   });
 });

@@ -12,27 +12,60 @@ import {
   type SubscribeOptions,
   type Subscription,
 } from './event_bus';
+import { busStreamBytes, busStreamEvents, registerBusMetrics } from '@ctp/telemetry';
 
 const DEDUP_WINDOW_MS = 120_000;
 
+/** Per-stream limits of the in-process bus: like a JetStream stream's max_msgs and max_bytes with the discard-old policy. */
+export interface MemoryBusLimits {
+  /** Most events a stream keeps (default 100,000). */
+  maxEvents?: number;
+  /** Most bytes of event payload (JSON), subjects and headers a stream keeps (default 64 MiB). */
+  maxBytes?: number;
+}
+
+type Stored = BusEvent & { storedAtMs: number; bytes: number };
+
 interface Stream {
   spec: StreamSpec;
-  events: (BusEvent & { storedAtMs: number })[];
+  /** events[head..] are stored; earlier slots were discarded (emptied at once, compacted away now and then). */
+  events: (Stored | undefined)[];
+  head: number;
+  bytes: number;
   firstSeq: number;
   listeners: Set<(event: BusEvent) => void>;
   dedup: Map<string, { seq: number; atMs: number }>;
 }
 
-/** In-process bus for `ctp up`: same ordering and replay semantics, nothing survives the process. */
+const count = (s: Stream) => s.events.length - s.head;
+/** The stored events from the `from`-th on (0: the oldest), at most `max`. */
+const stored = (s: Stream, from = 0, max = Infinity) => s.events.slice(s.head + from, s.head + from + Math.min(max, count(s))) as Stored[];
+
+/**
+ * In-process bus for `ctp up`: same ordering and replay semantics, nothing survives the
+ * process. Each stream keeps its events for the stream's max age and within `limits`
+ * (the oldest are discarded first), so a long-running `ctp up` holds a bounded amount.
+ */
 export class MemoryBus implements EventBus {
   private readonly streams = new Map<string, Stream>();
   readonly status: BusStatus = 'connected';
+  private readonly maxEvents: number;
+  private readonly maxBytes: number;
+
+  constructor(limits: MemoryBusLimits = {}) {
+    this.maxEvents = limits.maxEvents ?? 100_000;
+    this.maxBytes = limits.maxBytes ?? 64 * 1024 * 1024;
+    registerBusMetrics();
+  }
 
   async ensureStreams(specs: StreamSpec[]): Promise<void> {
     for (const spec of specs) {
       const existing = this.streams.get(spec.name);
       if (existing) existing.spec = spec;
-      else this.streams.set(spec.name, { spec, events: [], firstSeq: 1, listeners: new Set(), dedup: new Map() });
+      else this.streams.set(spec.name, { spec, events: [], head: 0, bytes: 0, firstSeq: 1, listeners: new Set(), dedup: new Map() });
+      const stream = this.streams.get(spec.name)!;
+      busStreamEvents.set({ stream: spec.name }, count(stream));
+      busStreamBytes.set({ stream: spec.name }, stream.bytes);
     }
   }
 
@@ -45,15 +78,32 @@ export class MemoryBus implements EventBus {
       if (seen && seen.atMs > now - DEDUP_WINDOW_MS) return seen.seq;
       if (stream.dedup.size > 100_000) stream.dedup.clear();
     }
-    while (stream.events.length > 0 && stream.events[0]!.storedAtMs < now - stream.spec.maxAgeMs) {
-      stream.events.shift();
-      stream.firstSeq++;
-    }
-    const event = { subject, seq: stream.firstSeq + stream.events.length, data: structuredClone(data), headers: { ...options.headers }, storedAtMs: now };
+    const headers = { ...options.headers };
+    const bytes = Buffer.byteLength(subject) + Buffer.byteLength(JSON.stringify(data)) + Buffer.byteLength(JSON.stringify(headers));
+    if (bytes > this.maxBytes) throw new Error(`an event of ${bytes} bytes exceeds the stream limit of ${this.maxBytes} bytes`);
+    this.discard(stream, (oldest) => oldest.storedAtMs < now - stream.spec.maxAgeMs || count(stream) >= this.maxEvents || stream.bytes + bytes > this.maxBytes);
+    const event: Stored = { subject, seq: stream.firstSeq + count(stream), data: structuredClone(data), headers, storedAtMs: now, bytes };
     stream.events.push(event);
+    stream.bytes += bytes;
+    busStreamEvents.set({ stream: stream.spec.name }, count(stream));
+    busStreamBytes.set({ stream: stream.spec.name }, stream.bytes);
     if (options.msgId !== undefined) stream.dedup.set(options.msgId, { seq: event.seq, atMs: now });
     for (const listener of stream.listeners) listener(event);
     return event.seq;
+  }
+
+  /** Drops the oldest events while `tooMany` holds for the oldest one; compacts the array once half of it is dropped. */
+  private discard(stream: Stream, tooMany: (oldest: Stored) => boolean): void {
+    while (count(stream) > 0 && tooMany(stream.events[stream.head]!)) {
+      stream.bytes -= stream.events[stream.head]!.bytes;
+      stream.events[stream.head] = undefined;
+      stream.head++;
+      stream.firstSeq++;
+    }
+    if (stream.head > 1024 && stream.head * 2 > stream.events.length) {
+      stream.events = stream.events.slice(stream.head);
+      stream.head = 0;
+    }
   }
 
   async subscribe<T>(options: SubscribeOptions, handler: (event: BusEvent<T>) => void | Promise<void>): Promise<Subscription> {
@@ -65,15 +115,21 @@ export class MemoryBus implements EventBus {
     const drain = async () => {
       if (draining) return;
       draining = true;
-      while (queue.length > 0 && !stopped) await handler(queue.shift() as BusEvent<T>);
-      draining = false;
+      try {
+        while (queue.length > 0 && !stopped) {
+          // A handler that fails loses its event, as a live subscription does; it must not stop the ones after it.
+          await Promise.resolve(handler(queue.shift() as BusEvent<T>)).catch(() => undefined);
+        }
+      } finally {
+        draining = false;
+      }
     };
     const deliver = (event: BusEvent) => {
       if (!subjectMatches(options.filter, event.subject)) return;
       queue.push(event);
       void drain();
     };
-    for (const event of stream.events) {
+    for (const event of stored(stream)) {
       if ((options.fromSeq !== undefined && event.seq >= options.fromSeq) || (options.fromTimeMs !== undefined && event.storedAtMs >= options.fromTimeMs)) deliver(event);
     }
     stream.listeners.add(deliver);
@@ -100,8 +156,8 @@ export class MemoryBus implements EventBus {
     const listener = () => wake?.();
     stream.listeners.add(listener);
     if (!this.durables.has(key) && options.fromTimeMs !== undefined) {
-      const first = stream.events.find((e) => e.storedAtMs >= options.fromTimeMs!);
-      this.durables.set(key, (first?.seq ?? stream.firstSeq + stream.events.length) - 1);
+      const first = stored(stream).find((e) => e.storedAtMs >= options.fromTimeMs!);
+      this.durables.set(key, (first?.seq ?? stream.firstSeq + count(stream)) - 1);
     }
     const loop = (async () => {
       while (!stopped) {
@@ -138,9 +194,9 @@ export class MemoryBus implements EventBus {
     const stream = this.streams.get(options.stream);
     if (!stream) throw new Error(`no stream ${options.stream}`);
     const start = Math.max(options.fromSeq, stream.firstSeq) - stream.firstSeq;
-    const slice = stream.events.slice(start, start + options.max);
+    const slice = stored(stream, start, options.max);
     return {
-      events: slice.filter((e) => subjectMatches(options.filter, e.subject)).map(({ storedAtMs: _s, ...e }) => e as BusEvent<T>),
+      events: slice.filter((e) => subjectMatches(options.filter, e.subject)).map(({ storedAtMs: _s, bytes: _b, ...e }) => e as BusEvent<T>),
       lastSeq: slice.length > 0 ? slice[slice.length - 1]!.seq : Math.max(options.fromSeq, stream.firstSeq) - 1,
       firstSeq: stream.firstSeq,
     };
@@ -156,13 +212,13 @@ export class MemoryBus implements EventBus {
   async backlog(options: { stream: string; filter: string; afterSeq: number }): Promise<ConsumerLag> {
     const s = this.streams.get(options.stream);
     if (!s) throw new Error(`no stream ${options.stream}`);
-    const pending = s.events.filter((e) => e.seq > options.afterSeq && subjectMatches(options.filter, e.subject));
+    const pending = stored(s).filter((e) => e.seq > options.afterSeq && subjectMatches(options.filter, e.subject));
     return { pending: pending.length, oldestPendingMs: pending[0]?.storedAtMs ?? null };
   }
 
   async lastSeq(stream: string): Promise<number> {
     const s = this.streams.get(stream);
-    return s ? s.firstSeq + s.events.length - 1 : 0;
+    return s ? s.firstSeq + count(s) - 1 : 0;
   }
 
   onStatus(): void {

@@ -1,11 +1,9 @@
-import { randomUUID } from 'node:crypto';
 import type { IntrospectionResult } from '@ctp/ctp-core';
-import type { LedgerPublisher } from '@ctp/issuance';
-
-export const DECISIONS_SUBJECT = 'ctp.ledger.introspection.decisions';
+import { introspectionDecisionsEvent, publishEvent, type EventPublisher, type IntrospectionDecision } from '@ctp/events';
+import { decisionsBuffered, decisionsDropped } from '@ctp/telemetry';
 
 export interface DecisionLogOptions {
-  ledger: LedgerPublisher;
+  events: EventPublisher;
   /** Decisions per ledger event (default 256) and the longest a decision waits (default 1 s). */
   batchSize?: number;
   flushMs?: number;
@@ -13,27 +11,70 @@ export interface DecisionLogOptions {
   maxBuffered?: number;
 }
 
-interface Decision {
-  jti: string | null;
-  decision: 'allow' | 'deny';
-  reason: string | null;
-  aud: string;
-  purpose: string;
-  at_ms: number;
+/**
+ * Decisions not yet handed to the bus, oldest first, in a fixed ring: recording one is
+ * O(1) even when the buffer is full (dropping the oldest), where an array's splice
+ * moved the whole buffer on every request.
+ */
+class DecisionRing {
+  private readonly slots: (IntrospectionDecision | undefined)[];
+  private head = 0;
+  size = 0;
+
+  constructor(readonly capacity: number) {
+    this.slots = new Array<IntrospectionDecision | undefined>(capacity);
+  }
+
+  /** Appends at the end; returns how many of the oldest were dropped to make room (0 or 1). */
+  push(decision: IntrospectionDecision): number {
+    const dropped = this.size === this.capacity ? this.shift(1).length : 0;
+    this.slots[(this.head + this.size) % this.capacity] = decision;
+    this.size++;
+    return dropped;
+  }
+
+  /** Removes and returns up to `n` of the oldest. */
+  shift(n: number): IntrospectionDecision[] {
+    const out: IntrospectionDecision[] = [];
+    for (; out.length < n && this.size > 0; this.size--) {
+      out.push(this.slots[this.head]!);
+      this.slots[this.head] = undefined;
+      this.head = (this.head + 1) % this.capacity;
+    }
+    return out;
+  }
+
+  /** Puts decisions back in front of the others (a batch the bus refused); returns how many of them did not fit. */
+  unshift(batch: IntrospectionDecision[]): number {
+    const fits = Math.min(batch.length, this.capacity - this.size);
+    for (let i = batch.length - 1; i >= batch.length - fits; i--) {
+      this.head = (this.head - 1 + this.capacity) % this.capacity;
+      this.slots[this.head] = batch[i];
+      this.size++;
+    }
+    return batch.length - fits;
+  }
 }
 
 /**
  * Records introspection decisions in the ledger, batched into one event per
  * `batchSize` decisions or `flushMs`. Recording is off the hot path: `record` only
- * appends to a buffer.
+ * appends to a bounded buffer; what the bus cannot take before the buffer fills is
+ * dropped oldest-first and counted (ctp_introspection_decisions_dropped_total).
  */
 export class DecisionLog {
-  private buffer: Decision[] = [];
+  private readonly ring: DecisionRing;
+  private readonly batchSize: number;
   private timer: NodeJS.Timeout | undefined;
-  private flushing: Promise<void> | undefined;
+  /** The latest flush, and whether one is queued behind it that has not started (and so will see new decisions). */
+  private tail: Promise<void> = Promise.resolve();
+  private queued = false;
   dropped = 0;
 
-  constructor(private readonly options: DecisionLogOptions) {}
+  constructor(private readonly options: DecisionLogOptions) {
+    this.ring = new DecisionRing(options.maxBuffered ?? 100_000);
+    this.batchSize = options.batchSize ?? 256;
+  }
 
   start(): void {
     this.timer = setInterval(() => void this.flush(), this.options.flushMs ?? 1000);
@@ -45,31 +86,49 @@ export class DecisionLog {
     await this.flush();
   }
 
-  record(result: IntrospectionResult, aud: string, purpose: string): void {
-    this.buffer.push({ jti: result.jti, decision: result.decision, reason: result.reason, aud, purpose, at_ms: Date.now() });
-    const max = this.options.maxBuffered ?? 100_000;
-    if (this.buffer.length > max) {
-      this.dropped += this.buffer.length - max;
-      this.buffer.splice(0, this.buffer.length - max);
-    }
-    if (this.buffer.length >= (this.options.batchSize ?? 256)) void this.flush();
+  get buffered(): number {
+    return this.ring.size;
   }
 
+  record(result: IntrospectionResult, aud: string, purpose: string): void {
+    this.drop(this.ring.push({ jti: result.jti, decision: result.decision, reason: result.reason, aud, purpose, at_ms: Date.now() }));
+    decisionsBuffered.set(this.ring.size);
+    if (this.ring.size >= this.batchSize) void this.flush();
+  }
+
+  /**
+   * Publishes everything buffered. Flushes run one at a time; a call while one runs
+   * queues one more behind it (calls meanwhile share it), so every decision recorded
+   * before a call is published (or still buffered, if the bus refused) when it resolves.
+   */
   flush(): Promise<void> {
-    this.flushing ??= (async () => {
+    if (this.queued) return this.tail;
+    this.queued = true;
+    this.tail = this.tail.then(() => {
+      this.queued = false;
+      return this.drain();
+    });
+    return this.tail;
+  }
+
+  private async drain(): Promise<void> {
+    while (this.ring.size > 0) {
+      const batch = this.ring.shift(this.batchSize);
       try {
-        while (this.buffer.length > 0) {
-          const batch = this.buffer.slice(0, this.options.batchSize ?? 256);
-          const eventId = `introspection.decisions:${randomUUID()}`;
-          await this.options.ledger.publish(DECISIONS_SUBJECT, { event_id: eventId, type: 'introspection.decisions', decisions: batch }, { msgId: eventId });
-          this.buffer.splice(0, batch.length);
-        }
+        await publishEvent(this.options.events, introspectionDecisionsEvent(batch));
       } catch {
-        // The bus is down: keep the batch and try again on the next tick.
+        // The bus is down: keep the batch (as far as it still fits) and try again on the next tick.
+        this.drop(this.ring.unshift(batch));
+        break;
       } finally {
-        this.flushing = undefined;
+        decisionsBuffered.set(this.ring.size);
       }
-    })();
-    return this.flushing;
+    }
+  }
+
+  private drop(n: number): void {
+    if (n === 0) return;
+    this.dropped += n;
+    decisionsDropped.inc(n);
   }
 }

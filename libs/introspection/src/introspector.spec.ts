@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { buildClaims, signEs256, type ContextEnvelope } from '@ctp/ctp-core';
 import { KeyDirectory, type VerificationKeys } from '@ctp/keys';
 import { MemoryBus } from '@ctp/bus';
-import { MemoryCrl, REVOCATION_STREAM_SPEC, RevocationService, RevocationSync } from '@ctp/revocation';
+import { REVOCATION_STREAM_SPEC } from '@ctp/events';
+import { MemoryCrl, RevocationService, RevocationSync } from '@ctp/revocation';
 import { DEMO_PARTNER } from '@ctp/partners';
 import { Introspector } from './introspector';
 

@@ -13,7 +13,7 @@ const keys = KeyDirectory.open(join(mkdtempSync(join(tmpdir(), 'ctp-issue-')), '
 const owners = new MemoryCrl();
 const ledger = new MemoryBus();
 beforeAll(() => ledger.ensureStreams([{ name: 'CTP_LEDGER', subjects: ['ctp.ledger.>'], maxAgeMs: 60_000 }]));
-const service = new IssuanceService({ keys, owners, ledger, issuer: 'http://ctp.test', ttlSeconds: 240, subjectSecret: Buffer.alloc(32, 1) });
+const service = new IssuanceService({ keys, owners, events: ledger, issuer: 'http://ctp.test', ttlSeconds: 240, subjectSecret: Buffer.alloc(32, 1) });
 const request: IssueRequest = { ...GUIDE_ENVELOPE, features: [...GUIDE_ENVELOPE.features] };
 const acme: Partner = { id: 'acme', name: 'Acme', processors: ['svc://cx-ai/v1'], policyUri: 'https://acme.example/p' };
 
@@ -64,7 +64,7 @@ describe('IssuanceService', () => {
   });
 
   it('issues nothing when the event bus cannot store the consent.issued event', async () => {
-    const noStream = new IssuanceService({ keys, owners, ledger: new MemoryBus(), issuer: 'http://ctp.test', ttlSeconds: 240, subjectSecret: Buffer.alloc(32, 1) });
+    const noStream = new IssuanceService({ keys, owners, events: new MemoryBus(), issuer: 'http://ctp.test', ttlSeconds: 240, subjectSecret: Buffer.alloc(32, 1) });
     await expect(noStream.issue(acme, request)).rejects.toMatchObject({ code: 'unavailable', status: 503, message: expect.stringMatching(/event bus/) });
   });
 
@@ -72,7 +72,7 @@ describe('IssuanceService', () => {
     const unreachable = new RedisCrl({ url: 'redis://127.0.0.1:1' });
     const down = new IssuanceService({
       keys,
-      ledger,
+      events: ledger,
       owners: unreachable,
       issuer: 'http://ctp.test',
       ttlSeconds: 240,

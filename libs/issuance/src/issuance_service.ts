@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { buildClaims, CLOCK_SKEW_SECONDS, CtpError, pairwiseSubject, signEs256With, type IssueRequest } from '@ctp/ctp-core';
+import { consentIssuedEvent, publishEvent, type EventPublisher } from '@ctp/events';
 import { SigningUnavailableError, type TokenKeys } from '@ctp/keys';
 import { mayUseProcessor, type Partner } from '@ctp/partners';
 import { consentIssued, publishSpan } from '@ctp/telemetry';
@@ -9,18 +10,12 @@ export interface TokenOwners {
   setOwner(jti: string, owner: { partnerId: string; expiresAt: number }, nowSeconds: number): Promise<void>;
 }
 
-/** Where the `consent.issued` ledger event goes; resolves once it is stored durably. */
-export interface LedgerPublisher {
-  publish(subject: string, data: object, options?: { msgId?: string; headers?: Record<string, string> }): Promise<number>;
-}
-
-export const CONSENT_ISSUED_SUBJECT = 'ctp.ledger.consent.issued';
-
 export interface IssuanceOptions {
   /** The signing key (local key directory or Cloud KMS) and the keys the JWKS publishes. */
   keys: TokenKeys;
   owners: TokenOwners;
-  ledger: LedgerPublisher;
+  /** Where `consent.issued` goes (the bus); it resolves once the event is stored durably. */
+  events: EventPublisher;
   issuer: string;
   ttlSeconds: number;
   subjectSecret: Buffer;
@@ -70,9 +65,7 @@ export class IssuanceService {
     } catch (error) {
       throw new CtpError('unavailable', 'the token registry (Redis) is unavailable; no token was issued', { cause: error });
     }
-    const event = {
-      event_id: `consent.issued:${claims.jti}`,
-      type: 'consent.issued',
+    const event = consentIssuedEvent({
       jti: claims.jti,
       partner_id: partner.id,
       sub: claims.sub,
@@ -89,9 +82,9 @@ export class IssuanceService {
       exp: claims.exp,
       kid,
       policy_uri: claims.policy_uri,
-    };
+    });
     try {
-      await publishSpan(CONSENT_ISSUED_SUBJECT, traceparent, (headers) => this.options.ledger.publish(CONSENT_ISSUED_SUBJECT, event, { msgId: event.event_id, headers }));
+      await publishSpan(event.subject, traceparent, (headers) => publishEvent(this.options.events, event, headers));
     } catch (error) {
       throw new CtpError('unavailable', 'the event bus (NATS) is unavailable; no token was issued', { cause: error });
     }

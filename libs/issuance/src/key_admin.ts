@@ -2,7 +2,8 @@ import { Router, type Request, type RequestHandler } from 'express';
 import { z } from 'zod';
 import { CtpError, parseOrThrow } from '@ctp/ctp-core';
 import { methodNotAllowed } from '@ctp/http';
-import { CHANGE_ID, KEY_CHANGE_ACTIONS, KeyChanges, KID, OPERATOR_ID, OperatorRegistry, type KeyChange, type KeyDirectory, type KeyEventPublisher } from '@ctp/keys';
+import { CHANGE_ID, KEY_CHANGE_ACTIONS, KeyChanges, KID, OPERATOR_ID, OperatorRegistry, type KeyChange, type KeyDirectory } from '@ctp/keys';
+import type { EventPublisher } from '@ctp/events';
 import { signingKeyAge, signingKeyRotationPeriod, signingKeys } from '@ctp/telemetry';
 
 export const KEY_ADMIN_PATH = '/admin/keys';
@@ -129,10 +130,10 @@ export function startKeyAgeCheck(
  */
 export function keyAdministration(
   directory: KeyDirectory | undefined,
-  options: { operatorsFile?: string; bus: KeyEventPublisher; body: RequestHandler; logger: { warn(fields: object, message: string): void; error(fields: object, message: string): void } },
+  options: { operatorsFile?: string; events: EventPublisher; body: RequestHandler; logger: { warn(fields: object, message: string): void; error(fields: object, message: string): void } },
 ): { routers: Router[]; stop(): void } {
   if (!directory) return { routers: [], stop: () => undefined };
-  const changes = options.operatorsFile ? new KeyChanges({ keys: directory, operators: OperatorRegistry.load(options.operatorsFile), bus: options.bus }) : undefined;
+  const changes = options.operatorsFile ? new KeyChanges({ keys: directory, operators: OperatorRegistry.load(options.operatorsFile), events: options.events }) : undefined;
   const stop = startKeyAgeCheck(directory, {
     onOverdue: (age) => options.logger.warn({ ageSeconds: age }, 'the active signing key is older than the rotation policy'),
     onError: (error) => options.logger.error({ err: error }, 'signing key age check failed'),

@@ -45,7 +45,7 @@ describe('IssuanceService signing in Cloud KMS (local KMS API stand-in over gRPC
       },
     };
     const ledger = new MemoryBus();
-    return { owners, ledger, issuance: new IssuanceService({ keys, owners, ledger, issuer: 'http://ctp.test', ttlSeconds: 240, subjectSecret: Buffer.alloc(32, 1) }) };
+    return { owners, ledger, issuance: new IssuanceService({ keys, owners, events: ledger, issuer: 'http://ctp.test', ttlSeconds: 240, subjectSecret: Buffer.alloc(32, 1) }) };
   }
 
   it('the stand-in signs a given SHA-256 digest with a real P-256 key (node:crypto verifies it)', () => {

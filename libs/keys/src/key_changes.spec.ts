@@ -4,14 +4,15 @@ import { join } from 'node:path';
 import { MemoryBus, NatsBus, type BusEvent } from '@ctp/bus';
 import { freePort, portOpen, waitFor } from '@ctp/testing';
 import { CtpError } from '@ctp/ctp-core';
-import { KEY_REVOKED_SUBJECT, KeyChanges } from './key_changes';
+import { KEY_REVOKED_SUBJECT, LEDGER_STREAM_SPEC } from '@ctp/events';
+import { KeyChanges } from './key_changes';
 import { KeyDirectory } from './key_directory';
 import { KeyRevocationWatch } from './key_revocations';
 import { generateOperatorKey, OperatorRegistry, signStatement, type ApprovalStatement } from './operators';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createPrivateKey } from 'node:crypto';
 
-const STREAM = { name: 'KEYS_TEST_LEDGER', subjects: ['ctp.ledger.>'], maxAgeMs: 3_600_000 };
+const STREAM = LEDGER_STREAM_SPEC;
 const operatorKeys = Object.fromEntries(['alice', 'bob', 'carol'].map((id) => [id, generateOperatorKey(id)]));
 const registry = OperatorRegistry.parse({ operators: ['alice', 'bob'].map((id) => operatorKeys[id]!.entry) });
 const sign = (s: ApprovalStatement, as = s.operator) => signStatement(s, createPrivateKey(operatorKeys[as]!.privateKeyPem));
@@ -22,7 +23,7 @@ async function setup() {
   await bus.ensureStreams([STREAM]);
   const events: BusEvent<Record<string, unknown>>[] = [];
   await bus.subscribe<Record<string, unknown>>({ stream: STREAM.name, filter: 'ctp.ledger.>', fromSeq: 1 }, (e) => void events.push(e));
-  return { keys, bus, events, changes: new KeyChanges({ keys, operators: registry, bus }) };
+  return { keys, bus, events, changes: new KeyChanges({ keys, operators: registry, events: bus }) };
 }
 
 async function refused(promise: Promise<unknown>): Promise<string> {
@@ -81,7 +82,7 @@ describe('dual-controlled key changes', () => {
 
   it('revokes a key once dual-approved: out of the JWKS at once, pushed to verifiers first', async () => {
     const { keys, bus, changes } = await setup();
-    const watch = new KeyRevocationWatch({ bus, stream: STREAM.name });
+    const watch = new KeyRevocationWatch({ bus });
     await watch.start();
     const kid = keys.signingKey().kid;
     const s = { change_id: 'change-revoke-3', action: 'revoke' as const, kid, operator: 'bob', expires_at: now + 600 };
@@ -95,7 +96,7 @@ describe('dual-controlled key changes', () => {
     expect(watch.isKeyRevoked(applied.new_kid!)).toBe(false);
     await watch.stop();
     // a verifier starting later replays the revocation
-    const late = new KeyRevocationWatch({ bus, stream: STREAM.name });
+    const late = new KeyRevocationWatch({ bus });
     await late.start();
     await new Promise((r) => setImmediate(r));
     expect(late.isKeyRevoked(kid)).toBe(true);
@@ -118,7 +119,7 @@ describe('dual control when the bus is down', () => {
     try {
       await bus.ensureStreams([STREAM]);
       const keys = KeyDirectory.open(join(mkdtempSync(join(tmpdir(), 'ctp-changes-')), 'keys'));
-      const changes = new KeyChanges({ keys, operators: registry, bus });
+      const changes = new KeyChanges({ keys, operators: registry, events: bus });
       const kid = keys.signingKey().kid;
       const s = { change_id: 'change-rotate-9', action: 'rotate' as const, kid, operator: 'alice', expires_at: Math.floor(Date.now() / 1000) + 600 };
       await changes.propose({ id: s.change_id, action: s.action, kid, expires_at: s.expires_at, operator: 'alice', signature: sign(s) });

@@ -1,30 +1,9 @@
 import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CtpError } from '@ctp/ctp-core';
+import { keyChangeAppliedEvent, keyChangeApprovedEvent, keyChangeRequestedEvent, keyRevokedEvent, publishEvent, type CatalogueEvent, type EventPublisher } from '@ctp/events';
 import type { KeyDirectory } from './key_directory';
 import { CHANGE_ID, verifyStatement, type ApprovalStatement, type KeyChangeAction, type OperatorRegistry } from './operators';
-
-/** Where key change events go (the bus): each resolves once durable. */
-export interface KeyEventPublisher {
-  publish(subject: string, data: object, options?: { msgId?: string }): Promise<number>;
-}
-
-/** Ledger subjects (the writer records every `ctp.ledger.>` event as an entry of the named type). */
-export const KEY_CHANGE_REQUESTED_SUBJECT = 'ctp.ledger.key.change.requested';
-export const KEY_CHANGE_APPROVED_SUBJECT = 'ctp.ledger.key.change.approved';
-export const KEY_CHANGE_APPLIED_SUBJECT = 'ctp.ledger.key.change.applied';
-/** Emergency revocation: introspectors follow this subject and deny the kid's tokens at once. */
-export const KEY_REVOKED_SUBJECT = 'ctp.ledger.key.revoked';
-
-/** The `key.revoked` event as stored on the bus. */
-export interface KeyRevokedEvent {
-  event_id: string;
-  type: 'key.revoked';
-  kid: string;
-  change_id: string;
-  revoked_at_ms: number;
-  replacement_kid: string | null;
-}
 
 export interface KeyChangeApproval {
   operator: string;
@@ -48,12 +27,23 @@ export interface KeyChange {
 export interface KeyChangesOptions {
   keys: KeyDirectory;
   operators: OperatorRegistry;
-  bus: KeyEventPublisher;
+  /** Where every step goes (the bus, into the ledger); each resolves once durable. */
+  events: EventPublisher;
   /** Distinct operators whose approvals a change needs (at least 2). */
   requiredApprovals?: number;
   /** Furthest an approval's expiry may lie ahead, seconds (default 24 h). */
   maxApprovalWindowSeconds?: number;
 }
+
+/** What the ledger records of an operator's signed approval of a change. */
+const approvalStep = (change: KeyChange, approval: KeyChangeApproval) => ({
+  change_id: change.id,
+  action: change.action,
+  kid: change.kid,
+  expires_at: change.expires_at,
+  operator: approval.operator,
+  signature: approval.signature,
+});
 
 const LOCK_WAIT_MS = 5_000;
 const STALE_LOCK_MS = 30_000;
@@ -96,17 +86,7 @@ export class KeyChanges {
       this.checkApproval(change, input.operator, input.signature, now);
       this.checkTarget(change, now);
       const approval = { operator: input.operator, signature: input.signature, approved_at: now };
-      await this.publish(KEY_CHANGE_REQUESTED_SUBJECT, {
-        event_id: `key.change.requested:${change.id}`,
-        type: 'key.change.requested',
-        change_id: change.id,
-        action: change.action,
-        kid: change.kid,
-        expires_at: change.expires_at,
-        operator: approval.operator,
-        signature: approval.signature,
-        required_approvals: this.required,
-      });
+      await this.publish(keyChangeRequestedEvent({ ...approvalStep(change, approval), required_approvals: this.required }));
       change.approvals.push(approval);
       this.write(change);
       return change;
@@ -121,16 +101,7 @@ export class KeyChanges {
       this.checkApproval(change, input.operator, input.signature, now);
       this.checkTarget(change, now);
       const approval = { operator: input.operator, signature: input.signature, approved_at: now };
-      await this.publish(KEY_CHANGE_APPROVED_SUBJECT, {
-        event_id: `key.change.approved:${change.id}:${approval.operator}`,
-        type: 'key.change.approved',
-        change_id: change.id,
-        action: change.action,
-        kid: change.kid,
-        expires_at: change.expires_at,
-        operator: approval.operator,
-        signature: approval.signature,
-      });
+      await this.publish(keyChangeApprovedEvent(approvalStep(change, approval)));
       change.approvals.push(approval);
       if (change.approvals.length >= this.required) await this.apply(change, now);
       this.write(change);
@@ -160,27 +131,12 @@ export class KeyChanges {
       // Verifiers deny first: the event goes out before the directory changes, so a
       // compromised key is never trusted longer because of a failed write here.
       const revokedAtMs = Date.now();
-      await this.publish(KEY_REVOKED_SUBJECT, {
-        event_id: `key.revoked:${change.kid}`,
-        type: 'key.revoked',
-        kid: change.kid,
-        change_id: change.id,
-        revoked_at_ms: revokedAtMs,
-        replacement_kid: null,
-      } satisfies KeyRevokedEvent as KeyRevokedEvent & Record<string, unknown>);
+      await this.publish(keyRevokedEvent({ kid: change.kid, change_id: change.id, revoked_at_ms: revokedAtMs, replacement_kid: null }));
       change.new_kid = this.options.keys.revoke(change.kid, now).replacement ?? null;
     }
     change.status = 'applied';
     change.applied_at = now;
-    await this.publish(KEY_CHANGE_APPLIED_SUBJECT, {
-      event_id: `key.change.applied:${change.id}`,
-      type: 'key.change.applied',
-      change_id: change.id,
-      action: change.action,
-      kid: change.kid,
-      new_kid: change.new_kid,
-      approved_by: operators,
-    }).catch(() => undefined); // the change took effect; the approvals are already in the ledger
+    await this.publish(keyChangeAppliedEvent({ change_id: change.id, action: change.action, kid: change.kid, new_kid: change.new_kid, approved_by: operators })).catch(() => undefined); // the change took effect; the approvals are already in the ledger
   }
 
   private checkApproval(change: KeyChange, operator: string, signature: string, now: number): void {
@@ -209,9 +165,9 @@ export class KeyChanges {
     }
   }
 
-  private async publish(subject: string, data: { event_id: string; type: string } & Record<string, unknown>): Promise<void> {
+  private async publish(event: CatalogueEvent): Promise<void> {
     try {
-      await this.options.bus.publish(subject, data, { msgId: data.event_id });
+      await publishEvent(this.options.events, event);
     } catch (error) {
       throw new CtpError('unavailable', 'the event bus (NATS) is unavailable; the key change was not recorded', { cause: error });
     }

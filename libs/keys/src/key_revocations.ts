@@ -1,6 +1,6 @@
 import type { EventBus, Subscription } from '@ctp/bus';
 import { CLOCK_SKEW_SECONDS, MAX_TOKEN_TTL_SECONDS } from '@ctp/ctp-core';
-import { KEY_REVOKED_SUBJECT, type KeyRevokedEvent } from './key_changes';
+import { KEY_REVOKED_SUBJECT, LEDGER_STREAM, type KeyRevokedEvent } from '@ctp/events';
 
 /** What a verifier consults before trusting a kid: a local read. */
 export interface RevokedKeys {
@@ -9,8 +9,6 @@ export interface RevokedKeys {
 
 export interface KeyRevocationWatchOptions {
   bus: EventBus;
-  /** The stream holding `ctp.ledger.>` (the ledger stream). */
-  stream: string;
   onRevoked?: (kid: string) => void;
 }
 
@@ -30,7 +28,7 @@ export class KeyRevocationWatch implements RevokedKeys {
 
   async start(): Promise<void> {
     const replayFrom = Date.now() - (MAX_TOKEN_TTL_SECONDS + 2 * CLOCK_SKEW_SECONDS) * 1000;
-    this.subscription = await this.options.bus.subscribe<KeyRevokedEvent>({ stream: this.options.stream, filter: KEY_REVOKED_SUBJECT, fromTimeMs: replayFrom }, (event) => {
+    this.subscription = await this.options.bus.subscribe<KeyRevokedEvent>({ stream: LEDGER_STREAM, filter: KEY_REVOKED_SUBJECT, fromTimeMs: replayFrom }, (event) => {
       const { kid, revoked_at_ms: revokedAtMs } = event.data;
       if (typeof kid !== 'string' || this.revoked.has(kid)) return;
       this.revoked.set(kid, typeof revokedAtMs === 'number' ? revokedAtMs : Date.now());

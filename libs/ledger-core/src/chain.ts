@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import canonicalize from 'canonicalize';
+import { failVerification, LedgerVerificationError } from './errors';
 import { leafHash, type Hash } from './merkle';
 
 /** The hash the first entry chains to. */
@@ -33,38 +34,95 @@ export function entryLeaf(canonical: Buffer): Hash {
   return leafHash(canonical);
 }
 
+/** One entry to check: its parsed form, its bytes (what was hashed and stored or exported), or both; and the hashes stored for it, if any. */
+export interface EntryInput {
+  entry?: LedgerEntry;
+  canonical?: Buffer;
+  entryHash?: Hash;
+  leafHash?: Hash;
+}
+
+export interface VerifiedEntry {
+  entry: LedgerEntry;
+  canonical: Buffer;
+  entryHash: Hash;
+  leafHash: Hash;
+}
+
+export interface VerifyEntriesOptions {
+  /**
+   * false: links and leaves are checked over the stored bytes without re-deriving the
+   * canonical form (no JCS serialisation: what a frequent incremental pass can afford;
+   * a periodic full pass checks the form). Default true.
+   */
+  canonicalForm?: boolean;
+}
+
+/** An entry from its bytes (bad_entry unless they are a JSON object); `seq` names it in the error. */
+function parseEntry(bytes: Buffer, seq: number): LedgerEntry {
+  let entry: unknown;
+  try {
+    entry = JSON.parse(bytes.toString('utf8'));
+  } catch {
+    return failVerification('bad_entry', `entry ${seq} is not JSON`, { seq });
+  }
+  if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) failVerification('bad_entry', `entry ${seq} is not a JSON object`, { seq });
+  return entry as LedgerEntry;
+}
+
+/** An entry from bytes that must be exactly its canonical form (bad_entry otherwise). */
+export function readCanonicalEntry(canonical: Buffer): LedgerEntry {
+  const entry = parseEntry(canonical, 0);
+  if (!canonicalEntry(entry).equals(canonical)) failVerification('bad_entry', 'the bytes are not the canonical form of the entry');
+  return entry;
+}
+
+/**
+ * The one walk over a run of ledger entries, used wherever a chain is checked
+ * (stored entries, compliance packs, sealed segments). From `firstSeq`, chained to
+ * `prev`, each entry must: parse (when only bytes are given), be the next seq, be
+ * exactly its RFC 8785 canonical bytes, hash to its stored entry_hash (when given)
+ * as SHA-256(prev || bytes), and have the RFC 6962 leaf hash stored for it (when
+ * given). Yields each entry with the hashes computed for it, so a caller streams;
+ * throws LedgerVerificationError (bad_entry, entry_order, broken_chain, bad_leaf)
+ * naming the first entry that fails.
+ */
+export function* verifyEntries(rows: Iterable<EntryInput>, prev: Hash = GENESIS_HASH, firstSeq = 1, options: VerifyEntriesOptions = {}): Generator<VerifiedEntry> {
+  let expectedSeq = firstSeq;
+  let previous = prev;
+  for (const row of rows) {
+    const entry = row.entry ?? parseEntry(row.canonical!, expectedSeq);
+    if (entry.seq !== expectedSeq) failVerification('entry_order', `expected seq ${expectedSeq}, found ${String(entry.seq)}`, { seq: expectedSeq });
+    const canonical = row.canonical && options.canonicalForm === false ? row.canonical : canonicalEntry(entry);
+    // Stored or exported bytes are what was hashed: they must be exactly canonical.
+    if (row.canonical && !row.canonical.equals(canonical)) failVerification('bad_entry', 'stored bytes are not the canonical form of the entry', { seq: entry.seq });
+    const entryHash = chainHash(previous, canonical);
+    if (row.entryHash && !entryHash.equals(row.entryHash)) failVerification('broken_chain', 'entry hash does not match SHA-256(prev || entry)', { seq: entry.seq });
+    const leafHash = entryLeaf(canonical);
+    if (row.leafHash && !leafHash.equals(row.leafHash)) failVerification('bad_leaf', 'Merkle leaf hash does not match the entry', { seq: entry.seq });
+    yield { entry, canonical, entryHash, leafHash };
+    previous = entryHash;
+    expectedSeq++;
+  }
+}
+
 export interface ChainBreak {
   seq: number;
   reason: string;
 }
 
-/**
- * Checks that entries are gap-free from `firstSeq`, that stored bytes (when given)
- * are exactly canonical, that each stored hash is
- * SHA-256(previous hash || canonical bytes) and, when given, that each Merkle leaf
- * hash is the leaf hash of the canonical bytes. Returns the first break, or null.
- * With `canonicalForm: false` and stored bytes, the links and leaves are checked over
- * the stored bytes without re-deriving the canonical form (no JCS serialisation:
- * what a frequent incremental pass can afford; a periodic full pass checks the form).
- */
+/** verifyEntries over stored rows, as a verdict: the first break, or null when the run is intact. */
 export function findChainBreak(
   rows: Iterable<{ entry: LedgerEntry; canonical?: Buffer; entryHash: Hash; leafHash?: Hash }>,
   prev: Hash = GENESIS_HASH,
   firstSeq = 1,
-  options: { canonicalForm?: boolean } = {},
+  options: VerifyEntriesOptions = {},
 ): ChainBreak | null {
-  let expectedSeq = firstSeq;
-  let previous = prev;
-  for (const row of rows) {
-    const { entry, entryHash, leafHash } = row;
-    if (entry.seq !== expectedSeq) return { seq: expectedSeq, reason: `expected seq ${expectedSeq}, found ${entry.seq}` };
-    const canonical = row.canonical && options.canonicalForm === false ? row.canonical : canonicalEntry(entry);
-    // Stored or exported bytes are what was hashed: they must be exactly canonical.
-    if (row.canonical && !row.canonical.equals(canonical)) return { seq: entry.seq, reason: 'stored bytes are not the canonical form of the entry' };
-    if (!chainHash(previous, canonical).equals(entryHash)) return { seq: entry.seq, reason: 'entry hash does not match SHA-256(prev || entry)' };
-    if (leafHash && !entryLeaf(canonical).equals(leafHash)) return { seq: entry.seq, reason: 'Merkle leaf hash does not match the entry' };
-    previous = entryHash;
-    expectedSeq++;
+  try {
+    for (const _ of verifyEntries(rows, prev, firstSeq, options));
+    return null;
+  } catch (error) {
+    if (error instanceof LedgerVerificationError && error.seq !== undefined) return { seq: error.seq, reason: error.message };
+    throw error;
   }
-  return null;
 }

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { failVerification } from './errors';
 
 /** RFC 6962 §2.1 hashes: leaves are prefixed 0x00, interior nodes 0x01 (second-preimage resistance). */
 export type Hash = Buffer;
@@ -240,34 +241,51 @@ export function verifyConsistency(first: number, second: number, firstRoot: Hash
 }
 
 /**
- * MTH(D[0:n]) from a compact range: the frontier of the first `offset` leaves
- * (perfect-subtree hashes, largest first, as MerkleTree.frontier gives) followed by
- * the leaves from `offset` on. This is how a verifier proves a contiguous run of
- * entries against a signed root without the entries before it.
+ * MTH(D[0:n]) built incrementally from a compact range: the frontier of the first
+ * `offset` leaves (perfect-subtree hashes, largest first, as MerkleTree.frontier gives)
+ * followed by the leaves from `offset` on, pushed one at a time. This is how a
+ * verifier proves a contiguous run of entries against a signed root without the
+ * entries before it, holding O(log n) hashes however long the run.
  */
-export function rootFromRange(offset: number, frontier: Hash[], leaves: Iterable<Hash>): { size: number; root: Hash } {
-  const stack: { size: number; hash: Hash }[] = [];
-  let rest = offset;
-  for (const hash of frontier) {
-    let k = 1;
-    while (k * 2 <= rest) k *= 2;
-    if (rest === 0) throw new Error('frontier has more hashes than its offset needs');
-    stack.push({ size: k, hash });
-    rest -= k;
+export class RangeHasher {
+  private readonly stack: { size: number; hash: Hash }[] = [];
+  size: number;
+
+  constructor(offset: number, frontier: Hash[]) {
+    let rest = offset;
+    for (const hash of frontier) {
+      if (rest === 0) failVerification('bad_frontier', 'frontier has more hashes than its offset needs');
+      let k = 1;
+      while (k * 2 <= rest) k *= 2;
+      this.stack.push({ size: k, hash });
+      rest -= k;
+    }
+    if (rest !== 0) failVerification('bad_frontier', 'frontier does not cover its offset');
+    this.size = offset;
   }
-  if (rest !== 0) throw new Error('frontier does not cover its offset');
-  let size = offset;
-  for (const leaf of leaves) {
+
+  push(leaf: Hash): void {
+    const stack = this.stack;
     stack.push({ size: 1, hash: leaf });
-    size++;
+    this.size++;
     while (stack.length >= 2 && stack[stack.length - 1]!.size === stack[stack.length - 2]!.size) {
       const right = stack.pop()!;
       const left = stack.pop()!;
       stack.push({ size: left.size * 2, hash: nodeHash(left.hash, right.hash) });
     }
   }
-  if (stack.length === 0) return { size, root: EMPTY_ROOT };
-  let root = stack[stack.length - 1]!.hash;
-  for (let i = stack.length - 2; i >= 0; i--) root = nodeHash(stack[i]!.hash, root);
-  return { size, root };
+
+  root(): Hash {
+    if (this.stack.length === 0) return EMPTY_ROOT;
+    let root = this.stack[this.stack.length - 1]!.hash;
+    for (let i = this.stack.length - 2; i >= 0; i--) root = nodeHash(this.stack[i]!.hash, root);
+    return root;
+  }
+}
+
+/** MTH(D[0:n]) from a compact range and the leaves after it (RangeHasher, all at once). */
+export function rootFromRange(offset: number, frontier: Hash[], leaves: Iterable<Hash>): { size: number; root: Hash } {
+  const range = new RangeHasher(offset, frontier);
+  for (const leaf of leaves) range.push(leaf);
+  return { size: range.size, root: range.root() };
 }

@@ -15,8 +15,8 @@ const bytes = new Uint8Array(Buffer.from(text, 'utf8'));
 /** The raw public key inside a vkey `<name>+<id>+<base64(type || key)>`. */
 function rawKey(vkey: string): Uint8Array {
   const blob = Buffer.from(vkey.split('+').slice(2).join('+'), 'base64');
-  expect(blob[0]).toBe(SIG_TYPE.mldsa65);
-  return new Uint8Array(blob.subarray(1));
+  expect(blob.subarray(0, SIG_TYPE.mldsa65.length)).toEqual(SIG_TYPE.mldsa65);
+  return new Uint8Array(blob.subarray(SIG_TYPE.mldsa65.length));
 }
 
 describe('ML-DSA-65 checkpoint signatures interoperate with @noble/post-quantum', () => {
@@ -36,13 +36,26 @@ describe('ML-DSA-65 checkpoint signatures interoperate with @noble/post-quantum'
 
   it('a note signed with noble verifies with our verifier, built from a vkey encoded by hand', () => {
     const keys = ml_dsa65.keygen();
-    const id = createHash('sha256').update(name).update(Buffer.from([0x0a, SIG_TYPE.mldsa65])).update(keys.publicKey).digest().subarray(0, 4);
-    const vkey = `${name}+${id.toString('hex')}+${Buffer.concat([Buffer.from([SIG_TYPE.mldsa65]), keys.publicKey]).toString('base64')}`;
+    const id = createHash('sha256').update(name).update(Buffer.from([0x0a])).update(SIG_TYPE.mldsa65).update(keys.publicKey).digest().subarray(0, 4);
+    const vkey = `${name}+${id.toString('hex')}+${Buffer.concat([SIG_TYPE.mldsa65, keys.publicKey]).toString('base64')}`;
     const verifier = NoteVerifier.parse(vkey);
     expect(verifier.alg).toBe('mldsa65');
     const signature = ml_dsa65.sign(bytes, keys.secretKey);
     const note = `${text}\n— ${name} ${Buffer.concat([id, signature]).toString('base64')}\n`;
     expect(openNote(note, [verifier]).verifiedBy).toEqual([name]);
     expect(() => openNote(note.replace('\n1234\n', '\n1235\n'), [verifier])).toThrow(/does not verify/);
+  });
+
+  it("reads vkeys of CTP's former ML-DSA-65 signature type (0x06, which tlog-cosignature gives ML-DSA-44), so notes signed then still verify", () => {
+    const keys = ml_dsa65.keygen();
+    const legacy = Buffer.from([0x06]);
+    const id = createHash('sha256').update(name).update(Buffer.from([0x0a])).update(legacy).update(keys.publicKey).digest().subarray(0, 4);
+    const verifier = NoteVerifier.parse(`${name}+${id.toString('hex')}+${Buffer.concat([legacy, keys.publicKey]).toString('base64')}`);
+    const note = `${text}\n— ${name} ${Buffer.concat([id, ml_dsa65.sign(bytes, keys.secretKey)]).toString('base64')}\n`;
+    expect(openNote(note, [verifier]).verifiedBy).toEqual([name]);
+    // A signer publishes both forms of its ML-DSA-65 key; the former one verifies the same old note.
+    const signer = new NoteSigner(name, generateKeyPairSync('ml-dsa-65').privateKey);
+    expect(signer.verifiers.map((v) => Buffer.from(v.toString().split('+').slice(2).join('+'), 'base64')[0])).toEqual([0xff, 0x06]);
+    expect(signer.verifiers.map((v) => NoteVerifier.parse(v.toString()).id)).toEqual(signer.verifiers.map((v) => v.id));
   });
 });

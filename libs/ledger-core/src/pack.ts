@@ -1,10 +1,24 @@
-import { strFromU8, unzipSync } from 'fflate';
-import { canonicalEntry, chainHash, entryLeaf, type LedgerEntry } from './chain';
+import { entryLeaf, readCanonicalEntry, verifyEntries, type LedgerEntry } from './chain';
 import { NoteVerifier, openNote, parseCheckpoint } from './checkpoint';
-import { rootFromRange, verifyConsistency, verifyInclusion, type Hash } from './merkle';
+import { failVerification, LedgerVerificationError, type LedgerVerificationCode } from './errors';
+import { RangeHasher, verifyConsistency, verifyInclusion, type Hash } from './merkle';
 import { certificatesFromPem, TimestampError, verifyTimestampToken } from './timestamp';
+import { bufferSource, ZipReader, type ByteSource, type ZipMember } from './zip';
 
-export const PACK_FORMAT = 'ctp-compliance-pack/1';
+/** Format 2 adds the boundary entries that prove a pack's range complete (`boundaries`). */
+export const PACK_FORMAT = 'ctp-compliance-pack/2';
+
+/**
+ * An entry just outside the pack's range, with its RFC 9162 inclusion proof (leaf index
+ * = seq - 1) against the pack's final checkpoint. The one before the range was recorded
+ * before `range.from`, the one after at or after `range.to`: no entry of the range can
+ * be missing at either edge without one of them failing.
+ */
+export interface PackBoundary {
+  /** The entry's exact RFC 8785 canonical JSON (as in entries.jsonl). */
+  entry: string;
+  inclusion: string[];
+}
 
 /** manifest.json of a compliance pack. Hashes are base64. */
 export interface PackManifest {
@@ -23,6 +37,12 @@ export interface PackManifest {
   checkpoint_size: number;
   /** Consistency proof from tree size last_seq to checkpoint_size. */
   range_consistency: string[];
+  /**
+   * The entries just outside the range. `before` is null only when the range starts at
+   * the log's first entry; `after` is null only when the final checkpoint ends inside
+   * the range (an open end: later entries may still belong to it).
+   */
+  boundaries: { before: PackBoundary | null; after: PackBoundary | null };
 }
 
 export interface PackCheckpoint {
@@ -44,6 +64,25 @@ export const PACK_FILES = {
   readme: 'README.md',
 } as const;
 
+/** Per-entry inclusion proofs in a pack: all entries up to this many, else an even sample of this many. */
+export const INCLUSION_SAMPLE = 1000;
+
+/**
+ * What a pack's files may hold at most, far above anything CTP writes: a verifier
+ * refuses more (too_large) rather than inflating or buffering it. An entry is one bus
+ * event (NATS payloads are at most 1 MiB by default).
+ */
+export const PACK_LIMITS = {
+  manifestBytes: 8 * 1024 * 1024,
+  verifiersBytes: 64 * 1024,
+  entryLineBytes: 2 * 1024 * 1024,
+  checkpointLineBytes: 256 * 1024,
+  proofLineBytes: 16 * 1024,
+  anchorLineBytes: 256 * 1024,
+  /** A zip member without zip64 cannot declare more. */
+  memberBytes: 0xffffffff,
+} as const;
+
 /**
  * A line of anchors.jsonl: an RFC 3161 token over the exact bytes of a signed
  * checkpoint note, with that note and an RFC 9162 consistency proof from it to the
@@ -59,16 +98,6 @@ export interface PackAnchor {
   tsa_url: string;
 }
 
-export class PackVerificationError extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'PackVerificationError';
-  }
-}
-
 export interface PackSummary {
   origin: string;
   range: { from: string; to: string };
@@ -80,6 +109,10 @@ export interface PackSummary {
   inclusionProofs: number;
   signedBy: string[];
   pinnedKeys: boolean;
+  /** The seqs of the boundary entries proven just outside the range (null: the log's start, or an open end). */
+  boundaries: { before: number | null; after: number | null };
+  /** True when the final checkpoint ends inside the range: entries recorded after it may belong to the range too. */
+  openEnd: boolean;
 }
 
 export interface VerifyOptions {
@@ -88,132 +121,232 @@ export interface VerifyOptions {
   onProgress?: (done: number, total: number) => void;
 }
 
-const b64 = (s: string): Hash => Buffer.from(s, 'base64');
-const fail = (code: string, message: string): never => {
-  throw new PackVerificationError(code, message);
-};
+const fail = failVerification;
 
-function lines(text: string): string[] {
-  if (text === '') return [];
-  if (!text.endsWith('\n')) fail('truncated', 'a JSON-lines file does not end with a newline (truncated?)');
-  return text.slice(0, -1).split('\n');
+/** A JSON value from text, or the given failure. */
+function json(text: string | Buffer, code: LedgerVerificationCode, what: string): unknown {
+  try {
+    return JSON.parse(text.toString());
+  } catch {
+    return fail(code, `${what} is not JSON`);
+  }
 }
 
-/**
- * Verifies a compliance pack offline, trusting nothing in it but the keys: every
- * checkpoint note's signatures, the consistency chain between checkpoints, every
- * entry's canonical form, seq continuity and hash chain, the rebuilt Merkle root
- * over the range proven consistent with the final signed checkpoint, and every
- * sampled inclusion proof. Throws PackVerificationError naming the first failure.
- */
-export function verifyPack(zip: Uint8Array, options: VerifyOptions = {}): PackSummary {
-  let files: Record<string, Uint8Array>;
-  try {
-    files = unzipSync(zip);
-  } catch (error) {
-    return fail('unreadable', `not a readable zip archive (${String((error as Error).message ?? error)})`);
-  }
-  const text = (name: string) => {
-    const bytes = files[name];
-    if (!bytes) return fail('missing_file', `the pack has no ${name}`);
-    return strFromU8(bytes);
-  };
-  let manifest: PackManifest;
-  try {
-    manifest = JSON.parse(text(PACK_FILES.manifest)) as PackManifest;
-  } catch (error) {
-    if (error instanceof PackVerificationError) throw error;
-    return fail('bad_manifest', 'manifest.json is not JSON');
-  }
-  if (manifest.format !== PACK_FORMAT) fail('bad_manifest', `unknown pack format ${String(manifest.format)}`);
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isSeq = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
 
-  const packKeys = lines(text(PACK_FILES.verifiers)).map((l) => NoteVerifier.parse(l));
+/** A 32-byte hash from standard base64, or the given failure. */
+function hash(v: unknown, code: LedgerVerificationCode, what: string): Hash {
+  const bytes = typeof v === 'string' ? Buffer.from(v, 'base64') : undefined;
+  if (!bytes || bytes.length !== 32 || bytes.toString('base64') !== v) fail(code, `${what} is not a base64 SHA-256 hash`);
+  return bytes!;
+}
+
+function hashes(v: unknown, code: LedgerVerificationCode, what: string): Hash[] {
+  if (!Array.isArray(v) || v.length > 128) fail(code, `${what} is not a list of hashes`);
+  return (v as unknown[]).map((h, i) => hash(h, code, `${what}[${i}]`));
+}
+
+function readManifest(reader: ZipReader): PackManifest {
+  const member = reader.get(PACK_FILES.manifest) ?? fail('missing_file', `the pack has no ${PACK_FILES.manifest}`);
+  const m = json(reader.text(member, PACK_LIMITS.manifestBytes), 'bad_manifest', PACK_FILES.manifest);
+  if (!isObject(m)) return fail('bad_manifest', 'manifest.json is not an object');
+  if (m.format === 'ctp-compliance-pack/1') fail('incomplete_range', 'a format 1 pack does not prove that its range is complete; export the range again');
+  if (m.format !== PACK_FORMAT) fail('bad_manifest', `unknown pack format ${String(m.format)}`);
+  const range = m.range;
+  if (typeof m.origin !== 'string' || !isObject(range) || typeof range.from !== 'string' || typeof range.to !== 'string' || Number.isNaN(Date.parse(range.from)) || Number.isNaN(Date.parse(range.to))) {
+    fail('bad_manifest', 'origin or range is missing or malformed');
+  }
+  if (!isSeq(m.first_seq) || !isSeq(m.last_seq) || !isSeq(m.checkpoint_size) || (m.first_seq === 0) !== (m.last_seq === 0) || m.last_seq < m.first_seq) {
+    fail('bad_manifest', 'first_seq, last_seq and checkpoint_size must be a seq range and a size');
+  }
+  hash(m.prev_entry_hash, 'bad_manifest', 'prev_entry_hash');
+  hashes(m.frontier, 'bad_manifest', 'frontier');
+  hashes(m.range_consistency, 'bad_manifest', 'range_consistency');
+  const b = m.boundaries;
+  const boundary = (v: unknown) => v === null || (isObject(v) && typeof v.entry === 'string' && Array.isArray(v.inclusion));
+  if (!isObject(b) || !boundary(b.before) || !boundary(b.after)) fail('bad_manifest', 'boundaries must hold the entries before and after the range (or null)');
+  return m as unknown as PackManifest;
+}
+
+/** Counts the lines of a member, stopping early once there are more than `expected`. */
+function countLines(reader: ZipReader, member: ZipMember, maxLine: number, expected: number): number {
+  let n = 0;
+  for (const _ of reader.lines(member, { maxBytes: PACK_LIMITS.memberBytes, maxLine })) if (++n > expected) break;
+  return n;
+}
+
+interface Verified {
+  summary: PackSummary;
+  reader: ZipReader;
+  final: { size: number; root: Hash };
+  keys: NoteVerifier[];
+  required: string[];
+}
+
+function verifyContents(zip: Uint8Array | ByteSource, options: VerifyOptions): Verified {
+  const reader = new ZipReader(zip instanceof Uint8Array ? bufferSource(zip) : zip);
+  const member = (name: string) => reader.get(name) ?? fail('missing_file', `the pack has no ${name}`);
+  const manifest = readManifest(reader);
+
+  const packKeys = [...reader.lines(member(PACK_FILES.verifiers), { maxBytes: PACK_LIMITS.verifiersBytes, maxLine: PACK_LIMITS.verifiersBytes })].map((l) => NoteVerifier.parse(l.toString()));
   const keys = options.trustedKeys ?? packKeys;
   const required = [...new Set(keys.map((k) => k.name))];
 
-  // Checkpoints: each signed by every trusted key, each consistent with the one before.
-  const checkpoints = lines(text(PACK_FILES.checkpoints)).map((l) => JSON.parse(l) as PackCheckpoint);
-  if (checkpoints.length === 0) fail('no_checkpoint', 'the pack holds no signed checkpoint');
+  // Checkpoints, streamed: each signed by every trusted key, each consistent with the one before.
   let previous: { size: number; root: Hash } | undefined;
   let signedBy: string[] = [];
-  for (const c of checkpoints) {
+  let checkpoints = 0;
+  for (const line of reader.lines(member(PACK_FILES.checkpoints), { maxBytes: PACK_LIMITS.memberBytes, maxLine: PACK_LIMITS.checkpointLineBytes })) {
+    const c = json(line, 'bad_checkpoint', `line ${checkpoints + 1} of checkpoints.jsonl`);
+    if (!isObject(c) || !isSeq(c.size) || typeof c.note !== 'string' || !(c.previous_size === null || isSeq(c.previous_size))) {
+      return fail('bad_checkpoint', `line ${checkpoints + 1} of checkpoints.jsonl is not a checkpoint`);
+    }
     let opened;
     try {
       opened = openNote(c.note, keys, required);
     } catch (error) {
-      return fail('bad_signature', `checkpoint ${c.size}: ${(error as Error).message}`);
+      if (!(error instanceof LedgerVerificationError)) throw error;
+      return fail(error.code, `checkpoint ${c.size}: ${error.message}`);
     }
     signedBy = opened.verifiedBy;
     const body = parseCheckpoint(opened.text);
     if (body.origin !== manifest.origin) fail('wrong_origin', `checkpoint ${c.size} is for origin ${body.origin}, not ${manifest.origin}`);
     if (body.size !== c.size) fail('bad_checkpoint', `checkpoint line says size ${c.size} but its note says ${body.size}`);
     if (previous) {
-      if (c.previous_size !== previous.size || !verifyConsistency(previous.size, c.size, previous.root, body.root, c.consistency.map(b64))) {
+      const proof = hashes(c.consistency, 'inconsistent_checkpoints', `consistency proof of checkpoint ${c.size}`);
+      if (c.previous_size !== previous.size || !verifyConsistency(previous.size, body.size, previous.root, body.root, proof)) {
         fail('inconsistent_checkpoints', `checkpoint ${c.size} is not consistent with checkpoint ${previous.size}`);
       }
     }
-    previous = { size: c.size, root: body.root };
+    previous = { size: body.size, root: body.root };
+    checkpoints++;
   }
-  const final = previous!;
+  if (!previous) return fail('no_checkpoint', 'the pack holds no signed checkpoint');
+  const final = previous;
   if (final.size !== manifest.checkpoint_size) fail('bad_manifest', `manifest names checkpoint ${manifest.checkpoint_size}, the last one is ${final.size}`);
 
-  // Entries: canonical bytes, contiguous seq, hash chain, then the range proof.
-  const entryLines = lines(text(PACK_FILES.entries));
-  const chainLines = lines(text(PACK_FILES.chain));
-  const expected = manifest.last_seq === 0 ? 0 : manifest.last_seq - manifest.first_seq + 1;
-  if (entryLines.length !== expected) fail('entry_count', `entries.jsonl has ${entryLines.length} entries, the manifest says ${expected} (${manifest.first_seq}..${manifest.last_seq})`);
-  if (chainLines.length !== entryLines.length) fail('entry_count', 'entry_hashes.txt and entries.jsonl differ in length');
-  let prev = b64(manifest.prev_entry_hash);
-  const leaves: Hash[] = [];
-  const from = Date.parse(manifest.range.from);
-  const to = Date.parse(manifest.range.to);
-  entryLines.forEach((line, i) => {
-    const seq = manifest.first_seq + i;
-    const bytes = Buffer.from(line, 'utf8');
-    let entry: LedgerEntry;
-    try {
-      entry = JSON.parse(line) as LedgerEntry;
-    } catch {
-      return fail('bad_entry', `entry ${seq} is not JSON`);
-    }
-    if (!canonicalEntry(entry).equals(bytes)) fail('bad_entry', `entry ${seq} is not in canonical form (altered?)`);
-    if (entry.seq !== seq) fail('entry_order', `line ${i + 1} holds entry ${entry.seq}, expected ${seq} (dropped or reordered entries)`);
-    const recorded = Date.parse(entry.recorded_at);
-    if (!(recorded >= from && recorded < to)) fail('out_of_range', `entry ${seq} was recorded at ${entry.recorded_at}, outside the pack range`);
-    prev = chainHash(prev, bytes);
-    if (!prev.equals(b64(chainLines[i]!))) fail('broken_chain', `entry ${seq}: SHA-256(prev || entry) does not match its recorded entry hash`);
-    leaves.push(entryLeaf(bytes));
-    if (options.onProgress && (i + 1) % 10_000 === 0) options.onProgress(i + 1, entryLines.length);
-  });
-  options.onProgress?.(entryLines.length, entryLines.length);
-  if (expected > 0) {
-    const rebuilt = rootFromRange(manifest.first_seq - 1, manifest.frontier.map(b64), leaves);
-    if (!verifyConsistency(rebuilt.size, final.size, rebuilt.root, final.root, manifest.range_consistency.map(b64))) {
-      fail('not_in_checkpoint', `entries ${manifest.first_seq}..${manifest.last_seq} are not contained in signed checkpoint ${final.size}`);
-    }
+  const first = manifest.first_seq;
+  const last = manifest.last_seq;
+  const expected = last === 0 ? 0 : last - first + 1;
+  if (last > final.size) fail('not_in_checkpoint', `entries up to ${last} cannot be in signed checkpoint ${final.size}`);
+
+  // Sampled inclusion proofs: at most INCLUSION_SAMPLE, checked when their entry comes by.
+  const proofs = new Map<number, Hash[]>();
+  for (const line of reader.lines(member(PACK_FILES.inclusion), { maxBytes: PACK_LIMITS.memberBytes, maxLine: PACK_LIMITS.proofLineBytes })) {
+    if (proofs.size >= INCLUSION_SAMPLE) fail('too_large', `inclusion_proofs.jsonl holds more than ${INCLUSION_SAMPLE} proofs`);
+    const p = json(line, 'bad_inclusion_proof', 'a line of inclusion_proofs.jsonl');
+    if (!isObject(p) || !isSeq(p.seq) || p.seq < first || p.seq > last || proofs.has(p.seq)) return fail('bad_inclusion_proof', `an inclusion proof names an entry outside ${first}..${last}`);
+    proofs.set(p.seq, hashes(p.proof, 'bad_inclusion_proof', `inclusion proof of entry ${p.seq}`));
   }
 
-  // Sampled per-entry inclusion proofs, each against the final signed root.
-  const proofs = lines(text(PACK_FILES.inclusion)).map((l) => JSON.parse(l) as { seq: number; proof: string[] });
-  for (const p of proofs) {
-    const index = p.seq - manifest.first_seq;
-    const leaf = leaves[index];
-    if (!leaf || !verifyInclusion(p.seq - 1, final.size, leaf, p.proof.map(b64), final.root)) {
-      fail('bad_inclusion_proof', `inclusion proof for entry ${p.seq} does not verify against checkpoint ${final.size}`);
+  // Entries: counted first (cheap: no parsing), then canonical bytes, contiguous seq, hash chain, time range and the range proof.
+  const entriesMember = member(PACK_FILES.entries);
+  const chainMember = member(PACK_FILES.chain);
+  const counted = countLines(reader, entriesMember, PACK_LIMITS.entryLineBytes, expected);
+  if (counted !== expected) fail('entry_count', `entries.jsonl has ${counted > expected ? 'more than ' : ''}${counted} entries, the manifest says ${expected} (${first}..${last})`);
+  if (countLines(reader, chainMember, 64, expected) !== expected) fail('entry_count', 'entry_hashes.txt and entries.jsonl differ in length');
+  const from = Date.parse(manifest.range.from);
+  const to = Date.parse(manifest.range.to);
+  const chain = reader.lines(chainMember, { maxBytes: PACK_LIMITS.memberBytes, maxLine: 64 });
+  const rows = (function* () {
+    let seq = first;
+    for (const bytes of reader.lines(entriesMember, { maxBytes: PACK_LIMITS.memberBytes, maxLine: PACK_LIMITS.entryLineBytes })) {
+      const stored = chain.next().value as Buffer;
+      yield { canonical: bytes, entryHash: hash(stored.toString(), 'broken_chain', `entry_hashes.txt line for entry ${seq++}`) };
     }
+  })();
+  const range = expected > 0 ? new RangeHasher(first - 1, hashes(manifest.frontier, 'bad_frontier', 'frontier')) : undefined;
+  let done = 0;
+  for (const e of verifyEntries(rows, hash(manifest.prev_entry_hash, 'bad_manifest', 'prev_entry_hash'), first)) {
+    const recorded = Date.parse(e.entry.recorded_at);
+    if (!(recorded >= from && recorded < to)) fail('out_of_range', `entry ${e.entry.seq} was recorded at ${e.entry.recorded_at}, outside the pack range`, { seq: e.entry.seq });
+    range!.push(e.leafHash);
+    const proof = proofs.get(e.entry.seq);
+    if (proof && !verifyInclusion(e.entry.seq - 1, final.size, e.leafHash, proof, final.root)) {
+      fail('bad_inclusion_proof', `inclusion proof for entry ${e.entry.seq} does not verify against checkpoint ${final.size}`, { seq: e.entry.seq });
+    }
+    if (options.onProgress && ++done % 10_000 === 0) options.onProgress(done, expected);
   }
+  options.onProgress?.(expected, expected);
+  if (range && !verifyConsistency(range.size, final.size, range.root(), final.root, hashes(manifest.range_consistency, 'not_in_checkpoint', 'range_consistency'))) {
+    fail('not_in_checkpoint', `entries ${first}..${last} are not contained in signed checkpoint ${final.size}`);
+  }
+
+  const boundaries = verifyBoundaries(manifest, final, from, to);
   return {
-    origin: manifest.origin,
-    range: manifest.range,
-    entries: entryLines.length,
-    firstSeq: manifest.first_seq,
-    lastSeq: manifest.last_seq,
-    checkpoints: checkpoints.length,
-    checkpointSize: final.size,
-    inclusionProofs: proofs.length,
-    signedBy,
-    pinnedKeys: options.trustedKeys !== undefined,
+    reader,
+    final,
+    keys,
+    required,
+    summary: {
+      origin: manifest.origin,
+      range: manifest.range,
+      entries: expected,
+      firstSeq: first,
+      lastSeq: last,
+      checkpoints,
+      checkpointSize: final.size,
+      inclusionProofs: proofs.size,
+      signedBy,
+      pinnedKeys: options.trustedKeys !== undefined,
+      boundaries,
+      openEnd: boundaries.after === null,
+    },
   };
+}
+
+/**
+ * The range is complete when the entry just before it was recorded before `from` and
+ * the one just after it at or after `to`, both proven in the final checkpoint (or the
+ * range starts at entry 1, or runs to the checkpoint's end: an open end). Without
+ * them a pack could drop entries at either edge and recompute its Merkle values.
+ */
+function verifyBoundaries(manifest: PackManifest, final: { size: number; root: Hash }, from: number, to: number): PackSummary['boundaries'] {
+  const incomplete = (why: string): never => fail('incomplete_range', why);
+  const proven = (b: PackBoundary, what: string): LedgerEntry => {
+    const canonical = Buffer.from(b.entry, 'utf8');
+    let entry: LedgerEntry;
+    try {
+      entry = readCanonicalEntry(canonical);
+    } catch {
+      return incomplete(`the entry ${what} the range is not a canonical ledger entry`);
+    }
+    const proof = hashes(b.inclusion, 'incomplete_range', `inclusion proof of the entry ${what} the range`);
+    if (!isSeq(entry.seq) || entry.seq < 1 || !verifyInclusion(entry.seq - 1, final.size, entryLeaf(canonical), proof, final.root)) {
+      incomplete(`the entry ${what} the range is not proven in signed checkpoint ${final.size}`);
+    }
+    return entry;
+  };
+  const { before, after } = manifest.boundaries;
+  const beforeEntry = before && proven(before, 'before');
+  const afterEntry = after && proven(after, 'after');
+  if (beforeEntry && !(Date.parse(beforeEntry.recorded_at) < from)) incomplete(`entry ${beforeEntry.seq}, given as the one before the range, was recorded at ${beforeEntry.recorded_at}: the range starts earlier (entries dropped at its start?)`);
+  if (afterEntry && !(Date.parse(afterEntry.recorded_at) >= to)) incomplete(`entry ${afterEntry.seq}, given as the one after the range, was recorded at ${afterEntry.recorded_at}: the range ends later (entries dropped at its end?)`);
+  const empty = manifest.last_seq === 0;
+  // The seqs the boundaries must have: adjacent to the entries, or to each other for an empty range.
+  const start = empty ? (beforeEntry?.seq ?? 0) + 1 : manifest.first_seq;
+  const end = empty ? start - 1 : manifest.last_seq;
+  if ((beforeEntry?.seq ?? 0) !== start - 1) incomplete(start > 1 ? `the pack does not prove entry ${start - 1} was recorded before the range` : 'the range starts at entry 1 but the pack gives an entry before it');
+  if (afterEntry) {
+    if (afterEntry.seq !== end + 1) incomplete(`the entry given as the one after the range is ${afterEntry.seq}, not ${end + 1}: entries are missing between them`);
+  } else if (end !== final.size) {
+    incomplete(`the pack does not prove entry ${end + 1} was recorded after the range`);
+  }
+  return { before: beforeEntry?.seq ?? null, after: afterEntry?.seq ?? null };
+}
+
+/**
+ * Verifies a compliance pack offline, trusting nothing in it but the keys, streaming
+ * its files with bounded memory: every checkpoint note's signatures, the consistency
+ * chain between checkpoints, every entry's canonical form, seq continuity and hash
+ * chain, the rebuilt Merkle root over the range proven consistent with the final
+ * signed checkpoint, every sampled inclusion proof, and the boundary entries that
+ * prove no entry of the range is missing at either edge. Throws
+ * LedgerVerificationError naming the first failure.
+ */
+export function verifyPack(zip: Uint8Array | ByteSource, options: VerifyOptions = {}): PackSummary {
+  return verifyContents(zip, options).summary;
 }
 
 export interface AnchorSummary {
@@ -237,17 +370,8 @@ export interface AnchoredPackSummary extends PackSummary {
  * certificate chain must verify. Without roots the tokens are not checked and the
  * summary says so (anchorsChecked false): a pack's own certificates prove nothing.
  */
-export async function verifyPackWithAnchors(zip: Uint8Array, options: VerifyOptions & { tsaRoots?: string } = {}): Promise<AnchoredPackSummary> {
-  const summary = verifyPack(zip, options);
-  const files = unzipSync(zip, { filter: (f) => f.name === PACK_FILES.anchors || f.name === PACK_FILES.checkpoints || f.name === PACK_FILES.verifiers });
-  const anchorFile = files[PACK_FILES.anchors];
-  const anchorLines = anchorFile ? lines(strFromU8(anchorFile)) : [];
-  // verifyPack has checked these: the final checkpoint and the keys it was checked with.
-  const text = (name: string) => strFromU8(files[name] ?? new Uint8Array());
-  const lastCheckpoint = lines(text(PACK_FILES.checkpoints)).pop() ?? '';
-  const final = parseCheckpoint(openNote((JSON.parse(lastCheckpoint) as PackCheckpoint).note, []).text);
-  const keys = options.trustedKeys ?? lines(text(PACK_FILES.verifiers)).map((l) => NoteVerifier.parse(l));
-  const required = [...new Set(keys.map((k) => k.name))];
+export async function verifyPackWithAnchors(zip: Uint8Array | ByteSource, options: VerifyOptions & { tsaRoots?: string } = {}): Promise<AnchoredPackSummary> {
+  const { summary, reader, final, keys, required } = verifyContents(zip, options);
   let roots;
   try {
     roots = options.tsaRoots === undefined ? undefined : certificatesFromPem(options.tsaRoots);
@@ -255,22 +379,23 @@ export async function verifyPackWithAnchors(zip: Uint8Array, options: VerifyOpti
     return fail('bad_tsa_root', `the pinned TSA root is not a PEM certificate (${(error as Error).message})`);
   }
   const anchors: AnchorSummary[] = [];
-  for (const line of anchorLines) {
-    let anchor: PackAnchor;
-    try {
-      anchor = JSON.parse(line) as PackAnchor;
-    } catch {
-      return fail('bad_anchor', 'a line of anchors.jsonl is not JSON');
+  const anchorMember = reader.get(PACK_FILES.anchors);
+  const lines = anchorMember ? reader.lines(anchorMember, { maxBytes: PACK_LIMITS.memberBytes, maxLine: PACK_LIMITS.anchorLineBytes }) : [];
+  for (const line of lines) {
+    const anchor = json(line, 'bad_anchor', 'a line of anchors.jsonl');
+    if (!isObject(anchor) || !isSeq(anchor.checkpoint_size) || typeof anchor.note !== 'string' || typeof anchor.token !== 'string' || typeof anchor.tsa_url !== 'string') {
+      return fail('bad_anchor', 'a line of anchors.jsonl is not an anchor');
     }
     const name = `anchor for checkpoint ${anchor.checkpoint_size}`;
     let body;
     try {
       body = parseCheckpoint(openNote(anchor.note, keys, required).text);
     } catch (error) {
-      return fail('bad_anchor', `${name}: its checkpoint note does not verify (${(error as Error).message})`);
+      if (!(error instanceof LedgerVerificationError)) throw error;
+      return fail('bad_anchor', `${name}: its checkpoint note does not verify (${error.message})`);
     }
     if (body.origin !== summary.origin || body.size !== anchor.checkpoint_size) fail('bad_anchor', `${name}: its note is for ${body.origin} at size ${body.size}`);
-    if (body.size > final.size || !verifyConsistency(body.size, final.size, body.root, final.root, anchor.consistency.map(b64))) {
+    if (body.size > final.size || !verifyConsistency(body.size, final.size, body.root, final.root, hashes(anchor.consistency, 'bad_anchor', `${name}: consistency`))) {
       fail('bad_anchor', `${name}: the checkpoint is not consistent with signed checkpoint ${final.size}`);
     }
     if (!roots) {

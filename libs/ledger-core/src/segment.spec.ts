@@ -3,7 +3,8 @@ import { gunzipSync } from 'fflate';
 import { canonicalEntry, chainHash, entryLeaf, GENESIS_HASH, type LedgerEntry } from './chain';
 import { formatCheckpoint, NoteSigner, signNote } from './checkpoint';
 import { MerkleTree } from './merkle';
-import { encodeSegmentData, leavesFile, readSegment, SEGMENT_FORMAT, SegmentVerificationError, sha256Hex, type SegmentManifest } from './segment';
+import { LedgerVerificationError } from './errors';
+import { encodeSegmentData, leavesFile, readSegment, SEGMENT_FORMAT, sha256Hex, type SegmentManifest } from './segment';
 
 const origin = 'ctp.test/segment';
 const signer = new NoteSigner(origin, generateKeyPairSync('ed25519').privateKey);
@@ -52,8 +53,8 @@ function code(fn: () => unknown): string {
   try {
     fn();
   } catch (error) {
-    expect(error).toBeInstanceOf(SegmentVerificationError);
-    return (error as SegmentVerificationError).code;
+    expect(error).toBeInstanceOf(LedgerVerificationError);
+    return (error as LedgerVerificationError).code;
   }
   throw new Error('the segment verified');
 }
@@ -83,10 +84,10 @@ describe('ledger segments', () => {
     };
     const edited = [...canonicals.slice(5, 13)];
     edited[3] = Buffer.from(edited[3]!.toString().replace('"n":8', '"n":9'));
-    expect(code(reseal(edited))).toBe('chain_break');
-    expect(code(reseal([canonicals[6]!, canonicals[5]!, ...canonicals.slice(7, 13)]))).toBe('seq_gap');
-    expect(code(reseal(canonicals.slice(5, 12)))).toBe('count_mismatch');
-    expect(code(reseal([...canonicals.slice(5, 12), Buffer.from(' ' + canonicals[12]!.toString())]))).toBe('not_canonical');
+    expect(code(reseal(edited))).toBe('broken_chain');
+    expect(code(reseal([canonicals[6]!, canonicals[5]!, ...canonicals.slice(7, 13)]))).toBe('entry_order');
+    expect(code(reseal(canonicals.slice(5, 12)))).toBe('entry_count');
+    expect(code(reseal([...canonicals.slice(5, 12), Buffer.from(' ' + canonicals[12]!.toString())]))).toBe('bad_entry');
     expect(code(() => readSegment({ ...manifest, frontier: tree.frontier(4).map(b64) }, data))).toBe('bad_frontier');
     expect(code(() => readSegment({ ...manifest, frontier: [b64(Buffer.alloc(32)), ...manifest.frontier.slice(1)] }, data))).toBe('not_in_checkpoint');
     expect(code(() => readSegment({ ...manifest, range_consistency: manifest.range_consistency.slice(1) }, data))).toBe('not_in_checkpoint');

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { gunzipSync, gzipSync } from 'fflate';
-import { canonicalEntry, chainHash, entryLeaf, type LedgerEntry } from './chain';
+import { verifyEntries, type VerifiedEntry } from './chain';
 import { openNote, parseCheckpoint, type NoteVerifier } from './checkpoint';
+import { failVerification } from './errors';
 import { rootFromRange, verifyConsistency, type Hash } from './merkle';
 
 /**
@@ -44,26 +45,10 @@ export interface SegmentManifest {
   sealed_at: string;
 }
 
-export interface SegmentEntry {
-  entry: LedgerEntry;
-  canonical: Buffer;
-  entryHash: Hash;
-  leafHash: Hash;
-}
+/** An entry read back from a segment, with the hashes computed for it. */
+export type SegmentEntry = VerifiedEntry;
 
-export class SegmentVerificationError extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'SegmentVerificationError';
-  }
-}
-
-const fail = (code: string, message: string): never => {
-  throw new SegmentVerificationError(code, message);
-};
+const fail = failVerification;
 const b64 = (s: string): Hash => Buffer.from(s, 'base64');
 export const sha256Hex = (data: Uint8Array): string => createHash('sha256').update(data).digest('hex');
 
@@ -86,7 +71,7 @@ export interface ReadSegmentOptions {
  * length, one canonical entry per line, seq continuity, the hash chain, the
  * Merkle root over [1, last_seq] and its consistency with the manifest's
  * checkpoint (and the checkpoint signature when keys are given). Returns the
- * entries with their hashes, or throws SegmentVerificationError naming the failure.
+ * entries with their hashes, or throws LedgerVerificationError naming the failure.
  */
 export function readSegment(manifest: SegmentManifest, data: Uint8Array, options: ReadSegmentOptions = {}): SegmentEntry[] {
   if (manifest.format !== SEGMENT_FORMAT) fail('bad_manifest', `unknown segment format ${String(manifest.format)}`);
@@ -101,47 +86,14 @@ export function readSegment(manifest: SegmentManifest, data: Uint8Array, options
   }
   if (!text.endsWith('\n')) fail('truncated', `${manifest.data.file}: the last line has no newline (truncated?)`);
   const lines = text.slice(0, -1).split('\n');
-  if (lines.length !== count) fail('count_mismatch', `${manifest.data.file}: ${lines.length} entries, the manifest says ${count}`);
-  let prev = b64(manifest.prev_entry_hash);
-  const out: SegmentEntry[] = [];
-  for (const [i, line] of lines.entries()) {
-    const seq = first + i;
-    let entry: LedgerEntry;
-    try {
-      entry = JSON.parse(line) as LedgerEntry;
-    } catch {
-      return fail('bad_entry', `entry ${seq} is not JSON`);
-    }
-    if (entry.seq !== seq) fail('seq_gap', `expected seq ${seq}, found ${String(entry.seq)}`);
-    const canonical = Buffer.from(line, 'utf8');
-    if (!canonicalEntry(entry).equals(canonical)) fail('not_canonical', `entry ${seq} is not in canonical form`);
-    const entryHash = chainHash(prev, canonical);
-    out.push({ entry, canonical, entryHash, leafHash: entryLeaf(canonical) });
-    prev = entryHash;
-  }
-  if (!prev.equals(b64(manifest.last_entry_hash))) fail('chain_break', `the hash chain does not end at the manifest's last_entry_hash (seq ${last})`);
+  if (lines.length !== count) fail('entry_count', `${manifest.data.file}: ${lines.length} entries, the manifest says ${count}`);
+  const out = [...verifyEntries(lines.map((line) => ({ canonical: Buffer.from(line, 'utf8') })), b64(manifest.prev_entry_hash), first)];
+  const lastHash = out.length > 0 ? out[out.length - 1]!.entryHash : b64(manifest.prev_entry_hash);
+  if (!lastHash.equals(b64(manifest.last_entry_hash))) fail('broken_chain', `the hash chain does not end at the manifest's last_entry_hash (seq ${last})`);
 
-  let root: Hash;
-  try {
-    const rebuilt = rootFromRange(first - 1, manifest.frontier.map(b64), out.map((e) => e.leafHash));
-    root = rebuilt.root;
-  } catch (error) {
-    return fail('bad_frontier', (error as Error).message);
-  }
-  let noteText = manifest.checkpoint.note.slice(0, manifest.checkpoint.note.lastIndexOf('\n\n') + 1);
-  if (options.verifiers) {
-    try {
-      noteText = openNote(manifest.checkpoint.note, options.verifiers).text;
-    } catch (error) {
-      return fail('bad_signature', `checkpoint ${manifest.checkpoint.size}: ${(error as Error).message}`);
-    }
-  }
-  let checkpoint;
-  try {
-    checkpoint = parseCheckpoint(noteText);
-  } catch (error) {
-    return fail('bad_checkpoint', (error as Error).message);
-  }
+  const root = rootFromRange(first - 1, manifest.frontier.map(b64), out.map((e) => e.leafHash)).root;
+  const { text: noteText } = openNote(manifest.checkpoint.note, options.verifiers ?? [], options.verifiers ? undefined : []);
+  const checkpoint = parseCheckpoint(noteText);
   if (checkpoint.origin !== manifest.origin) fail('wrong_origin', `checkpoint is for ${checkpoint.origin}, not ${manifest.origin}`);
   if (checkpoint.size !== manifest.checkpoint.size) fail('bad_checkpoint', `checkpoint note says size ${checkpoint.size}, the manifest ${manifest.checkpoint.size}`);
   if (!verifyConsistency(last, checkpoint.size, root, checkpoint.root, manifest.range_consistency.map(b64))) {

@@ -2,13 +2,12 @@ import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { strFromU8, strToU8, unzipSync, zipSync } from 'fflate';
 import { MemoryBus } from '@ctp/bus';
-import { certificatesFromPem, NoteSigner, PackVerificationError, timestampRequest, verifyPackWithAnchors, verifyTimestampResponse, type PackAnchor } from '@ctp/ledger-core';
-import { REVOCATION_STREAM_SPEC } from '@ctp/revocation';
+import { certificatesFromPem, NoteSigner, LedgerVerificationError, timestampRequest, verifyPackWithAnchors, verifyTimestampResponse, type PackAnchor } from '@ctp/ledger-core';
 import { registry } from '@ctp/telemetry';
 import { createTestCa, freePort, startTestTsa, type TestCa, type TestTsa } from '@ctp/testing';
 import { Anchorer, listAnchors } from './anchor';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from './embedded';
-import { LEDGER_STREAM_SPEC, ledgerSubject } from './events';
+import { LEDGER_STREAM_SPEC, ledgerSubject, REVOCATION_STREAM_SPEC } from '@ctp/events';
 import { buildPack } from './pack_export';
 import { LedgerStore } from './store';
 import { PG_URL } from './store.spec';
@@ -42,14 +41,14 @@ const metric = async (result: string) => {
   return line ? Number(line.split(' ')[1]) : 0;
 };
 
-function packFailure(zip: Uint8Array, tsaRoots: string): Promise<PackVerificationError> {
+function packFailure(zip: Uint8Array, tsaRoots: string): Promise<LedgerVerificationError> {
   return verifyPackWithAnchors(zip, { trustedKeys: [signer.verifier], tsaRoots }).then(
     () => {
       throw new Error('the pack verified');
     },
     (error: unknown) => {
-      expect(error).toBeInstanceOf(PackVerificationError);
-      return error as PackVerificationError;
+      expect(error).toBeInstanceOf(LedgerVerificationError);
+      return error as LedgerVerificationError;
     },
   );
 }
@@ -121,7 +120,7 @@ describe.each([
     const [grants] = await store.sql`SELECT ${store.sql.unsafe(['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'TRUNCATE'].map((p) => `has_table_privilege('ctp_ledger_writer', 'ledger_anchors', '${p}') AS ${p.toLowerCase()}`).join(', '))}`;
     expect(grants).toEqual({ select: true, insert: true, update: false, delete: false, truncate: false });
 
-    const pack = await buildPack({ store, writer, signers: [signer], origin }, new Date(Date.now() - 600_000), new Date(Date.now() + 600_000));
+    const pack = await buildPack({ store, view: writer, verifiers: [signer.verifier], origin }, new Date(Date.now() - 600_000), new Date(Date.now() + 600_000));
     const summary = await verifyPackWithAnchors(pack, { trustedKeys: [signer.verifier], tsaRoots: tsa.ca.rootPem });
     expect(summary.anchorsChecked).toBe(true);
     expect(summary.anchors.map((a) => a.checkpointSize)).toEqual(anchors.map((a) => a.checkpointSize));

@@ -3,6 +3,7 @@ import type { Sql } from 'postgres';
 import { certificatesFromPem, MAX_TIMESTAMP_BYTES, timestampRequest, verifyTimestampResponse, type VerifiedTimestamp } from '@ctp/ledger-core';
 import type { Certificate } from 'pkijs';
 import { ledgerAnchors, ledgerLastAnchor, registerLedgerMetrics } from '@ctp/telemetry';
+import type { LedgerView } from './reader';
 import type { LedgerStore, StoredCheckpoint } from './store';
 
 /** An RFC 3161 timestamp token over a signed checkpoint note (table ledger_anchors). */
@@ -203,7 +204,7 @@ interface AnchorLog {
  * The anchorer the configuration asks for, not started: none (logged once) without
  * CTP_TSA_URL; with it, CTP_TSA_ROOTS must name a PEM file of the TSA's root(s).
  */
-export function anchorerFromSettings(settings: AnchorSettings, store: LedgerStore, writer: { checkpointed: StoredCheckpoint | null }, log: AnchorLog): Anchorer | undefined {
+export function anchorerFromSettings(settings: AnchorSettings, store: LedgerStore, view: LedgerView, log: AnchorLog): Anchorer | undefined {
   if (!settings.CTP_TSA_URL) {
     log.info({ anchoring: 'off' }, 'RFC 3161 anchoring is off (CTP_TSA_URL is not set)');
     return undefined;
@@ -213,7 +214,7 @@ export function anchorerFromSettings(settings: AnchorSettings, store: LedgerStor
   const tsaUrl = settings.CTP_TSA_URL;
   return new Anchorer({
     store,
-    latest: () => writer.checkpointed,
+    latest: () => view.checkpointed,
     tsaUrl,
     roots,
     intervalMs: settings.CTP_LEDGER_ANCHOR_INTERVAL_MS,

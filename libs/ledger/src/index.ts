@@ -1,5 +1,5 @@
 export * from './embedded';
-export * from './events';
+export { toLedgerEvent } from './events';
 export * from './migrate';
 export * from './router';
 export * from './signers';
@@ -12,3 +12,6 @@ export * from './tiers/partitions';
 export * from './tiers/retention';
 export * from './tiers/schedule';
 export * from './service';
+export * from './pack_files';
+export * from './reader';
+export * from './roles';

@@ -1,17 +1,26 @@
-import { Router } from 'express';
+import { once } from 'node:events';
+import { Router, type RequestHandler } from 'express';
 import { CtpError } from '@ctp/ctp-core';
 import { methodNotAllowed } from '@ctp/http';
-import type { NoteSigner } from '@ctp/ledger-core';
+import type { NoteVerifier } from '@ctp/ledger-core';
 import { listAnchors } from './anchor';
-import { buildPack } from './pack_export';
+import { streamPack } from './pack_export';
+import type { LedgerView, SigningView } from './reader';
 import type { LedgerStore, StoredEntry } from './store';
-import type { LedgerWriter } from './writer';
 
 export interface LedgerRouterOptions {
   store: LedgerStore;
-  writer: LedgerWriter;
-  signers: NoteSigner[];
+  /** The read side: the writer's (which also signs a checkpoint before an export), or a LedgerReader's. */
+  view: LedgerView | SigningView;
+  /** The checkpoint verifier keys, published at /ledger/verifiers. */
+  verifiers: NoteVerifier[];
   origin: string;
+  /**
+   * Guards what reads the ledger's contents (entries, proofs, anchors, exports): the
+   * auditor credential outside dev mode. The checkpoint and the verifier keys stay
+   * public, as a log's signed head and keys are meant to be.
+   */
+  auditorAuth?: RequestHandler;
 }
 
 const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;
@@ -48,38 +57,39 @@ const entryJson = (e: StoredEntry) => ({ entry: e.entry, entry_hash: b64(e.entry
  * in the checkpoint note.
  */
 export function ledgerRouter(options: LedgerRouterOptions): Router {
-  const { store, writer } = options;
+  const { store, view } = options;
+  const auditor: RequestHandler = options.auditorAuth ?? ((_req, _res, next) => next());
   const router = Router();
   const treeSizeOrLatest = (value: unknown): number => {
-    const size = positiveInt(value, 'size', true) ?? writer.checkpointed?.size;
+    const size = positiveInt(value, 'size', true) ?? view.checkpointed?.size;
     if (size === undefined) throw new CtpError('not_found', 'no checkpoint has been signed yet');
-    if (size > writer.tree.size) throw new CtpError('validation_failed', `size: the tree has ${writer.tree.size} entries`, { errors: [{ field: 'size', rule: `max:${writer.tree.size}`, message: 'beyond the tree' }] });
+    if (size > view.tree.size) throw new CtpError('validation_failed', `size: the tree has ${view.tree.size} entries`, { errors: [{ field: 'size', rule: `max:${view.tree.size}`, message: 'beyond the tree' }] });
     return size;
   };
 
   router.get('/ledger/checkpoint', (_req, res) => {
-    const c = writer.checkpointed;
+    const c = view.checkpointed;
     if (!c) throw new CtpError('not_found', 'no checkpoint has been signed yet');
     res.json({ size: c.size, root: b64(c.root), note: c.note, created_at: c.createdAt.toISOString() });
   });
   router.get('/ledger/verifiers', (_req, res) => {
-    res.json({ keys: options.signers.map((s) => ({ name: s.name, alg: s.verifier.alg, vkey: s.verifier.toString() })) });
+    res.json({ keys: options.verifiers.map((v) => ({ name: v.name, alg: v.alg, vkey: v.toString() })) });
   });
-  router.get('/ledger/entries/:seq', async (req, res) => {
+  router.get('/ledger/entries/:seq', auditor, async (req, res) => {
     const seq = positiveInt(req.params.seq, 'seq')!;
     const entry = await store.entry(seq);
     if (!entry && seq < (await store.firstRetainedSeq())) throw new CtpError('not_found', `retention of ledger entry ${seq} has ended (its leaf hash is kept)`);
     if (!entry) throw new CtpError('not_found', `no ledger entry ${seq}`);
     res.json(entryJson(entry));
   });
-  router.get('/ledger/entries', async (req, res) => {
+  router.get('/ledger/entries', auditor, async (req, res) => {
     const jti = req.query.jti;
     if (typeof jti !== 'string' || !/^[0-9a-f-]{36}$/.test(jti)) {
       throw new CtpError('validation_failed', 'jti: a lowercase UUID is required', { errors: [{ field: 'jti', rule: 'uuid', message: 'a lowercase UUID' }] });
     }
     res.json({ entries: (await store.entriesByJti(jti)).map(entryJson) });
   });
-  router.get('/ledger/proofs/inclusion', (req, res) => {
+  router.get('/ledger/proofs/inclusion', auditor, (req, res) => {
     const seq = positiveInt(req.query.seq, 'seq')!;
     const size = treeSizeOrLatest(req.query.size);
     if (seq > size) throw new CtpError('validation_failed', `seq ${seq} is not in a tree of size ${size}`, { errors: [{ field: 'seq', rule: `max:${size}`, message: 'beyond the tree size' }] });
@@ -87,18 +97,18 @@ export function ledgerRouter(options: LedgerRouterOptions): Router {
       seq,
       leaf_index: seq - 1,
       tree_size: size,
-      leaf_hash: b64(writer.tree.leaf(seq - 1)),
-      root: b64(writer.tree.root(size)),
-      proof: writer.tree.inclusionProof(seq - 1, size).map(b64),
+      leaf_hash: b64(view.tree.leaf(seq - 1)),
+      root: b64(view.tree.root(size)),
+      proof: view.tree.inclusionProof(seq - 1, size).map(b64),
     });
   });
-  router.get('/ledger/proofs/consistency', (req, res) => {
+  router.get('/ledger/proofs/consistency', auditor, (req, res) => {
     const first = positiveInt(req.query.first, 'first')!;
     const second = treeSizeOrLatest(req.query.second);
     if (first > second) throw new CtpError('validation_failed', 'first must not exceed second', { errors: [{ field: 'first', rule: `max:${second}`, message: 'larger than second' }] });
-    res.json({ first, second, proof: writer.tree.consistencyProof(first, second).map(b64) });
+    res.json({ first, second, proof: view.tree.consistencyProof(first, second).map(b64) });
   });
-  router.get('/ledger/anchors', async (req, res) => {
+  router.get('/ledger/anchors', auditor, async (req, res) => {
     const from = positiveInt(req.query.from_size, 'from_size', true) ?? 1;
     const to = positiveInt(req.query.to_size, 'to_size', true) ?? Number.MAX_SAFE_INTEGER;
     const anchors = await listAnchors(store.sql, from, to, 100);
@@ -113,13 +123,24 @@ export function ledgerRouter(options: LedgerRouterOptions): Router {
       })),
     });
   });
-  router.get('/ledger/export', async (req, res) => {
+  router.get('/ledger/export', auditor, async (req, res) => {
     const from = dateParam(req.query.from, 'from');
     const to = dateParam(req.query.to, 'to');
     if (to <= from) throw new CtpError('validation_failed', 'to must be after from', { errors: [{ field: 'to', rule: 'after:from', message: 'must be after from' }] });
-    const zip = await buildPack(options, from, to);
+    const chunks = streamPack({ store, view, verifiers: options.verifiers, origin: options.origin }, from, to);
+    // The first chunk comes once everything that can refuse the export is settled: until
+    // then an error is still a problem response; after it, a failure cuts the zip short.
+    const first = await chunks.next();
     res.setHeader('Content-Disposition', `attachment; filename="ctp-pack-${from.toISOString().slice(0, 10)}-${to.toISOString().slice(0, 10)}.zip"`);
-    res.type('application/zip').send(Buffer.from(zip));
+    res.type('application/zip');
+    try {
+      for (let next = first; !next.done; next = await chunks.next()) {
+        if (!res.write(next.value)) await once(res, 'drain');
+      }
+      res.end();
+    } catch (error) {
+      res.destroy(error as Error);
+    }
   });
   for (const path of ['/ledger/export', '/ledger/checkpoint', '/ledger/verifiers', '/ledger/anchors', '/ledger/entries', '/ledger/entries/:seq', '/ledger/proofs/inclusion', '/ledger/proofs/consistency']) {
     router.all(path, methodNotAllowed('GET'));

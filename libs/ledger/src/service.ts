@@ -1,10 +1,10 @@
 import type { EventBus } from '@ctp/bus';
 import type { NoteSigner } from '@ctp/ledger-core';
-import { REVOCATION_STREAM } from '@ctp/revocation';
+import { LEDGER_STREAM, REVOCATION_STREAM } from '@ctp/events';
 import { ledgerAnchorInterval, watchConsumerLag } from '@ctp/telemetry';
 import { anchorerFromSettings, type AnchorSettings } from './anchor';
-import { LEDGER_STREAM } from './events';
-import type { LedgerStore } from './store';
+import { assertWriterRole } from './roles';
+import { LedgerStore } from './store';
 import { retentionPolicy, TierMaintenance, type TierConfig } from './tiers/schedule';
 import { LedgerWriter } from './writer';
 
@@ -25,6 +25,43 @@ export interface LedgerLog {
   error(fields: object, message: string): void;
 }
 
+export interface LedgerStores {
+  /** The writer's connection (INSERT and SELECT only, outside dev mode). */
+  store: LedgerStore;
+  /** The table owner's, kept open only when the retention job runs in this process. */
+  ownerStore?: LedgerStore;
+  close(): Promise<void>;
+}
+
+/**
+ * Opens the ledger as the apps run it: migrations through the owner's connection
+ * (`ownerUrl`), then the writer's connection, which does not migrate. Without an
+ * owner URL the writer's connection migrates only in dev mode; otherwise the schema
+ * must be migrated already.
+ */
+export async function openLedgerStores(url: string, options: { schema: string; ownerUrl?: string; devMode: boolean; keepOwner: boolean; max?: number }): Promise<LedgerStores> {
+  let ownerStore = options.ownerUrl ? await LedgerStore.open(options.ownerUrl, { schema: options.schema, max: 1 }) : undefined;
+  if (ownerStore && !options.keepOwner) {
+    await ownerStore.close();
+    ownerStore = undefined;
+  }
+  let store: LedgerStore;
+  try {
+    store = await LedgerStore.open(url, { schema: options.schema, max: options.max, migrate: !options.ownerUrl && options.devMode });
+  } catch (error) {
+    await ownerStore?.close();
+    throw error;
+  }
+  return {
+    store,
+    ownerStore,
+    close: async () => {
+      await store.close();
+      await ownerStore?.close();
+    },
+  };
+}
+
 export interface RunningLedger {
   writer: LedgerWriter;
   /** Stops anchoring, the tier maintenance and the writer (not the store or the bus). */
@@ -32,16 +69,21 @@ export interface RunningLedger {
 }
 
 /**
- * The ledger's moving parts as `ctp up` and apps/ledger-writer both run them: the
+ * The ledger's moving parts as `ctp up` and apps/ledger-writer both run them, after
+ * checking the writer's database role (assertWriterRole): the
  * writer (durable consumers, checkpoints, integrity monitor), RFC 3161 anchoring when
  * CTP_TSA_URL is set, and the storage tiers (partitions ahead; the retention job when
  * CTP_LEDGER_RETENTION_INTERVAL_MS > 0).
  */
 export async function startLedger(
   settings: LedgerSettings,
-  deps: { store: LedgerStore; bus: EventBus; signers: NoteSigner[]; durable?: string; logger: LedgerLog },
+  deps: { store: LedgerStore; ownerStore?: LedgerStore; devMode: boolean; bus: EventBus; signers: NoteSigner[]; durable?: string; logger: LedgerLog },
 ): Promise<RunningLedger> {
   const { store, signers, logger } = deps;
+  await assertWriterRole(store.sql, { devMode: deps.devMode });
+  if (settings.CTP_LEDGER_RETENTION_INTERVAL_MS > 0 && !deps.ownerStore && !deps.devMode) {
+    throw new Error('CTP_LEDGER_RETENTION_INTERVAL_MS > 0: the retention job drops sealed partitions, which only the table owner may; set CTP_DATABASE_OWNER_URL (or run `ctp ledger retention` as the owner)');
+  }
   const writer = new LedgerWriter({
     store,
     bus: deps.bus,
@@ -63,8 +105,9 @@ export async function startLedger(
   if (anchorer) ledgerAnchorInterval.set(anchorer.intervalMs / 1000);
   const tiers = new TierMaintenance({
     store,
+    retentionStore: deps.ownerStore,
     origin: settings.CTP_LEDGER_ORIGIN,
-    verifiers: signers.map((s) => s.verifier),
+    verifiers: signers.flatMap((s) => s.verifiers),
     policy: retentionPolicy(settings),
     retentionIntervalMs: settings.CTP_LEDGER_RETENTION_INTERVAL_MS,
     log: (message, fields) => logger.info(fields, message),

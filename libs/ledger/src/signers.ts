@@ -27,7 +27,8 @@ export function loadCheckpointSigners(dir: string, origin: string, hybrid: boole
 
 /**
  * The verifier keys of the checkpoint signers in a key directory, without creating
- * any (for tools such as `ctp ledger retention` that check checkpoints, not sign them).
+ * any (for tools such as `ctp ledger retention` that check checkpoints, not sign them),
+ * in every form their notes may carry (NoteVerifier.allFor).
  */
 export function loadCheckpointVerifiers(dir: string, origin: string, hybrid: boolean): NoteVerifier[] {
   const read = (file: string) => {
@@ -37,7 +38,7 @@ export function loadCheckpointVerifiers(dir: string, origin: string, hybrid: boo
       throw new Error(`no checkpoint key ${join(dir, file)}: ${(error as Error).message}`, { cause: error });
     }
   };
-  const verifiers = [new NoteSigner(origin, read('checkpoint-ed25519.pem')).verifier];
-  if (hybrid) verifiers.push(new NoteSigner(`${origin}/mldsa65`, read('checkpoint-mldsa65.pem')).verifier);
+  const verifiers = new NoteSigner(origin, read('checkpoint-ed25519.pem')).verifiers;
+  if (hybrid) verifiers.push(...new NoteSigner(`${origin}/mldsa65`, read('checkpoint-mldsa65.pem')).verifiers);
   return verifiers;
 }

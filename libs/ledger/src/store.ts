@@ -1,7 +1,7 @@
 import postgres, { type Sql } from 'postgres';
 import { canonicalEntry, chainHash, entryLeaf, GENESIS_HASH, type Hash, type LedgerEntry } from '@ctp/ledger-core';
 import { clientSpan } from '@ctp/telemetry';
-import { migrate } from './migrate';
+import { assertMigrated, migrate } from './migrate';
 import { ensurePartitions } from './tiers/partitions';
 import { SegmentArchive } from './tiers/archive';
 
@@ -47,6 +47,11 @@ export interface LedgerStoreOptions {
   schema?: string;
   /** Connections; keep 1 for PGlite, which serves one session. */
   max?: number;
+  /**
+   * Create the schema and apply migrations (default true: the connection is the table
+   * owner's). false: the writer's role, which may not; the schema must be migrated already.
+   */
+  migrate?: boolean;
 }
 
 interface Head {
@@ -118,9 +123,13 @@ export class LedgerStore {
       connection: { search_path: schema, application_name: 'ctp-ledger' },
     });
     try {
-      await sql.unsafe(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
-      await migrate(sql);
-      // Hot partitions for this month and the next three (the retention job keeps extending them).
+      if (options.migrate === false) {
+        await assertMigrated(sql);
+      } else {
+        await sql.unsafe(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
+        await migrate(sql);
+      }
+      // Hot partitions for this month and the next three (the tier maintenance keeps extending them).
       await ensurePartitions(sql, new Date(), 3);
     } catch (error) {
       await sql.end({ timeout: 1 });
@@ -292,6 +301,23 @@ export class LedgerStore {
     return Number.isFinite(first) ? { first, last } : null;
   }
 
+  /** The last seq recorded before `at` (0 when there is none): where an empty time range sits in the log. */
+  async lastSeqBefore(at: Date): Promise<number> {
+    const [row] = await this.sql<{ last: string | null }[]>`SELECT max(seq) AS last FROM ledger_entries WHERE recorded_at < ${at}`;
+    let last = row?.last ? Number(row.last) : 0;
+    for (const segment of await this.archive.archived()) {
+      if (segment.lastSeq <= last || segment.rangeFrom >= at) continue;
+      if (segment.rangeTo <= at) {
+        last = segment.lastSeq;
+        continue;
+      }
+      // An expired segment's entries are gone; its months end long before any range still exportable.
+      if (segment.tier === 'expired') continue;
+      for (const e of await this.archive.load(segment)) if (Date.parse(e.entry.recorded_at) < at.getTime()) last = Math.max(last, e.entry.seq);
+    }
+    return last;
+  }
+
   async addCheckpoint(c: StoredCheckpoint): Promise<void> {
     await this.sql`INSERT INTO ledger_checkpoints (size, root, note, previous_size, consistency, created_at)
       VALUES (${c.size}, ${c.root}, ${c.note}, ${c.previousSize}, ${Buffer.concat(c.consistency)}, ${c.createdAt})`;
@@ -302,9 +328,9 @@ export class LedgerStore {
     return row ? toCheckpoint(row) : null;
   }
 
-  /** Checkpoints with size in [fromSize, toSize], oldest first. */
-  async checkpoints(fromSize = 0, toSize = Number.MAX_SAFE_INTEGER): Promise<StoredCheckpoint[]> {
-    return (await this.sql`SELECT * FROM ledger_checkpoints WHERE size BETWEEN ${fromSize} AND ${toSize} ORDER BY size`).map(toCheckpoint);
+  /** Checkpoints with size in [fromSize, toSize], oldest first, at most `limit`. */
+  async checkpoints(fromSize = 0, toSize = Number.MAX_SAFE_INTEGER, limit = Number.MAX_SAFE_INTEGER): Promise<StoredCheckpoint[]> {
+    return (await this.sql`SELECT * FROM ledger_checkpoints WHERE size BETWEEN ${fromSize} AND ${toSize} ORDER BY size LIMIT ${limit}`).map(toCheckpoint);
   }
 
   async close(): Promise<void> {

@@ -1,8 +1,9 @@
 import type { BusEvent, EventBus, Subscription } from '@ctp/bus';
-import { findChainBreak, formatCheckpoint, MerkleTree, signNote, verifyConsistency, type NoteSigner } from '@ctp/ledger-core';
-import { ALL_REVOCATIONS, REVOCATION_STREAM } from '@ctp/revocation';
+import { findChainBreak, formatCheckpoint, signNote, verifyConsistency, type NoteSigner } from '@ctp/ledger-core';
+import { ALL_LEDGER_EVENTS, ALL_REVOCATIONS, LEDGER_STREAM, REVOCATION_STREAM } from '@ctp/events';
 import { consumeSpan, ledgerAppendLatency, ledgerChainBreaks, ledgerEntries, ledgerIntegrityOk, ledgerTreeSize, registerLedgerMetrics } from '@ctp/telemetry';
-import { LEDGER_STREAM, toLedgerEvent } from './events';
+import { toLedgerEvent } from './events';
+import { LedgerReader, type LedgerView } from './reader';
 import type { LedgerStore, StoredCheckpoint } from './store';
 
 /** Entries read per query by the integrity monitor, and verified between two turns of the event loop. */
@@ -32,12 +33,12 @@ export interface LedgerWriterOptions {
 
 /**
  * Consumes ledger events (durable consumers, acknowledged after the database
- * commit), appends them, keeps the Merkle tree, signs checkpoints that each carry
- * a consistency proof to the previous one, and keeps re-verifying the chain.
+ * commit), appends them, keeps the Merkle tree (in its LedgerReader, which the read
+ * side serves proofs from), signs checkpoints that each carry a consistency proof to
+ * the previous one, and keeps re-verifying the chain.
  */
-export class LedgerWriter {
-  readonly tree = new MerkleTree();
-  private latest: StoredCheckpoint | null = null;
+export class LedgerWriter implements LedgerView {
+  readonly reader: LedgerReader;
   private latestUncertain = false;
   private subscriptions: Subscription[] = [];
   private timers: NodeJS.Timeout[] = [];
@@ -50,17 +51,21 @@ export class LedgerWriter {
 
   constructor(private readonly options: LedgerWriterOptions) {
     registerLedgerMetrics();
+    this.reader = new LedgerReader(options.store);
+  }
+
+  get tree() {
+    return this.reader.tree;
   }
 
   /** Rebuilds the tree from the database and checks it against the latest checkpoint and the hash chain. */
   async load(): Promise<void> {
-    const { store } = this.options;
-    for await (const page of store.leafHashes()) for (const leaf of page) this.tree.append(leaf);
-    this.latest = await store.latestCheckpoint();
-    if (this.latest && !this.tree.root(this.latest.size).equals(this.latest.root)) {
+    try {
+      await this.reader.refresh();
+    } catch (error) {
       ledgerIntegrityOk.set(0);
       ledgerChainBreaks.inc();
-      throw new Error(`ledger entries do not match checkpoint ${this.latest.size}: refusing to extend a rewritten history`);
+      throw new Error(`${(error as Error).message}: refusing to extend a rewritten history`, { cause: error });
     }
     await this.verifyIntegrity(true);
   }
@@ -71,7 +76,7 @@ export class LedgerWriter {
     const consume = { batchSize: this.options.batchSize ?? 256, maxWaitMs: this.options.maxWaitMs ?? 250, fromTimeMs: this.options.fromTimeMs };
     const handler = (events: BusEvent<Record<string, unknown>>[]) => this.appendSerially(events);
     this.subscriptions = [
-      await this.options.bus.consume({ stream: LEDGER_STREAM, durable, filter: 'ctp.ledger.>', ...consume }, handler),
+      await this.options.bus.consume({ stream: LEDGER_STREAM, durable, filter: ALL_LEDGER_EVENTS, ...consume }, handler),
       await this.options.bus.consume({ stream: REVOCATION_STREAM, durable, filter: ALL_REVOCATIONS, ...consume }, handler),
     ];
     this.every(this.options.checkpointIntervalMs ?? 500, () => this.checkpoint());
@@ -85,7 +90,7 @@ export class LedgerWriter {
   }
 
   get checkpointed(): StoredCheckpoint | null {
-    return this.latest;
+    return this.reader.checkpointed;
   }
 
   /** Appends run one at a time so the in-memory tree grows in seq order. */
@@ -104,7 +109,7 @@ export class LedgerWriter {
         // then already present) or another replica's batch. Without them the tree's
         // leaf indexes would drift from seq and a checkpoint would sign a wrong root.
         const first = appended[0];
-        await this.catchUp(first ? first.entry.seq - 1 : undefined);
+        await this.reader.catchUp(first ? first.entry.seq - 1 : undefined);
         for (const { entry, leafHash } of appended) {
           if (entry.seq !== this.tree.size + 1) throw new Error(`ledger entry ${entry.seq} does not follow the tree (${this.tree.size} leaves)`);
           this.tree.append(leafHash);
@@ -115,17 +120,6 @@ export class LedgerWriter {
     );
     this.queue = run.catch(() => undefined);
     return run;
-  }
-
-  /** Appends to the tree the leaves the database holds beyond it (up to `toSeq`, or all). */
-  private async catchUp(toSeq?: number): Promise<void> {
-    if (toSeq !== undefined && toSeq <= this.tree.size) return;
-    for await (const page of this.options.store.leafHashes(this.tree.size + 1)) {
-      for (const leaf of page) {
-        if (toSeq !== undefined && this.tree.size >= toSeq) return;
-        this.tree.append(leaf);
-      }
-    }
   }
 
   /**
@@ -152,11 +146,11 @@ export class LedgerWriter {
         ledgerChainBreaks.inc();
         throw new Error(`stored checkpoint ${stored.size} does not match the ledger; not signing`);
       }
-      this.latest = stored;
+      if (stored) this.reader.checkpointSigned(stored);
       this.latestUncertain = false;
     }
     const size = this.tree.size;
-    const previous = this.latest;
+    const previous = this.checkpointed;
     if (size === 0 || (previous && previous.size >= size)) return null;
     const root = this.tree.root(size);
     const consistency = previous ? this.tree.consistencyProof(previous.size, size) : [];
@@ -173,7 +167,7 @@ export class LedgerWriter {
       this.latestUncertain = true;
       throw error;
     }
-    this.latest = checkpoint;
+    this.reader.checkpointSigned(checkpoint);
     ledgerTreeSize.set({ of: 'checkpoint' }, size);
     return checkpoint;
   }

@@ -1,2 +1,3 @@
 export * from './api_key';
 export * from './registry';
+export * from './auditors';

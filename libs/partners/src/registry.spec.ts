@@ -1,5 +1,8 @@
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { apiKeyMatches, generateApiKey, hashApiKey } from './api_key';
-import { mayUseProcessor, PartnerRegistry } from './registry';
+import { loadAuditors, mayUseProcessor, PartnerRegistry } from './registry';
 
 describe('partner registry', () => {
   const acme = generateApiKey('acme');
@@ -59,5 +62,21 @@ describe('partner registry', () => {
     } finally {
       spy.mockRestore();
     }
+  });
+
+  it('reads the auditors of the file, who authenticate like partners but are not partners', () => {
+    const audit = generateApiKey('audit-firm');
+    const path = join(mkdtempSync(join(tmpdir(), 'ctp-partners-')), 'partners.json');
+    const partner = { id: 'acme', name: 'Acme', api_key_hashes: [acme.hash], processors: ['*'], policy_uri: 'https://acme.example/p' };
+    writeFileSync(path, JSON.stringify({ partners: [partner], auditors: [{ id: 'audit-firm', name: 'Audit Firm', api_key_hashes: [audit.hash] }] }));
+    const auditors = loadAuditors(path);
+    expect(auditors.authenticate(audit.apiKey)).toEqual({ id: 'audit-firm', name: 'Audit Firm' });
+    expect(auditors.authenticate(acme.apiKey)).toBeUndefined();
+    expect(auditors.authenticate(generateApiKey('audit-firm').apiKey)).toBeUndefined();
+    expect(auditors.authenticate('nobody.key')).toBeUndefined();
+    expect(PartnerRegistry.parse(JSON.parse(readFileSync(path, 'utf8'))).authenticate(audit.apiKey)).toBeUndefined();
+    expect(loadAuditors(undefined).size).toBe(0);
+    writeFileSync(path, JSON.stringify({ partners: [partner], auditors: [{ id: 'Bad', name: 'x', api_key_hashes: ['plain'] }] }));
+    expect(() => loadAuditors(path)).toThrow(/auditors\.0\.id/);
   });
 });

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { rateLimitSpec, type RateLimit, type RateLimitedEndpoint } from '@ctp/config';
 import { apiKeyDigest, apiKeyMatches } from './api_key';
+import { AuditorRegistry, auditorSchema } from './auditors';
 
 export interface Partner {
   id: string;
@@ -22,7 +23,7 @@ const partnerSchema = z.strictObject({
   rate_limits: z.strictObject({ issue: rateLimitSpec().optional(), introspect: rateLimitSpec().optional(), revoke: rateLimitSpec().optional() }).optional(),
 });
 
-export const partnersFileSchema = z.strictObject({ partners: z.array(partnerSchema).min(1) });
+export const partnersFileSchema = z.strictObject({ partners: z.array(partnerSchema).min(1), auditors: z.array(auditorSchema).optional() });
 export type PartnersFile = z.infer<typeof partnersFileSchema>;
 
 /** The partner `ctp up` acts as in dev mode, when calls carry no credential. */
@@ -90,4 +91,12 @@ export function loadPartnerAuth(partnersFile: string | undefined, devMode: boole
   if (!partnersFile && !devMode) throw new Error('CTP_PARTNERS_FILE is required unless CTP_DEV_MODE=true');
   const registry = partnersFile ? PartnerRegistry.parse(JSON.parse(readFileSync(partnersFile, 'utf8'))) : undefined;
   return { registry, devPartner: devMode ? DEMO_PARTNER : undefined };
+}
+
+/** The auditors of a partners file (none without a file, or without `auditors`): who may read the ledger outside dev mode. */
+export function loadAuditors(partnersFile: string | undefined): AuditorRegistry {
+  if (!partnersFile) return new AuditorRegistry([]);
+  const parsed = partnersFileSchema.safeParse(JSON.parse(readFileSync(partnersFile, 'utf8')));
+  if (!parsed.success) throw new Error(`invalid partners file: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  return new AuditorRegistry(parsed.data.auditors ?? []);
 }

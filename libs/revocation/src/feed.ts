@@ -1,6 +1,6 @@
 import type { BusEvent, EventBus, Subscription } from '@ctp/bus';
 import { CtpError } from '@ctp/ctp-core';
-import { ALL_REVOCATIONS, REVOCATION_STREAM, revocationSubject, type RevocationEvent } from './events';
+import { ALL_REVOCATIONS, REVOCATION_STREAM, revocationSubject, type ConsentRevokedEvent as RevocationEvent } from '@ctp/events';
 
 /** One revocation as partners see it on every channel. `cursor` orders them. */
 export interface PartnerRevocation {

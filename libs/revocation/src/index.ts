@@ -1,5 +1,4 @@
 export * from './crl';
-export * from './events';
 export * from './feed';
 export * from './revocation_list';
 export * from './revocation_service';

@@ -4,7 +4,7 @@ import { CtpError } from '@ctp/ctp-core';
 import type { Partner } from '@ctp/partners';
 import { NATS_URL, REDIS_URL, waitFor } from '@ctp/testing';
 import { MemoryCrl, openCrl, RedisCrl, type CrlStore } from './crl';
-import { REVOCATION_STREAM, REVOCATION_STREAM_SPEC } from './events';
+import { REVOCATION_STREAM, REVOCATION_STREAM_SPEC } from '@ctp/events';
 import { RevocationFeed, type PartnerRevocation } from './feed';
 import { RevocationService } from './revocation_service';
 import { RevocationSync } from './revocation_sync';

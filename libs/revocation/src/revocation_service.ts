@@ -1,13 +1,12 @@
-import type { EventBus } from '@ctp/bus';
 import { CtpError } from '@ctp/ctp-core';
+import { consentRevokedEvent, publishEvent, type EventPublisher } from '@ctp/events';
 import type { Partner } from '@ctp/partners';
 import { consentRevoked, publishSpan } from '@ctp/telemetry';
 import type { CrlEntry, CrlStore } from './crl';
-import { revocationSubject, type RevocationEvent } from './events';
 import { unknownTokenExpiry } from './revocation_list';
 
 export interface RevocationServiceOptions {
-  bus: EventBus;
+  bus: EventPublisher;
   crl: CrlStore;
 }
 
@@ -43,18 +42,10 @@ export class RevocationService {
     const { entry, created } = stored;
     if (created) consentRevoked.inc({ partner: entry.partnerId });
     if (entry.seq !== undefined) return;
-    const event: RevocationEvent = {
-      type: 'consent.revoked',
-      jti,
-      partner_id: entry.partnerId,
-      reason: entry.reason,
-      revoked_at_ms: entry.revokedAtMs,
-      expires_at: entry.expiresAt,
-    };
+    const event = consentRevokedEvent({ jti, partner_id: entry.partnerId, reason: entry.reason, revoked_at_ms: entry.revokedAtMs, expires_at: entry.expiresAt });
     let seq: number;
     try {
-      const subject = revocationSubject(entry.partnerId);
-      seq = await publishSpan(subject, traceparent, (headers) => bus.publish(subject, event, { msgId: `consent.revoked:${jti}`, headers }));
+      seq = await publishSpan(event.subject, traceparent, (headers) => publishEvent(bus, event, headers));
     } catch (error) {
       throw unavailable('the event bus (NATS)', error);
     }

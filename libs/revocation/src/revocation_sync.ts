@@ -2,7 +2,7 @@ import type { BusStatus, EventBus, Subscription } from '@ctp/bus';
 import { CLOCK_SKEW_SECONDS, MAX_TOKEN_TTL_SECONDS } from '@ctp/ctp-core';
 import { consumeSpan, revocationPropagation, revocationStale, watchConsumerLag } from '@ctp/telemetry';
 import type { CrlStore } from './crl';
-import { ALL_REVOCATIONS, REVOCATION_STREAM, type RevocationEvent } from './events';
+import { ALL_REVOCATIONS, REVOCATION_STREAM, type ConsentRevokedEvent as RevocationEvent } from '@ctp/events';
 import type { RevocationList } from './revocation_list';
 
 export interface RevocationSyncOptions {

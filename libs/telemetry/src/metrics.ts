@@ -69,6 +69,19 @@ export const revocationStale = new Gauge({
   registers: [registry],
 });
 
+export const decisionsDropped = new Counter({
+  name: 'ctp_introspection_decisions_dropped_total',
+  help: 'Introspection decisions dropped before reaching the ledger: the buffer was full while the bus refused them.',
+  registers: [registry],
+});
+decisionsDropped.inc(0);
+
+export const decisionsBuffered = new Gauge({
+  name: 'ctp_introspection_decisions_buffered',
+  help: 'Introspection decisions waiting to be published to the ledger.',
+  registers: [registry],
+});
+
 export const rateLimited = new Counter({
   name: 'ctp_rate_limited_total',
   help: 'Requests refused with 429 by the per-partner rate limits, by endpoint class and partner.',
@@ -223,6 +236,29 @@ export function registerLedgerMetrics(): void {
   // Both outcomes exist from the start, so increase() sees the first failure of a fresh process.
   for (const result of ['ok', 'failed']) ledgerAnchors.inc({ result }, 0);
   for (const outcome of ['ok', 'error']) ledgerRetentionRuns.inc({ outcome }, 0);
+}
+
+// The in-process bus (`ctp up`) exports its size; processes on NATS JetStream have none to export.
+export const busStreamEvents = new Gauge({
+  name: 'ctp_bus_stream_events',
+  help: 'Events the in-process bus (ctp up) holds, by stream; bounded like a JetStream max_msgs limit (the oldest are discarded).',
+  labelNames: ['stream'] as const,
+  registers: [],
+});
+
+export const busStreamBytes = new Gauge({
+  name: 'ctp_bus_stream_bytes',
+  help: 'Bytes of events the in-process bus (ctp up) holds, by stream; bounded like a JetStream max_bytes limit.',
+  labelNames: ['stream'] as const,
+  registers: [],
+});
+
+let busMetricsRegistered = false;
+export function registerBusMetrics(): void {
+  if (busMetricsRegistered) return;
+  busMetricsRegistered = true;
+  registry.registerMetric(busStreamEvents);
+  registry.registerMetric(busStreamBytes);
 }
 
 export const signingKeyAge = new Gauge({

@@ -1,6 +1,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { DENY_REASON_CODES, PROBLEMS } from '@ctp/ctp-core';
+import { LEDGER_VERIFICATION_CODES } from '@ctp/ledger-core';
 import { OpenApiContract } from '@ctp/testing';
 import { upConfigSchema } from '@ctp/app-ctp/src/config';
 import { introspectorConfigSchema } from '@ctp/app-introspector/src/config';
@@ -163,5 +164,16 @@ describe('error codes', () => {
     for (const code of [...DENY_REASON_CODES, ...Object.keys(PROBLEMS)]) expect(errorsDoc).toContain(`\`${code}\``);
     expect([...schemas.DenyReason!.enum].sort()).toEqual([...DENY_REASON_CODES].sort());
     expect([...schemas.ProblemCode!.enum].sort()).toEqual(Object.keys(PROBLEMS).sort());
+  });
+
+  it('docs/ledger.md lists every ledger verification code with its meaning, and nothing else', () => {
+    const ledgerDoc = read(join(ROOT, 'docs/ledger.md'));
+    const start = ledgerDoc.indexOf('## Verification failure codes');
+    const table = ledgerDoc.slice(start, ledgerDoc.indexOf('\n## ', start + 1));
+    const rows = [...table.matchAll(/^\| `([a-z_]+)` \| (.+) \|$/gm)].map((m) => [m[1]!, m[2]!] as const);
+    expect(rows.map(([code]) => code).sort()).toEqual(Object.keys(LEDGER_VERIFICATION_CODES).sort());
+    for (const [code, meaning] of rows) {
+      expect([code, meaning.replace(/\\\|/g, '|')]).toEqual([code, expect.stringContaining(LEDGER_VERIFICATION_CODES[code as keyof typeof LEDGER_VERIFICATION_CODES])]);
+    }
   });
 });

@@ -21,7 +21,10 @@ export const retentionPolicy = (c: TierConfig): RetentionPolicy => ({
 });
 
 export interface TierMaintenanceOptions {
+  /** Where hot partitions are created ahead (ledger_ensure_partition: the writer's role may). */
   store: LedgerStore;
+  /** The table owner's connection, which the retention job needs to drop sealed partitions (default: store). */
+  retentionStore?: LedgerStore;
   origin: string;
   verifiers: NoteVerifier[];
   policy: RetentionPolicy;
@@ -51,7 +54,7 @@ export class TierMaintenance {
   }
 
   runRetention(now = new Date()): Promise<RetentionReport> {
-    return runRetention({ store: this.o.store, origin: this.o.origin, verifiers: this.o.verifiers, ...this.o.policy, now, log: this.o.log });
+    return runRetention({ store: this.o.retentionStore ?? this.o.store, origin: this.o.origin, verifiers: this.o.verifiers, ...this.o.policy, now, log: this.o.log });
   }
 
   async stop(): Promise<void> {
