@@ -23,8 +23,16 @@ export default [
     },
   },
   {
-    files: ['**/*.spec.ts', 'tools/**'],
+    files: ['**/*.spec.ts', '**/*.fault.ts', 'tools/**'],
     rules: { '@typescript-eslint/no-non-null-assertion': 'off' },
+  },
+  {
+    // Test support never ships: only specs, fault suites and tools import it.
+    files: ['apps/*/src/**/*.ts', 'libs/*/src/**/*.ts'],
+    ignores: ['**/*.spec.ts', '**/*.fault.ts', 'libs/testing/**'],
+    rules: {
+      'no-restricted-imports': ['error', { paths: [{ name: '@ctp/testing', message: 'test support: import it from *.spec.ts files only.' }] }],
+    },
   },
   {
     // ctp-core is pure: hashing and verification take data and return data.

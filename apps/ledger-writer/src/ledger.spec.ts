@@ -3,9 +3,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NoteVerifier, openNote, parseCheckpoint, verifyConsistency, verifyInclusion } from '@ctp/ledger-core';
-import { GUIDE_ENVELOPE, NATS_URL, postJson, REDIS_URL, startService, tsEntry, waitFor, type ServiceProcess } from '@ctp/testing';
-
-const PG_URL = process.env.CTP_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+import { GUIDE_ENVELOPE, NATS_URL, PG_URL, postJson, REDIS_URL, startService, tsEntry, waitFor, type ServiceProcess } from '@ctp/testing';
 
 /** issue -> bus -> ledger-writer -> PostgreSQL, with proofs checked by the pure verifiers. */
 describe('ledger-writer with real NATS and PostgreSQL', () => {

@@ -4,13 +4,13 @@ import { Redis } from 'ioredis';
 import type { RateLimit, RateLimitedEndpoint } from '@ctp/config';
 import { generateApiKey, PartnerRegistry } from '@ctp/partners';
 import { rateLimitFallbacks, rateLimited, registry } from '@ctp/telemetry';
+import { REDIS_URL } from '@ctp/testing';
 import { createServiceApp } from './app';
 import { partnerAuth } from './auth';
 import { baseUrl, close, listen, type Server } from './listen';
 import { createLogger } from './logger';
 import { MemoryRateLimiter, RedisRateLimiter, type PartnerRateLimits, type RateLimiter } from './rate_limit';
 
-const REDIS_URL = process.env.CTP_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const logger = createLogger('rate-limit-spec');
 logger.level = 'silent';
 

@@ -5,13 +5,12 @@ import { MemoryBus } from '@ctp/bus';
 import { certificatesFromPem, NoteSigner, PackVerificationError, timestampRequest, verifyPackWithAnchors, verifyTimestampResponse, type PackAnchor } from '@ctp/ledger-core';
 import { REVOCATION_STREAM_SPEC } from '@ctp/revocation';
 import { registry } from '@ctp/telemetry';
-import { createTestCa, freePort, startTestTsa, type TestCa, type TestTsa } from '@ctp/testing';
+import { createTestCa, freePort, PG_URL, startTestTsa, type TestCa, type TestTsa } from '@ctp/testing';
 import { Anchorer, listAnchors } from './anchor';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from './embedded';
 import { LEDGER_STREAM_SPEC, ledgerSubject } from './events';
 import { buildPack } from './pack_export';
 import { LedgerStore } from './store';
-import { PG_URL } from './store.spec';
 import { LedgerWriter } from './writer';
 
 const origin = 'ctp.test/ledger';

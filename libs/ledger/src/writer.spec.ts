@@ -3,11 +3,10 @@ import { MemoryBus, NatsBus, type EventBus } from '@ctp/bus';
 import { NoteSigner, openNote, parseCheckpoint, verifyConsistency, verifyInclusion } from '@ctp/ledger-core';
 import { REVOCATION_STREAM_SPEC, revocationSubject } from '@ctp/revocation';
 import { registry } from '@ctp/telemetry';
-import { NATS_URL } from '@ctp/testing';
+import { NATS_URL, PG_URL } from '@ctp/testing';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from './embedded';
 import { LEDGER_STREAM_SPEC, ledgerSubject } from './events';
 import { LedgerStore } from './store';
-import { PG_URL } from './store.spec';
 import { LedgerWriter } from './writer';
 
 let embedded: EmbeddedPostgres;

@@ -5,7 +5,6 @@ import { join } from 'node:path';
 import {
   GUIDE_ENVELOPE,
   NATS_URL,
-  portOpen,
   postJson,
   REDIS_URL,
   startService,
@@ -41,10 +40,21 @@ describe('revocation under faults (real NATS and Redis, restarted)', () => {
     broadcaster = await startService(tsEntry('apps/revocation-broadcaster/src/main.ts'), backends);
     introspector = await startIntrospector();
   });
+  /** Restarts owed for servers a test stopped; run after each test whatever it did. */
+  const down = new Set<() => Promise<void>>();
+  const stop = async (server: typeof stopNats) => {
+    const start = await server();
+    const restart = async () => {
+      down.delete(restart);
+      await start();
+    };
+    down.add(restart);
+    return restart;
+  };
+  const stopNatsServer = () => stop(stopNats);
+  const stopRedisServer = () => stop(stopRedis);
   afterEach(async () => {
-    // Whatever a test did, leave both servers running for the next one.
-    if (!(await portOpen(4222))) await (await stopNats())();
-    if (!(await portOpen(6379))) await (await stopRedis())();
+    for (const restart of [...down]) await restart();
   });
   afterAll(async () => {
     await Promise.all([introspector?.stop(), broadcaster?.stop(), issuer?.stop()]);
@@ -79,7 +89,7 @@ describe('revocation under faults (real NATS and Redis, restarted)', () => {
   it('NATS down during revocations: the CRL keeps them denied, retries publish them, nothing is lost', async () => {
     const tokens = await Promise.all(Array.from({ length: 20 }, issue));
     for (const t of tokens) expect((await decision(t.token)).decision).toBe('allow');
-    const restartNats = await stopNats();
+    const restartNats = await stopNatsServer();
     const during = Promise.all(tokens.map((t) => revoke(t.jti)));
     await new Promise((r) => setTimeout(r, 800));
     // While NATS is down the broadcaster answered 503 after writing the CRL; the
@@ -99,7 +109,7 @@ describe('revocation under faults (real NATS and Redis, restarted)', () => {
   it('NATS restarted right after revocations: delivery resumes and a new introspector replays them', async () => {
     const tokens = await Promise.all(Array.from({ length: 20 }, issue));
     await Promise.all(tokens.map((t) => revoke(t.jti)));
-    const restartNats = await stopNats();
+    const restartNats = await stopNatsServer();
     await restartNats();
     await expectDenied(tokens);
     const later = await issue();
@@ -111,7 +121,7 @@ describe('revocation under faults (real NATS and Redis, restarted)', () => {
     const before = await issue();
     await revoke(before.jti);
     await expectDenied([before]);
-    const restartRedis = await stopRedis();
+    const restartRedis = await stopRedisServer();
     await restartRedis();
     await expectDenied([before]);
     await introspector.stop();
@@ -133,8 +143,8 @@ describe('revocation under faults (real NATS and Redis, restarted)', () => {
   it('fails closed when it cannot prove freshness (NATS and Redis both down), and recovers', async () => {
     const token = (await issue()).token;
     expect((await decision(token)).decision).toBe('allow');
-    const restartNats = await stopNats();
-    const restartRedis = await stopRedis();
+    const restartNats = await stopNatsServer();
+    const restartRedis = await stopRedisServer();
     await waitFor(async () => (await decision(token)).reason === 'revocation_unavailable', 6000, 'fail-closed deny');
     expect((await fetch(`${introspector.url}/readyz`)).status).toBe(503);
     await restartRedis();
