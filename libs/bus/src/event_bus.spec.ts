@@ -1,9 +1,8 @@
 import { randomBytes } from 'node:crypto';
+import { NATS_URL, privateNats, waitFor, type PrivateServer } from '@ctp/testing';
 import { subjectMatches, type BusEvent, type EventBus } from './event_bus';
 import { MemoryBus } from './memory_bus';
 import { NatsBus } from './nats_bus';
-
-export const NATS_URL = process.env.CTP_TEST_NATS_URL ?? '127.0.0.1:4222';
 
 async function connectNats(): Promise<NatsBus> {
   try {
@@ -13,13 +12,7 @@ async function connectNats(): Promise<NatsBus> {
   }
 }
 
-async function waitUntil(check: () => boolean, timeoutMs = 10_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+const waitUntil = (check: () => boolean, timeoutMs = 10_000) => waitFor(async () => check(), timeoutMs);
 
 function collector<T>() {
   const events: BusEvent<T>[] = [];
@@ -149,6 +142,57 @@ describe.each([
     expect((await c.until(1)).map((e) => e.data.i)).toEqual([2]);
     await new Promise((r) => setTimeout(r, 100));
     expect(c.events).toHaveLength(1);
+    await sub.stop();
+  });
+});
+
+describe('NATS subscriptions across server restarts (private server)', () => {
+  let server: PrivateServer;
+  let bus: NatsBus;
+  beforeAll(async () => {
+    server = await privateNats();
+    bus = await NatsBus.connect({ servers: server.url, name: 'bus-restart-spec' });
+  });
+  afterAll(async () => {
+    await bus.close();
+    await server.destroy();
+  });
+  // Whatever a test did, the next one starts with the server running.
+  afterEach(() => server.start());
+
+  const restart = async () => {
+    await server.stop();
+    await waitUntil(() => bus.status === 'disconnected');
+    await server.start();
+    await waitUntil(() => bus.status === 'connected', 15_000);
+  };
+
+  it.each([
+    ['a start time', (t0: number) => ({ fromTimeMs: t0 })],
+    ['a start sequence', () => ({ fromSeq: 1 })],
+    ['new events only', () => ({})],
+  ])('resumes after the last event seen when started from %s, and says when it is not delivering', async (_name, start) => {
+    const id = randomBytes(4).toString('hex');
+    const stream = `RESTART_${id}`;
+    await bus.ensureStreams([{ name: stream, subjects: [`restart.${id}.>`], maxAgeMs: 60_000 }]);
+    const t0 = Date.now();
+    const c = collector<{ i: number }>();
+    const resumed: number[] = [];
+    const sub = await bus.subscribe({ stream, filter: `restart.${id}.>`, ...start(t0), onResume: () => resumed.push(Date.now()) }, c.handler);
+    await bus.publish(`restart.${id}.a`, { i: 1 });
+    await c.until(1);
+    for (let round = 0; round < 2; round++) {
+      await restart();
+      await bus.publish(`restart.${id}.a`, { i: 2 + round });
+      await c.until(2 + round, 15_000);
+      expect(c.events.map((e) => e.data.i)).toEqual(Array.from({ length: 2 + round }, (_, k) => k + 1));
+      await waitUntil(() => sub.healthy, 5_000);
+    }
+    expect(resumed.length).toBeGreaterThanOrEqual(2);
+    await server.stop();
+    await waitUntil(() => !sub.healthy, 8_000);
+    await server.start();
+    await waitUntil(() => sub.healthy, 15_000);
     await sub.stop();
   });
 });
