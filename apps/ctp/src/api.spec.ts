@@ -123,6 +123,8 @@ describe('ctp up in dev mode', () => {
       ['two segments', () => token.split('.').slice(0, 2).join('.'), 'malformed'],
       ['DER signature instead of JOSE', () => craft({ alg: 'ES256', kid: ours().kid }, claims(), ours().privateKey, 'der'), 'bad_signature'],
       ['signed claims missing exp', () => craft({ alg: 'ES256', kid: ours().kid }, { ...claims(), exp: undefined }, ours().privateKey), 'invalid_claims'],
+      ['validly signed, living ten years', () => craft({ alg: 'ES256', kid: ours().kid }, claims({ exp: Math.floor(Date.now() / 1000) + 10 * 365 * 86_400 }), ours().privateKey), 'lifetime_exceeded'],
+      ['validly signed, one second over the maximum lifetime', () => craft({ alg: 'ES256', kid: ours().kid }, claims({ exp: claims().iat + 301 }), ours().privateKey), 'lifetime_exceeded'],
     ];
 
     it.each(cases)('%s', async (_name, make, reason) => {
@@ -130,6 +132,15 @@ describe('ctp up in dev mode', () => {
       expect(r.status).toBe(200);
       expect(r.body).toMatchObject({ active: false, decision: 'deny', reason });
       expect(DENY_REASON_CODES).toContain(reason);
+    });
+
+    it('denies a revoked jti whatever its letter case: revocations are normalised, tokens must use the canonical spelling', async () => {
+      const upper = 'A1B2C3D4-0000-4000-8000-00000000ABCD';
+      const signed = (jti: string) => craft({ alg: 'ES256', kid: ours().kid }, claims({ jti }), ours().privateKey);
+      expect((await call(ctp, '/revoke', { jti: upper })).body).toEqual({ status: 'ok', revoked: upper.toLowerCase() });
+      expect((await introspect(signed(upper.toLowerCase()))).body).toMatchObject({ decision: 'deny', reason: 'revoked' });
+      expect((await introspect(signed(upper))).body).toMatchObject({ decision: 'deny', reason: 'invalid_claims' });
+      expect((await introspect(signed('A1B2C3D4-0000-4000-8000-00000000ABCE'))).body).toMatchObject({ decision: 'deny', reason: 'invalid_claims' });
     });
 
     it('never fetched the jku/x5u URL', () => {

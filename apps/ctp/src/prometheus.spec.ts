@@ -127,6 +127,7 @@ function unreachableBus(): EventBus {
     read: down,
     consume: down,
     lastSeq: down,
+    lastBySubject: down,
     subscribe: async () => ({ healthy: false, stop: async () => undefined }),
     onStatus: () => undefined,
     close: async () => undefined,
@@ -247,7 +248,7 @@ describe('Prometheus scraping ctp up: every recording rule and every dashboard q
       CTP_LEDGER_CHECKPOINT_INTERVAL_MS: '200',
     });
     ctp = await startCtp(config, createLogger('test'));
-    pullView = new RevocationSync({ bus: unreachableBus(), crl: ctp.crl, pullIntervalMs: 200, staleAfterMs: 5_000 });
+    pullView = new RevocationSync({ bus: unreachableBus(), store: ctp.revocationList, pullIntervalMs: 200, staleAfterMs: 5_000 });
     await pullView.start();
 
     const target = new URL(ctp.url).host;

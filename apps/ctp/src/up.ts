@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { connectBus, type EventBus } from '@ctp/bus';
 import { rateLimitsOf } from '@ctp/config';
-import { baseUrl, close, createLogger, createServiceApp, edgeControls, jsonBody, listen, loadTls, partnerAuth, type Logger, type Server } from '@ctp/http';
+import { baseUrl, close, connectRedis, createLogger, createServiceApp, edgeControls, jsonBody, listen, loadTls, partnerAuth, type Logger, type Server } from '@ctp/http';
 import { DecisionLog, Introspector, introspectorRouter } from '@ctp/introspection';
 import { IssuanceService, issuerRouter, keyAdministration } from '@ctp/issuance';
 import { KeyRevocationWatch, loadOrCreateSecret, openTokenKeys, tokenKeySettings } from '@ctp/keys';
@@ -9,14 +9,15 @@ import { ledgerRouter, LEDGER_STREAM, LEDGER_STREAM_SPEC, LedgerStore, loadCheck
 import { loadPartnerAuth } from '@ctp/partners';
 import {
   attachRevocationWebSocket,
-  openCrl,
-  redisOf,
   REVOCATION_STREAM_SPEC,
   RevocationFeed,
   revocationRouter,
   RevocationService,
+  revocationStore,
   RevocationSync,
-  type CrlStore,
+  TOKEN_OWNER_STREAM_SPEC,
+  TokenOwnerRegistry,
+  type RevocationStore,
 } from '@ctp/revocation';
 import { metricsRouter } from '@ctp/telemetry';
 import type { UpConfig } from './config';
@@ -25,7 +26,8 @@ export interface RunningCtp {
   server: Server;
   url: string;
   bus: EventBus;
-  crl: CrlStore;
+  /** The revocation list (Redis with CTP_REDIS_URL, else in process). */
+  revocationList: RevocationStore;
   close(): Promise<void>;
 }
 
@@ -41,12 +43,14 @@ export async function startCtp(config: UpConfig, logger: Logger = createLogger('
   // versions are published and switched by configuration (docs/operations.md, "Rotate keys").
   const { keys, directory } = signing;
   const bus = await connectBus(config.CTP_NATS_URL, 'ctp-up');
-  await bus.ensureStreams([REVOCATION_STREAM_SPEC, LEDGER_STREAM_SPEC]);
-  const crl = await openCrl(config.CTP_REDIS_URL, config.CTP_REDIS_PREFIX);
-  const edge = edgeControls({ redis: redisOf(crl), prefix: config.CTP_REDIS_PREFIX, limits: rateLimitsOf(config), logger });
+  await bus.ensureStreams([REVOCATION_STREAM_SPEC, LEDGER_STREAM_SPEC, TOKEN_OWNER_STREAM_SPEC]);
+  const redis = await connectRedis(config.CTP_REDIS_URL);
+  const edge = edgeControls({ redis, prefix: config.CTP_REDIS_PREFIX, limits: rateLimitsOf(config), logger });
+  const revocationList = revocationStore(redis, config.CTP_REDIS_PREFIX);
+  const owners = new TokenOwnerRegistry(bus);
   const revocations = new RevocationSync({
     bus,
-    crl,
+    store: revocationList,
     pullIntervalMs: config.CTP_REVOCATION_PULL_INTERVAL_MS,
     staleAfterMs: config.CTP_REVOCATION_STALE_AFTER_MS,
     onError: (error) => logger.warn({ err: error }, 'revocation list read failed'),
@@ -68,7 +72,7 @@ export async function startCtp(config: UpConfig, logger: Logger = createLogger('
   decisions.start();
   const issuance = new IssuanceService({
     keys,
-    owners: crl,
+    owners,
     ledger: bus,
     issuer: config.CTP_ISSUER,
     ttlSeconds: config.CTP_TOKEN_TTL_SECONDS,
@@ -77,7 +81,7 @@ export async function startCtp(config: UpConfig, logger: Logger = createLogger('
   const introspector = new Introspector({ keys, issuer: config.CTP_ISSUER, revocations, revokedKeys });
   const app = createServiceApp({
     logger,
-    readiness: { keys: () => keys.ready, revocations: () => revocations.fresh, ...edge.readiness },
+    readiness: { keys: () => keys.ready, revocations: () => revocations.ready, ...edge.readiness },
     routers: [
       metricsRouter(),
       issuerRouter({ service: issuance, keys, auth, body }),
@@ -85,7 +89,7 @@ export async function startCtp(config: UpConfig, logger: Logger = createLogger('
       introspectorRouter({ introspector, decisions, auth, body }),
       ledgerRouter({ store, writer, signers, origin: config.CTP_LEDGER_ORIGIN }),
       revocationRouter({
-        service: new RevocationService({ bus, crl }),
+        service: new RevocationService({ bus, store: revocationList, owners }),
         feed,
         auth,
         body,
@@ -100,7 +104,7 @@ export async function startCtp(config: UpConfig, logger: Logger = createLogger('
     server,
     url: baseUrl(server),
     bus,
-    crl,
+    revocationList,
     close: async () => {
       for (const client of wss.clients) client.terminate();
       server.closeAllConnections();
@@ -112,7 +116,7 @@ export async function startCtp(config: UpConfig, logger: Logger = createLogger('
       await decisions.stop();
       await ledger.stop();
       await bus.close();
-      await crl.close();
+      redis?.disconnect();
       await store.close();
       await embeddedDb?.close();
       await signing.close();

@@ -1,8 +1,17 @@
 import { connectBus } from '@ctp/bus';
 import { rateLimitsOf } from '@ctp/config';
-import { createLogger, createServiceApp, edgeControls, jsonBody, listen, loadTls, partnerAuth, shutdownOnSignals } from '@ctp/http';
+import { connectRedis, createLogger, createServiceApp, edgeControls, jsonBody, listen, loadTls, partnerAuth, shutdownOnSignals } from '@ctp/http';
 import { loadPartnerAuth } from '@ctp/partners';
-import { attachRevocationWebSocket, openCrl, redisOf, REVOCATION_STREAM_SPEC, RevocationFeed, revocationRouter, RevocationService } from '@ctp/revocation';
+import {
+  attachRevocationWebSocket,
+  REVOCATION_STREAM_SPEC,
+  RevocationFeed,
+  revocationRouter,
+  RevocationService,
+  revocationStore,
+  TOKEN_OWNER_STREAM_SPEC,
+  TokenOwnerRegistry,
+} from '@ctp/revocation';
 import { metricsRouter, startTracing } from '@ctp/telemetry';
 import { loadBroadcasterConfig } from './config';
 
@@ -13,9 +22,9 @@ async function main() {
   const partners = loadPartnerAuth(config.CTP_PARTNERS_FILE, config.CTP_DEV_MODE);
   const tls = loadTls(config);
   const bus = await connectBus(config.CTP_NATS_URL, 'revocation-broadcaster');
-  await bus.ensureStreams([REVOCATION_STREAM_SPEC]);
-  const crl = await openCrl(config.CTP_REDIS_URL, config.CTP_REDIS_PREFIX);
-  const edge = edgeControls({ redis: redisOf(crl), prefix: config.CTP_REDIS_PREFIX, limits: rateLimitsOf(config), logger });
+  await bus.ensureStreams([REVOCATION_STREAM_SPEC, TOKEN_OWNER_STREAM_SPEC]);
+  const redis = await connectRedis(config.CTP_REDIS_URL);
+  const edge = edgeControls({ redis, prefix: config.CTP_REDIS_PREFIX, limits: rateLimitsOf(config), logger });
   const feed = new RevocationFeed(bus);
   await feed.start();
   const app = createServiceApp({
@@ -24,7 +33,7 @@ async function main() {
     routers: [
       metricsRouter(),
       revocationRouter({
-        service: new RevocationService({ bus, crl }),
+        service: new RevocationService({ bus, store: revocationStore(redis, config.CTP_REDIS_PREFIX), owners: new TokenOwnerRegistry(bus) }),
         feed,
         auth: partnerAuth(partners, edge.rateLimits),
         body: jsonBody(),
@@ -39,7 +48,7 @@ async function main() {
     for (const client of wss.clients) client.terminate();
     await feed.stop();
     await bus.close();
-    await crl.close();
+    redis?.disconnect();
   });
   logger.info({ port: config.CTP_PORT, tls: tls !== undefined }, 'revocation-broadcaster listening');
 }

@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
 import { generateApiKey } from '@ctp/partners';
-import { RedisCrl } from '@ctp/revocation';
+import { NatsBus } from '@ctp/bus';
+import { TOKEN_OWNER_STREAM_SPEC, TokenOwnerRegistry } from '@ctp/revocation';
 import { NATS_URL, OpenApiContract, openSse, postJson, REDIS_URL, startService, tsEntry, waitFor, type ServiceProcess } from '@ctp/testing';
 
 /** The broadcaster as its own process on real NATS JetStream and Redis, with two partners. */
@@ -15,7 +16,8 @@ describe('revocation-broadcaster: ownership, pull, SSE and WebSocket push', () =
   const globex = { id: `globex-${run}`, ...generateApiKey(`globex-${run}`) };
   const prefix = `push:${run}:`;
   let broadcaster: ServiceProcess;
-  let owners: RedisCrl;
+  let bus: NatsBus;
+  let owners: TokenOwnerRegistry;
 
   beforeAll(async () => {
     const file = join(mkdtempSync(join(tmpdir(), 'ctp-push-')), 'partners.json');
@@ -32,12 +34,13 @@ describe('revocation-broadcaster: ownership, pull, SSE and WebSocket push', () =
       CTP_REDIS_PREFIX: prefix,
       CTP_PUSH_HEARTBEAT_MS: '200',
     });
-    owners = new RedisCrl({ url: REDIS_URL, prefix });
-    await owners.ready();
+    bus = await NatsBus.connect({ servers: NATS_URL, name: 'push-spec' });
+    await bus.ensureStreams([TOKEN_OWNER_STREAM_SPEC]);
+    owners = new TokenOwnerRegistry(bus);
   });
   afterAll(async () => {
     await broadcaster?.stop();
-    await owners?.close();
+    await bus?.close();
   });
 
   const auth = (p: { apiKey: string }) => ({ authorization: `Bearer ${p.apiKey}` });
@@ -63,7 +66,7 @@ describe('revocation-broadcaster: ownership, pull, SSE and WebSocket push', () =
 
   it('lets only the owning partner revoke a known token', async () => {
     const jti = randomUUID();
-    await owners.setOwner(jti, { partnerId: acme.id, expiresAt: Date.now() / 1000 + 240 }, Date.now() / 1000);
+    await owners.setOwner(jti, { partnerId: acme.id, expiresAt: Date.now() / 1000 + 240 });
     expect(await revoke(globex, jti)).toMatchObject({ status: 403, body: { code: 'not_token_owner' } });
     expect(await revoke(acme, jti)).toMatchObject({ status: 200, body: { status: 'ok', revoked: jti } });
     expect(await revoke(acme, jti)).toMatchObject({ status: 200 });

@@ -86,6 +86,15 @@ describe.each([
     expect(await bus.publish(`${prefix}.r`, { jti: 'b' }, { msgId: 'revoke-b' })).toBe(2);
   });
 
+  it('finds the last event stored on a subject, without a consumer', async () => {
+    expect(await bus.lastBySubject(stream, `${prefix}.owner.a`)).toBeNull();
+    await bus.publish(`${prefix}.owner.a`, { v: 1 });
+    await bus.publish(`${prefix}.owner.b`, { v: 2 });
+    await bus.publish(`${prefix}.owner.a`, { v: 3 }, { headers: { h: 'x' } });
+    expect(await bus.lastBySubject(stream, `${prefix}.owner.a`)).toMatchObject({ subject: `${prefix}.owner.a`, seq: 3, data: { v: 3 }, headers: { h: 'x' } });
+    expect(await bus.lastBySubject(stream, `${prefix}.owner.b`)).toMatchObject({ seq: 2, data: { v: 2 } });
+  });
+
   it('reads stored events from a sequence without a consumer, reporting how far it looked', async () => {
     expect(await bus.read({ stream, filter: `${prefix}.>`, fromSeq: 1, max: 10 })).toEqual({ events: [], lastSeq: 0, firstSeq: expect.any(Number) });
     for (let i = 1; i <= 6; i++) await bus.publish(`${prefix}.p${i % 3}`, { i }, { headers: { h: `v${i}` } });
@@ -194,5 +203,21 @@ describe('NATS subscriptions across server restarts (private server)', () => {
     await server.start();
     await waitUntil(() => sub.healthy, 15_000);
     await sub.stop();
+  });
+});
+
+describe('in-process bus retention', () => {
+  it('forgets message ids after the stream duplicate window, and subjects with their last event', async () => {
+    const bus = new MemoryBus();
+    await bus.ensureStreams([{ name: 'S', subjects: ['s.>'], maxAgeMs: 40, duplicateWindowMs: 20 }]);
+    expect(await bus.publish('s.a', { n: 1 }, { msgId: 'x' })).toBe(1);
+    expect(await bus.publish('s.a', { n: 1 }, { msgId: 'x' })).toBe(1);
+    await new Promise((r) => setTimeout(r, 30));
+    expect(await bus.publish('s.b', { n: 2 }, { msgId: 'x' })).toBe(2);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(await bus.lastBySubject('S', 's.a')).toBeNull();
+    await bus.publish('s.c', { n: 3 });
+    expect(await bus.lastBySubject('S', 's.b')).toBeNull();
+    expect(await bus.lastBySubject('S', 's.c')).toMatchObject({ seq: 3 });
   });
 });

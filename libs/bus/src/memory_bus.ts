@@ -12,14 +12,19 @@ import {
   type Subscription,
 } from './event_bus';
 
+/** JetStream's default duplicate window. */
 const DEDUP_WINDOW_MS = 120_000;
+
+type StoredEvent = BusEvent & { storedAtMs: number };
 
 interface Stream {
   spec: StreamSpec;
-  events: (BusEvent & { storedAtMs: number })[];
+  events: StoredEvent[];
   firstSeq: number;
   listeners: Set<(event: BusEvent) => void>;
   dedup: Map<string, { seq: number; atMs: number }>;
+  /** The last event per subject, for lastBySubject; entries leave with the events they point to. */
+  bySubject: Map<string, StoredEvent>;
 }
 
 /** In-process bus for `ctp up`: same ordering and replay semantics, nothing survives the process. */
@@ -31,7 +36,7 @@ export class MemoryBus implements EventBus {
     for (const spec of specs) {
       const existing = this.streams.get(spec.name);
       if (existing) existing.spec = spec;
-      else this.streams.set(spec.name, { spec, events: [], firstSeq: 1, listeners: new Set(), dedup: new Map() });
+      else this.streams.set(spec.name, { spec, events: [], firstSeq: 1, listeners: new Set(), dedup: new Map(), bySubject: new Map() });
     }
   }
 
@@ -41,18 +46,29 @@ export class MemoryBus implements EventBus {
     const now = Date.now();
     if (options.msgId !== undefined) {
       const seen = stream.dedup.get(options.msgId);
-      if (seen && seen.atMs > now - DEDUP_WINDOW_MS) return seen.seq;
+      if (seen && seen.atMs > now - (stream.spec.duplicateWindowMs ?? DEDUP_WINDOW_MS)) return seen.seq;
       if (stream.dedup.size > 100_000) stream.dedup.clear();
     }
     while (stream.events.length > 0 && stream.events[0]!.storedAtMs < now - stream.spec.maxAgeMs) {
-      stream.events.shift();
+      const expired = stream.events.shift()!;
+      if (stream.bySubject.get(expired.subject) === expired) stream.bySubject.delete(expired.subject);
       stream.firstSeq++;
     }
     const event = { subject, seq: stream.firstSeq + stream.events.length, data: structuredClone(data), headers: { ...options.headers }, storedAtMs: now };
     stream.events.push(event);
+    stream.bySubject.set(subject, event);
     if (options.msgId !== undefined) stream.dedup.set(options.msgId, { seq: event.seq, atMs: now });
     for (const listener of stream.listeners) listener(event);
     return event.seq;
+  }
+
+  async lastBySubject<T>(streamName: string, subject: string): Promise<BusEvent<T> | null> {
+    const stream = this.streams.get(streamName);
+    if (!stream) throw new Error(`no stream ${streamName}`);
+    const event = stream.bySubject.get(subject);
+    if (!event || event.storedAtMs < Date.now() - stream.spec.maxAgeMs) return null;
+    const { storedAtMs: _s, ...stored } = event;
+    return stored as BusEvent<T>;
   }
 
   async subscribe<T>(options: SubscribeOptions, handler: (event: BusEvent<T>) => void | Promise<void>): Promise<Subscription> {

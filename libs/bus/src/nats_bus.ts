@@ -81,7 +81,14 @@ export class NatsBus implements EventBus {
 
   async ensureStreams(specs: StreamSpec[]): Promise<void> {
     for (const spec of specs) {
-      const config = { name: spec.name, subjects: spec.subjects, storage: StorageType.File, max_age: spec.maxAgeMs * 1_000_000, allow_direct: true };
+      const config = {
+        name: spec.name,
+        subjects: spec.subjects,
+        storage: StorageType.File,
+        max_age: spec.maxAgeMs * 1_000_000,
+        allow_direct: true,
+        ...(spec.duplicateWindowMs === undefined ? {} : { duplicate_window: spec.duplicateWindowMs * 1_000_000 }),
+      };
       try {
         await this.jsm.streams.info(spec.name);
         await this.jsm.streams.update(spec.name, config);
@@ -135,6 +142,12 @@ export class NatsBus implements EventBus {
     }
   }
 
+  /** A direct get (`$JS.API.DIRECT.GET.<stream>.<subject>`): any replica answers it from the stream's subject index. */
+  async lastBySubject<T>(stream: string, subject: string): Promise<BusEvent<T> | null> {
+    const m = await this.jsm.direct.getMessage(stream, { last_by_subj: subject });
+    return m && { subject: m.subject, seq: m.seq, data: m.json<T>(), headers: headersOf(m.header) };
+  }
+
   /**
    * Push delivery through ordered consumers that this subscription recreates itself. Every
    * consumer it creates starts at a stream sequence: the first at the one the options resolve
@@ -158,6 +171,11 @@ export class NatsBus implements EventBus {
       for (let consumers = 0; !stopped; consumers++) {
         let consumer: Consumer;
         try {
+          // A stream deleted and created again numbers from 1: start over at its first event.
+          if (consumers > 0 && next > 1) {
+            const state = (await this.jsm.streams.info(options.stream)).state;
+            if (next > state.last_seq + 1) next = Math.max(1, state.first_seq);
+          }
           consumer = await this.js.consumers.get(options.stream, { filter_subjects: options.filter, deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: next });
           messages = await consumer.consume({ expires: 2_000 });
         } catch {

@@ -8,3 +8,4 @@ export * from './shell_mangled_json';
 export * from './clock';
 export * from './edge';
 export * from './rate_limit';
+export * from './redis';

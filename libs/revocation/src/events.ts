@@ -1,4 +1,5 @@
 import type { StreamSpec } from '@ctp/bus';
+import { REVOCATION_REPLAY_WINDOW_SECONDS } from '@ctp/ctp-core';
 
 export const REVOCATION_STREAM = 'CTP_REVOCATIONS';
 /** One subject per partner, so a partner's push channel filters on the server. */
@@ -6,7 +7,16 @@ export const revocationSubject = (partnerId: string) => `ctp.revocations.${partn
 export const ALL_REVOCATIONS = 'ctp.revocations.*';
 /** Pull cursors stay valid this long; far beyond any token's 300 s life. */
 export const REVOCATION_RETENTION_MS = 24 * 3600 * 1000;
-export const REVOCATION_STREAM_SPEC: StreamSpec = { name: REVOCATION_STREAM, subjects: [ALL_REVOCATIONS], maxAgeMs: REVOCATION_RETENTION_MS };
+/**
+ * A revocation repeated within the replay window (while it can still deny a live token) is stored
+ * once, even when the revocation list that normally says "already published" restarted empty.
+ */
+export const REVOCATION_STREAM_SPEC: StreamSpec = {
+  name: REVOCATION_STREAM,
+  subjects: [ALL_REVOCATIONS],
+  maxAgeMs: REVOCATION_RETENTION_MS,
+  duplicateWindowMs: REVOCATION_REPLAY_WINDOW_SECONDS * 1000,
+};
 
 /** The `consent.revoked` event, as stored on the bus (the ledger records it too). */
 export interface RevocationEvent {

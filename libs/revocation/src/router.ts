@@ -43,9 +43,8 @@ export function revocationRouter(options: RevocationRouterOptions): Router {
   const heartbeatMs = options.heartbeatMs ?? 15_000;
 
   router.post('/revoke', options.auth, options.body, async (req, res) => {
-    const request = parseOrThrow(revokeRequestSchema, req.body);
-    const jti = request.jti.toLowerCase();
-    await options.service.revoke(partnerOf(res), jti, request.reason ?? 'unspecified', req.headers.traceparent);
+    const { jti, reason } = parseOrThrow(revokeRequestSchema, req.body);
+    await options.service.revoke(partnerOf(res), jti, reason ?? 'unspecified', req.headers.traceparent);
     res.json({ status: 'ok', revoked: jti });
   });
   router.all('/revoke', methodNotAllowed('POST'));

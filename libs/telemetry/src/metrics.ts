@@ -66,6 +66,12 @@ export const revocationStale = new Gauge({
   registers: [registry],
 });
 
+export const revocationPushDelivering = new Gauge({
+  name: 'ctp_revocation_push_delivering',
+  help: '1 while revocations reach this introspector over the bus as they are published; 0 while it relies on pulling the revocation list.',
+  registers: [registry],
+});
+
 export const rateLimited = new Counter({
   name: 'ctp_rate_limited_total',
   help: 'Requests refused with 429 by the per-partner rate limits, by endpoint class and partner.',
