@@ -7,7 +7,7 @@ import { buildClaims, CLOCK_SKEW_SECONDS, DENY_REASON_CODES, MAX_TOKEN_LENGTH, p
 import { createLogger } from '@ctp/http';
 import { KeyDirectory } from '@ctp/keys';
 import { generateApiKey } from '@ctp/partners';
-import { GUIDE_ENVELOPE, OpenApiContract, postJson } from '@ctp/testing';
+import { allNotFound, GUIDE_ENVELOPE, OpenApiContract, postJson, spellingStatuses } from '@ctp/testing';
 import { upConfigSchema } from './config';
 import { startCtp, type RunningCtp } from './up';
 
@@ -220,17 +220,50 @@ describe('ctp up in dev mode', () => {
 
 describe('ctp up with partners (dev mode off)', () => {
   const acme = generateApiKey('acme');
+  const limited = generateApiKey('limited');
   let ctp: RunningCtp;
   beforeAll(async () => {
     const file = join(mkdtempSync(join(tmpdir(), 'ctp-partners-')), 'partners.json');
     writeFileSync(
       file,
-      JSON.stringify({ partners: [{ id: 'acme', name: 'Acme', api_key_hashes: [acme.hash], processors: ['svc://cx-ai/v1'], policy_uri: 'https://acme.example/policy' }] }),
+      JSON.stringify({
+        partners: [
+          { id: 'acme', name: 'Acme', api_key_hashes: [acme.hash], processors: ['svc://cx-ai/v1'], policy_uri: 'https://acme.example/policy' },
+          {
+            id: 'limited',
+            name: 'Limited',
+            api_key_hashes: [limited.hash],
+            processors: ['*'],
+            policy_uri: 'https://limited.example/policy',
+            rate_limits: { issue: '1/60s', introspect: '1/60s', revoke: '1/60s' },
+          },
+        ],
+      }),
     );
     ctp = (await start({ CTP_DEV_MODE: 'false', CTP_PARTNERS_FILE: file })).ctp;
   });
   afterAll(() => ctp.close());
   const auth = { authorization: `Bearer ${acme.apiKey}` };
+
+  it('answers 404 to every other spelling of every documented path, with or without a credential: none escapes a rate limit or auth', async () => {
+    const limitedAuth = { authorization: `Bearer ${limited.apiKey}` };
+    const bodies: Record<string, unknown> = {
+      '/issue': GUIDE_ENVELOPE,
+      '/introspect': { token: 't', context_envelope: GUIDE_ENVELOPE },
+      '/revoke': { jti: 'c0b3e1f8-4567-4890-abcd-1234567890ab' },
+    };
+    for (const [path, body] of Object.entries(bodies)) {
+      expect((await call(ctp, path, body, limitedAuth)).status).toBe(200);
+      expect((await call(ctp, path, body, limitedAuth)).status).toBe(429);
+    }
+    const operations = contract.operations().filter((op) => op.path !== '/revocations/ws');
+    expect(operations.length).toBeGreaterThan(20);
+    for (const { method, path: template } of operations) {
+      const path = template.replace('{seq}', '1').replace('{id}', 'change-0001');
+      const body = bodies[path] === undefined ? (method === 'POST' ? '{}' : undefined) : JSON.stringify(bodies[path]);
+      for (const headers of [limitedAuth, {}]) expect([method, await spellingStatuses(ctp.url, method, path, headers, body, template)]).toEqual([method, allNotFound(path, template)]);
+    }
+  });
 
   it('requires a partner credential on every consent endpoint', async () => {
     for (const [path, body] of [

@@ -3,7 +3,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NoteVerifier, openNote, parseCheckpoint, verifyConsistency, verifyInclusion } from '@ctp/ledger-core';
-import { GUIDE_ENVELOPE, NATS_URL, PG_URL, postJson, REDIS_URL, startService, tsEntry, waitFor, type ServiceProcess } from '@ctp/testing';
+import { allNotFound, GUIDE_ENVELOPE, NATS_URL, PG_URL, postJson, spellingStatuses, REDIS_URL, startService, tsEntry, waitFor, type ServiceProcess } from '@ctp/testing';
 
 /** issue -> bus -> ledger-writer -> PostgreSQL, with proofs checked by the pure verifiers. */
 describe('ledger-writer with real NATS and PostgreSQL', () => {
@@ -75,6 +75,13 @@ describe('ledger-writer with real NATS and PostgreSQL', () => {
     }
     expect((await get('/ledger/proofs/inclusion?seq=0')).status).toBe(400);
     expect((await get(`/ledger/entries/${checkpoint.size + 1000}`)).status).toBe(404);
+  });
+
+  it('answers 404 to every other spelling of its paths', async () => {
+    for (const path of ['/ledger/checkpoint', '/ledger/verifiers', '/ledger/entries', '/ledger/proofs/inclusion', '/ledger/anchors', '/ledger/export', '/metrics']) {
+      expect(await spellingStatuses(writer.url, 'GET', path)).toEqual(allNotFound(path));
+    }
+    expect(await spellingStatuses(writer.url, 'GET', '/ledger/entries/1', {}, undefined, '/ledger/entries/{seq}')).toEqual(allNotFound('/ledger/entries/1', '/ledger/entries/{seq}'));
   });
 
   it('exports the guide metric names', async () => {

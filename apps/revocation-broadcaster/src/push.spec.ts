@@ -1,12 +1,13 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
 import { generateApiKey } from '@ctp/partners';
 import { NatsBus } from '@ctp/bus';
 import { TOKEN_OWNER_STREAM_SPEC, TokenOwnerRegistry } from '@ctp/revocation';
-import { NATS_URL, OpenApiContract, openSse, postJson, REDIS_URL, startService, tsEntry, waitFor, type ServiceProcess } from '@ctp/testing';
+import { NATS_URL, OpenApiContract, openSse, pathSpellings, postJson, REDIS_URL, startService, tsEntry, waitFor, type ServiceProcess } from '@ctp/testing';
 
 /** The broadcaster as its own process on real NATS JetStream and Redis, with two partners. */
 describe('revocation-broadcaster: ownership, pull, SSE and WebSocket push', () => {
@@ -138,5 +139,19 @@ describe('revocation-broadcaster: ownership, pull, SSE and WebSocket push', () =
       unauthenticated.once('unexpected-response', (_req, res) => resolve({ status: res.statusCode ?? 0, hsts: res.headers['strict-transport-security'] })),
     );
     expect(refused).toEqual({ status: 401, hsts: 'max-age=63072000; includeSubDomains' });
+
+    // A raw upgrade request: the ws client would resolve dot segments before sending.
+    const upgrade = (path: string) =>
+      new Promise<number>((resolve, reject) => {
+        const { hostname, port } = new URL(broadcaster.url);
+        const headers = { ...auth(globex), connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': randomBytes(16).toString('base64') };
+        request({ host: hostname, port, path, headers })
+          .on('upgrade', (_res, socket) => (socket.destroy(), resolve(101)))
+          .on('response', (res) => (res.resume(), resolve(res.statusCode ?? 0)))
+          .on('error', reject)
+          .end();
+      });
+    expect(await upgrade('/revocations/ws')).toBe(101);
+    for (const spelling of pathSpellings('/revocations/ws')) expect([spelling, await upgrade(spelling)]).toEqual([spelling, 404]);
   });
 });

@@ -1,4 +1,4 @@
-import express, { type ErrorRequestHandler, type Express, type RequestHandler, type Router } from 'express';
+import express, { Router, type ErrorRequestHandler, type Express, type RequestHandler } from 'express';
 import helmet from 'helmet';
 import { CtpError } from '@ctp/ctp-core';
 import { httpMetrics } from '@ctp/telemetry';
@@ -35,9 +35,23 @@ const securityHeaders: RequestHandler[] = [
   },
 ];
 
+/**
+ * A router that matches paths exactly: case-sensitive, and `/issue/` is not `/issue`. Every
+ * service router is one (createServiceApp refuses others), so each resource has one spelling:
+ * rate limits, auth and metrics cannot be sidestepped by writing `/ISSUE` or `/issue/`.
+ */
+export function apiRouter(): Router {
+  return Router({ caseSensitive: true, strict: true });
+}
+
+const isStrict = (router: Router) => (router as unknown as { caseSensitive?: boolean }).caseSensitive === true && (router as unknown as { strict?: boolean }).strict === true;
+
 /** The express app every service and `ctp up` share: headers, health, routers, problems. */
 export function createServiceApp(options: ServiceAppOptions): Express {
+  if (!options.routers.every(isStrict)) throw new Error('every service router must be strict and case-sensitive: create it with apiRouter()');
   const app = express();
+  app.set('case sensitive routing', true);
+  app.set('strict routing', true);
   app.disable('x-powered-by');
   app.set('etag', false);
   // No response carries a validator (no ETag, no Last-Modified), so no request is

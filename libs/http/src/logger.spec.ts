@@ -2,9 +2,8 @@ import type { Server } from 'node:http';
 import { Writable } from 'node:stream';
 import { trace } from '@opentelemetry/api';
 import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace';
-import { Router } from 'express';
 import { startTracing, type Tracing } from '@ctp/telemetry';
-import { createServiceApp } from './app';
+import { apiRouter, createServiceApp } from './app';
 import { baseUrl, close, listen } from './listen';
 import { createLogger } from './logger';
 
@@ -38,7 +37,7 @@ describe('with tracing on', () => {
     tracing = startTracing('logger-spec', { spanProcessors: [processor] })!;
     const logger = createLogger('svc', stream);
     logger.level = 'debug';
-    const router = Router();
+    const router = apiRouter();
     router.post('/things/:id', (_req, res) => {
       logger.info('handling');
       res.json({ ok: true });

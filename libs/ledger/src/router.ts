@@ -1,6 +1,6 @@
-import { Router } from 'express';
+import type { Router } from 'express';
 import { CtpError } from '@ctp/ctp-core';
-import { methodNotAllowed } from '@ctp/http';
+import { apiRouter, methodNotAllowed } from '@ctp/http';
 import type { NoteSigner } from '@ctp/ledger-core';
 import { listAnchors } from './anchor';
 import { buildPack } from './pack_export';
@@ -49,7 +49,7 @@ const entryJson = (e: StoredEntry) => ({ entry: e.entry, entry_hash: b64(e.entry
  */
 export function ledgerRouter(options: LedgerRouterOptions): Router {
   const { store, writer } = options;
-  const router = Router();
+  const router = apiRouter();
   const treeSizeOrLatest = (value: unknown): number => {
     const size = positiveInt(value, 'size', true) ?? writer.checkpointed?.size;
     if (size === undefined) throw new CtpError('not_found', 'no checkpoint has been signed yet');

@@ -1,6 +1,6 @@
-import { Router, type RequestHandler } from 'express';
+import type { RequestHandler, Router } from 'express';
 import { CtpError, parseOrThrow, revokeRequestSchema } from '@ctp/ctp-core';
-import { methodNotAllowed, partnerOf } from '@ctp/http';
+import { apiRouter, methodNotAllowed, partnerOf } from '@ctp/http';
 import type { PartnerRevocation, RevocationFeed } from './feed';
 import type { RevocationService } from './revocation_service';
 
@@ -38,7 +38,7 @@ function parseLimit(value: unknown): number {
 }
 
 export function revocationRouter(options: RevocationRouterOptions): Router {
-  const router = Router();
+  const router = apiRouter();
   const pollIntervalMs = options.pollIntervalMs ?? 1000;
   const heartbeatMs = options.heartbeatMs ?? 15_000;
 

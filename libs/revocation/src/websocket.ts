@@ -47,8 +47,10 @@ export function attachRevocationWebSocket(server: Server, options: RevocationWeb
   });
   const heartbeatMs = options.heartbeatMs ?? 15_000;
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    // The raw path, as the HTTP routes see it: URL parsing would resolve `/x/../revocations/ws`.
+    const [path = '/'] = (req.url ?? '/').split('?');
+    if (path !== WEBSOCKET_PATH) return reject(socket, new CtpError('not_found', `no WebSocket endpoint at ${path.slice(0, 100)}`));
     const url = new URL(req.url ?? '/', 'http://localhost');
-    if (url.pathname !== WEBSOCKET_PATH) return reject(socket, new CtpError('not_found', `no WebSocket endpoint at ${url.pathname.slice(0, 100)}`));
     const partner = authenticate(req.headers.authorization, options.auth);
     if (partner instanceof CtpError) return reject(socket, partner);
     let since: number | undefined;

@@ -93,7 +93,8 @@ export const clockOffset = new Gauge({
 });
 
 export function metricsRouter(): Router {
-  const router = Router();
+  // Strict like every service router (apiRouter in @ctp/http, which depends on this library).
+  const router = Router({ caseSensitive: true, strict: true });
   // Express would answer OPTIONS itself (200 "GET, HEAD"); leave this router before it
   // does, so OPTIONS reaches the service's 404 like every other method, as the API documents.
   router.options('/metrics', (_req, _res, next) => next('router'));
