@@ -59,7 +59,7 @@ export async function startCtp(config: UpConfig, logger: Logger = createLogger('
   const revokedKeys = new KeyRevocationWatch({ bus, stream: LEDGER_STREAM, onRevoked: (kid) => logger.warn({ kid }, 'signing key revoked: denying its tokens') });
   await revokedKeys.start();
   const keyAdmin = keyAdministration(directory, { operatorsFile: config.CTP_OPERATORS_FILE, bus, body: jsonBody(), logger });
-  const feed = new RevocationFeed(bus);
+  const feed = new RevocationFeed(bus, { maxStreamsPerPartner: config.CTP_PUSH_MAX_STREAMS });
   await feed.start();
   const auth = partnerAuth(partners, edge.rateLimits);
   const body = jsonBody({ acceptShellMangledJson: config.CTP_DEV_MODE });

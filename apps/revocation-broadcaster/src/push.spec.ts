@@ -34,6 +34,7 @@ describe('revocation-broadcaster: ownership, pull, SSE and WebSocket push', () =
       CTP_REDIS_URL: REDIS_URL,
       CTP_REDIS_PREFIX: prefix,
       CTP_PUSH_HEARTBEAT_MS: '200',
+      CTP_PUSH_MAX_STREAMS: '2',
     });
     bus = await NatsBus.connect({ servers: NATS_URL, name: 'push-spec' });
     await bus.ensureStreams([TOKEN_OWNER_STREAM_SPEC]);
@@ -153,5 +154,30 @@ describe('revocation-broadcaster: ownership, pull, SSE and WebSocket push', () =
       });
     expect(await upgrade('/revocations/ws')).toBe(101);
     for (const spelling of pathSpellings('/revocations/ws')) expect([spelling, await upgrade(spelling)]).toEqual([spelling, 404]);
+  });
+
+  it('caps the push streams one partner holds open (SSE and WebSocket together) with 429 too_many_streams', async () => {
+    const wsUrl = `${broadcaster.url.replace('http', 'ws')}/revocations/ws`;
+    const first = await openSse(`${broadcaster.url}/revocations/stream`, auth(acme));
+    const socket = new WebSocket(wsUrl, { headers: auth(acme) });
+    await new Promise((resolve, reject) => socket.once('open', resolve).once('error', reject));
+    const third = await fetch(`${broadcaster.url}/revocations/stream`, { headers: auth(acme) });
+    expect(third.status).toBe(429);
+    const problem = await third.json();
+    contract.validate('GET', '/revocations/stream', 429, third.headers.get('content-type')!, problem);
+    expect(problem).toMatchObject({ code: 'too_many_streams' });
+    const refused = new WebSocket(wsUrl, { headers: auth(acme) });
+    expect(await new Promise<number>((resolve) => refused.once('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0)))).toBe(429);
+    // Another partner is not affected, and a closed stream frees its slot.
+    const other = await openSse(`${broadcaster.url}/revocations/stream`, auth(globex));
+    expect(other.status).toBe(200);
+    other.close();
+    first.close();
+    await waitFor(async () => {
+      const again = await openSse(`${broadcaster.url}/revocations/stream`, auth(acme));
+      again.close();
+      return again.status === 200;
+    }, 3000, 'a freed slot');
+    socket.close();
   });
 });

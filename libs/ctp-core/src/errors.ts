@@ -48,6 +48,7 @@ export const PROBLEMS = {
   body_too_large: { status: 413, title: 'Request body is too large' },
   unsupported_media_type: { status: 415, title: 'Request body must be application/json' },
   rate_limited: { status: 429, title: 'Too many requests from this partner; retry after the Retry-After interval' },
+  too_many_streams: { status: 429, title: 'This partner already holds as many open push streams as it may' },
   unavailable: { status: 503, title: 'A dependency is unavailable; nothing was changed' },
   internal: { status: 500, title: 'Internal error' },
 } as const;

@@ -58,6 +58,8 @@ export function revocationRouter(options: RevocationRouterOptions): Router {
 
   router.get('/revocations/stream', options.auth, async (req, res) => {
     const since = parseCursor(req.headers['last-event-id'], 'Last-Event-ID') ?? parseCursor(req.query.since, 'since');
+    const release = options.feed.reserveStream(partnerOf(res).id);
+    req.on('close', release);
     const send = (r: PartnerRevocation) => {
       res.write(`id: ${r.cursor}\nevent: revocation\ndata: ${JSON.stringify(r)}\n\n`);
     };

@@ -54,11 +54,14 @@ export function attachRevocationWebSocket(server: Server, options: RevocationWeb
     const partner = authenticate(req.headers.authorization, options.auth);
     if (partner instanceof CtpError) return reject(socket, partner);
     let since: number | undefined;
+    let release: () => void;
     try {
       since = parseCursor(url.searchParams.get('since') ?? undefined, 'since');
+      release = options.feed.reserveStream(partner.id);
     } catch (error) {
       return reject(socket, error as CtpError);
     }
+    socket.once('close', release);
     wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
       // An invalid frame from the client (bad RSV bits, oversized payload...) is an 'error'
       // on the socket; unheard, it was an uncaught exception that took the whole process down.

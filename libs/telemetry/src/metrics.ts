@@ -72,6 +72,13 @@ export const revocationPushDelivering = new Gauge({
   registers: [registry],
 });
 
+export const pushStreamsRefused = new Counter({
+  name: 'ctp_push_streams_refused_total',
+  help: 'SSE and WebSocket push streams refused with 429 too_many_streams because the partner already held its maximum, by partner.',
+  labelNames: ['partner'] as const,
+  registers: [registry],
+});
+
 export const rateLimited = new Counter({
   name: 'ctp_rate_limited_total',
   help: 'Requests refused with 429 by the per-partner rate limits, by endpoint class and partner.',
@@ -131,6 +138,12 @@ buildInfo.set({ version: process.env.npm_package_version ?? '0.1.0', node: proce
  * Counts every response by route template (never the raw path, to bound label
  * cardinality; unmatched paths are `unmatched`). Long-lived streams count when they end.
  */
+export const clientAborts = new Counter({
+  name: 'ctp_http_client_aborts_total',
+  help: 'Requests whose client went away before its body was read: a client event, not a server error.',
+  registers: [registry],
+});
+
 export const httpMetrics: RequestHandler = (req, res, next) => {
   const started = process.hrtime.bigint();
   res.once('finish', () => {
