@@ -12,7 +12,6 @@ async function connectNats(): Promise<NatsBus> {
   }
 }
 
-const waitUntil = (check: () => boolean, timeoutMs = 10_000) => waitFor(async () => check(), timeoutMs);
 
 function collector<T>() {
   const events: BusEvent<T>[] = [];
@@ -130,7 +129,7 @@ describe.each([
       seen.push(...events.map((e) => e.data.i));
     });
     // The failed batch comes back after a delay, possibly after the batches behind it.
-    await waitUntil(() => [1, 2, 3, 4, 5, 6, 7, 8, 9, 10].every((i) => seen.includes(i)));
+    await waitFor(() => [1, 2, 3, 4, 5, 6, 7, 8, 9, 10].every((i) => seen.includes(i)));
     await sub.stop();
     expect([...new Set(seen)].sort((a, b) => a - b)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
     await bus.publish(`${prefix}.d`, { i: 11 });
@@ -138,7 +137,7 @@ describe.each([
     const again = await bus.consume<{ i: number }>({ stream, durable, filter: `${prefix}.>`, batchSize: 4, maxWaitMs: 100 }, async (events) => {
       resumed.push(...events.map((e) => e.data.i));
     });
-    await waitUntil(() => resumed.includes(11));
+    await waitFor(() => resumed.includes(11));
     await again.stop();
     expect(resumed).toEqual([11]);
   });
@@ -171,9 +170,9 @@ describe('NATS subscriptions across server restarts (private server)', () => {
 
   const restart = async () => {
     await server.stop();
-    await waitUntil(() => bus.status === 'disconnected');
+    await waitFor(() => bus.status === 'disconnected');
     await server.start();
-    await waitUntil(() => bus.status === 'connected', 15_000);
+    await waitFor(() => bus.status === 'connected', 15_000);
   };
 
   it.each([
@@ -195,13 +194,13 @@ describe('NATS subscriptions across server restarts (private server)', () => {
       await bus.publish(`restart.${id}.a`, { i: 2 + round });
       await c.until(2 + round, 15_000);
       expect(c.events.map((e) => e.data.i)).toEqual(Array.from({ length: 2 + round }, (_, k) => k + 1));
-      await waitUntil(() => sub.healthy, 5_000);
+      await waitFor(() => sub.healthy, 5_000);
     }
     expect(resumed.length).toBeGreaterThanOrEqual(2);
     await server.stop();
-    await waitUntil(() => !sub.healthy, 8_000);
+    await waitFor(() => !sub.healthy, 8_000);
     await server.start();
-    await waitUntil(() => sub.healthy, 15_000);
+    await waitFor(() => sub.healthy, 15_000);
     await sub.stop();
   });
 });
