@@ -190,7 +190,7 @@ export class NatsBus implements EventBus {
             if (status.type === 'heartbeat' || (status.type === 'debug' && status.code === 408)) alive();
             else if (status.type === 'ordered_consumer_recreated') options.onResume?.();
           }
-        })();
+        })().catch(() => undefined);
         try {
           for await (const m of messages) {
             alive();

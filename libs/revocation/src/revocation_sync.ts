@@ -8,18 +8,18 @@ import type { RevocationStore } from './revocation_store';
 export interface RevocationSyncOptions {
   bus: EventBus;
   store: Pick<RevocationStore, 'live'>;
-  /** How often the CRL is read while the bus is down (the pull fallback). */
+  /** How often the CRL is read while push is not delivering (the pull fallback). */
   pullIntervalMs?: number;
-  /** How long the view stays trusted without the bus and without a successful CRL read. */
+  /** How long the view stays trusted without push and without a successful CRL read. */
   staleAfterMs?: number;
   onError?: (error: unknown) => void;
 }
 
 /**
  * An introspector's local revoked-jti set. Push: at start the revocation stream is
- * replayed over the longest token lifetime, then every revocation lands here as it
- * is published. Pull: the Redis CRL is read at start, after every bus reconnect
- * and, while the bus is down, every pull interval. So neither a restart, nor a NATS
+ * replayed over the replay window (the longest token lifetime plus skew), then every
+ * revocation lands here as it is published. Pull: the Redis CRL is read at start, after
+ * every bus reconnect and, while push is not delivering, every pull interval. So neither a restart, nor a NATS
  * outage, nor a Redis restart reopens a revoked token.
  *
  * Fail-closed rule: the view is fresh while the bus is connected and its
