@@ -11,25 +11,37 @@
 #
 # Stages: manifests (only the package.json files, so `npm ci` stays cached until dependencies
 # change), build (npm ci, then tools/build.mjs bundles apps/$APP/src/main.ts with esbuild into
-# dist/apps/$APP/main.js, plus the ledger SQL migrations in dist/apps/migrations), prod-deps
-# (production dependencies only: the bundle requires just the modules esbuild leaves external,
-# PGlite among them), runtime (user 10001, no sources, no dev tools).
+# dist/apps/$APP/main.js, copies beside it the few packages the bundle loads at run time (PGlite for
+# `ctp up`, nothing for the services) and writes its CycloneDX SBOM, sbom.cdx.json), runtime (the
+# bundle directory and the migrations only: user 10001, no node_modules tree, no sources, no tools).
+#
+# The base image is pinned by digest (NODE_IMAGE). To move to a newer node:24-bookworm-slim, read its
+# digest with `docker buildx imagetools inspect node:24-bookworm-slim` (or let Renovate/Dependabot
+# propose it) and change the default below; the SBOM records the digest the image was built from.
+# Labels: pass --build-arg REVISION=$(git rev-parse HEAD) (and VERSION for a release build).
 # Configuration is environment variables (README.md, Configuration); charts/<service> sets them on Kubernetes.
 
 # Both are required: the build stops with a message when one is missing.
 ARG APP
 ARG PORT
+# node:24-bookworm-slim (Node.js 24.18.0), pinned by digest.
+ARG NODE_IMAGE=node:24-bookworm-slim@sha256:6f7b03f7c2c8e2e784dcf9295400527b9b1270fd37b7e9a7285cf83b6951452d
+ARG VERSION=0.1.0
+ARG REVISION=unknown
+ARG SOURCE=https://github.com/ctp/ctp
 
-FROM node:24-bookworm-slim AS manifests
+FROM ${NODE_IMAGE} AS manifests
 WORKDIR /src
 COPY package.json package-lock.json ./
 COPY apps/ apps/
 COPY libs/ libs/
 RUN find apps libs -type f ! -name package.json -delete && find apps libs -depth -type d -empty -delete
 
-FROM node:24-bookworm-slim AS build
+FROM ${NODE_IMAGE} AS build
 ARG APP
 ARG PORT
+ARG NODE_IMAGE
+ARG REVISION
 RUN test -n "${APP}" && test -n "${PORT}" || { echo 'build with --build-arg APP=<service> --build-arg PORT=<port> (see the top of Dockerfile)' >&2; exit 1; }
 WORKDIR /src
 COPY --from=manifests /src/ ./
@@ -38,18 +50,23 @@ COPY tsconfig.base.json tsconfig.json ./
 COPY libs/ libs/
 COPY apps/ apps/
 COPY tools/build.mjs tools/build.mjs
-RUN node tools/build.mjs "${APP}"
+COPY tools/image/sbom.mjs tools/image/sbom.mjs
+RUN CTP_BASE_IMAGE="${NODE_IMAGE}" CTP_REVISION="${REVISION}" node tools/build.mjs "${APP}"
 
-FROM node:24-bookworm-slim AS prod-deps
-WORKDIR /src
-COPY --from=manifests /src/ ./
-# The workspace links (node_modules/@ctp/*) point at sources the runtime does not have: the bundle holds them.
-RUN --mount=type=cache,target=/root/.npm npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
- && rm -rf node_modules/@ctp node_modules/.bin
-
-FROM node:24-bookworm-slim AS runtime
+FROM ${NODE_IMAGE} AS runtime
 ARG APP
 ARG PORT
+ARG VERSION
+ARG REVISION
+ARG SOURCE
+ARG NODE_IMAGE
+LABEL org.opencontainers.image.title="ctp-${APP}" \
+      org.opencontainers.image.description="Consent Token Protocol: ${APP}" \
+      org.opencontainers.image.source="${SOURCE}" \
+      org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.licenses="UNLICENSED" \
+      org.opencontainers.image.base.name="${NODE_IMAGE}"
 ENV NODE_ENV=production \
     CTP_HOST=0.0.0.0 \
     CTP_PORT=${PORT} \
@@ -62,9 +79,9 @@ WORKDIR /app
 RUN groupadd --system --gid 10001 ctp \
  && useradd --system --uid 10001 --gid 10001 --home-dir /app --no-create-home --shell /usr/sbin/nologin ctp \
  && mkdir -p /app/var && chown 10001:10001 /app/var
-COPY --from=prod-deps /src/node_modules ./node_modules
-# The bundle goes to a fixed path so CMD needs no variable; libs/ledger reads its SQL migrations
-# from <bundle dir>/../migrations.
+# The bundle directory goes to a fixed path so CMD needs no variable: main.js, the packages it loads
+# at run time (dist/app/node_modules), and the SBOM (/app/dist/app/sbom.cdx.json). libs/ledger reads
+# its SQL migrations from <bundle dir>/../migrations.
 COPY --from=build /src/dist/apps/${APP} ./dist/app
 COPY --from=build /src/dist/apps/migrations ./dist/migrations
 USER 10001:10001

@@ -15,12 +15,26 @@ export default [
           depConstraints: [
             { sourceTag: 'type:app', onlyDependOnLibsWithTags: ['type:lib'] },
             { sourceTag: 'type:lib', onlyDependOnLibsWithTags: ['type:lib'] },
-            { sourceTag: 'type:test', onlyDependOnLibsWithTags: ['type:lib'] },
+            { sourceTag: 'type:test', onlyDependOnLibsWithTags: ['type:lib', 'type:app'] },
             { sourceTag: 'scope:core', onlyDependOnLibsWithTags: ['scope:core'] },
           ],
         },
       ],
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+    },
+  },
+  {
+    // The repository checks compare the docs with each app's configuration schema (and nothing else of an app).
+    files: ['tests/repo/**/*.ts'],
+    rules: {
+      '@nx/enforce-module-boundaries': [
+        'error',
+        {
+          enforceBuildableLibDependency: false,
+          allow: ['@ctp/app-ctp/src/config', '@ctp/app-issuer/src/config', '@ctp/app-introspector/src/config', '@ctp/app-revocation-broadcaster/src/config', '@ctp/app-ledger-writer/src/config'],
+          depConstraints: [{ sourceTag: 'type:test', onlyDependOnLibsWithTags: ['type:lib', 'type:app'] }],
+        },
+      ],
     },
   },
   {

@@ -7,12 +7,14 @@
 //
 //   node tools/charts/smoke-bundles.mjs [--dist DIR]
 //
-// --dist points at another copy of dist/apps (e.g. one next to a production-only node_modules,
-// to prove the runtime image needs no dev dependency). Exits non-zero with the failing step.
+// The bundles run from a copy of dist/apps in a temporary directory, away from the repository's
+// node_modules, as in the image: each app directory (bundle, the packages shipped beside it, SBOM)
+// and the migrations are all the runtime stage copies. --dist runs another copy of dist/apps in
+// place. Exits non-zero with the failing step.
 import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -20,9 +22,10 @@ import { fileURLToPath } from 'node:url';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const distArg = process.argv.indexOf('--dist');
-const dist = distArg > 0 ? resolve(process.argv[distArg + 1]) : join(root, 'dist', 'apps');
 const run = randomBytes(4).toString('hex');
 const work = mkdtempSync(join(tmpdir(), 'ctp-smoke-'));
+const dist = distArg > 0 ? resolve(process.argv[distArg + 1]) : join(work, 'image', 'dist');
+if (distArg < 0) cpSync(join(root, 'dist', 'apps'), dist, { recursive: true });
 const NATS = process.env.CTP_SMOKE_NATS_URL ?? 'nats://127.0.0.1:4222';
 const REDIS = process.env.CTP_SMOKE_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const PG = process.env.CTP_SMOKE_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';

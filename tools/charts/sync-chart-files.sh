@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Copies the alert rules and the Grafana dashboard from infra/ (the sources) into the umbrella chart,
 # which can only read files inside itself (.Files.Get). Run after editing either file; the chart
-# tests (apps/ctp/src/infra.spec.ts, tools/charts/check-rules.sh) fail while the copies differ.
+# checks (tests/repo, tools/charts/check-rules.sh) fail while the copies differ.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 mkdir -p charts/ctp/files

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { ledgerEnv, readConfig } from '@ctp/config';
 import { NoteVerifier } from '@ctp/ledger-core';
 import { LedgerStore, loadCheckpointVerifiers, retentionPolicy, runRetention, startEmbeddedPostgres } from '@ctp/ledger';
+import type { Output } from './output';
 
 /** `ctp ledger retention`: the ledger's settings, as `ctp up` or apps/ledger-writer use them. */
 export const retentionConfigSchema = z.object({
@@ -19,7 +20,7 @@ export const retentionConfigSchema = z.object({
  * (docs/ledger-tiers.md) and prints what moved. Safe to repeat and to re-run after
  * an interruption.
  */
-export async function retentionCommand(options: { key?: string[]; 'key-dir'?: string }, env = process.env): Promise<number> {
+export async function retentionCommand(options: { key?: string[]; 'key-dir'?: string }, env = process.env, output: Output = { json: false }): Promise<number> {
   const config = readConfig(retentionConfigSchema, env);
   const verifiers =
     options.key && options.key.length > 0
@@ -36,6 +37,10 @@ export async function retentionCommand(options: { key?: string[]; 'key-dir'?: st
         ...retentionPolicy(config),
         log: (message, fields) => console.error(`${message} ${JSON.stringify(fields)}`),
       });
+      if (output.json) {
+        console.log(JSON.stringify(report));
+        return 0;
+      }
       const list = (names: string[]) => (names.length > 0 ? names.join(', ') : 'none');
       console.log(`ledger retention done
   sealed to warm:  ${list(report.sealed)}

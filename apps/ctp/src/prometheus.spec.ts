@@ -54,7 +54,18 @@ const MAX_WAIT_FOR_DATA_MS = 30_000;
  * ctp_ledger_chain_breaks_total is an unlabelled counter that prom-client exports as 0 from the start,
  * so its increase is 0, which is data.
  */
-const EXPECTED_EMPTY: Record<string, string> = {};
+const RATE_LIMITED_PANEL = 'dashboard panel 33 "Rate-limited requests by partner" target A';
+const RATE_LIMITED_EXPR = 'sum by (endpoint, partner) (rate(ctp_rate_limited_total{namespace=~"$namespace"}[$__rate_interval]))';
+const NO_PARTNER_OVER_ITS_LIMIT = 'no partner exceeds its rate limit in this traffic (429s are covered by libs/http/src/rate_limit.spec.ts)';
+const STREAMS_REFUSED_PANEL = 'dashboard panel 33 "Rate-limited requests by partner" target C';
+const STREAMS_REFUSED_EXPR = 'sum by (partner) (rate(ctp_push_streams_refused_total{namespace=~"$namespace"}[$__rate_interval]))';
+const NO_PARTNER_AT_ITS_STREAM_CAP = 'no partner opens CTP_PUSH_MAX_STREAMS push streams in this traffic (the cap is covered by apps/revocation-broadcaster/src/push.spec.ts)';
+const EXPECTED_EMPTY: Record<string, string> = {
+  [`${RATE_LIMITED_PANEL} ($namespace=${NAMESPACE}): ${RATE_LIMITED_EXPR}`]: NO_PARTNER_OVER_ITS_LIMIT,
+  [`${RATE_LIMITED_PANEL} ($namespace=All (.*)): ${RATE_LIMITED_EXPR}`]: NO_PARTNER_OVER_ITS_LIMIT,
+  [`${STREAMS_REFUSED_PANEL} ($namespace=${NAMESPACE}): ${STREAMS_REFUSED_EXPR}`]: NO_PARTNER_AT_ITS_STREAM_CAP,
+  [`${STREAMS_REFUSED_PANEL} ($namespace=All (.*)): ${STREAMS_REFUSED_EXPR}`]: NO_PARTNER_AT_ITS_STREAM_CAP,
+};
 
 interface RuleFile {
   groups: { name: string; rules: { record?: string; alert?: string; expr: string; labels?: Record<string, string> }[] }[];
@@ -128,6 +139,8 @@ function unreachableBus(): EventBus {
     consume: down,
     lastSeq: down,
     lastBySubject: down,
+    consumerLag: down,
+    backlog: down,
     subscribe: async () => ({ healthy: false, stop: async () => undefined }),
     onStatus: () => undefined,
     close: async () => undefined,
@@ -246,6 +259,10 @@ describe('Prometheus scraping ctp up: every recording rule and every dashboard q
       CTP_DATA_DIR: join(dir, 'ctp'),
       CTP_LEDGER_BATCH_WAIT_MS: '50',
       CTP_LEDGER_CHECKPOINT_INTERVAL_MS: '200',
+      // The retention job exports the entries per tier (a dashboard panel); nothing is old enough to move.
+      CTP_LEDGER_RETENTION_INTERVAL_MS: '2000',
+      CTP_LEDGER_WARM_DIR: join(dir, 'warm'),
+      CTP_LEDGER_COLD_DIR: join(dir, 'cold'),
     });
     ctp = await startCtp(config, createLogger('test'));
     pullView = new RevocationSync({ bus: unreachableBus(), store: ctp.revocationList, pullIntervalMs: 200, staleAfterMs: 5_000 });

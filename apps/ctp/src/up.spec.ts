@@ -114,6 +114,31 @@ describe('ctp up (embedded bus and revocation list)', () => {
     // Four CLI runs (each a tsx start) on a shared 2-core machine.
   }, 180_000);
 
+  it("passes the umbrella chart's helm test (issue -> introspect -> revoke -> deny), run against ctp up", async () => {
+    const config = upConfigSchema.parse({ CTP_PORT: '0', CTP_DATA_DIR: mkdtempSync(join(tmpdir(), 'ctp-up-')) });
+    const ctp = await startCtp(config, createLogger('test'));
+    try {
+      const result = await new Promise<{ status: number; stdout: string; stderr: string }>((resolve) => {
+        execFile(
+          process.execPath,
+          [join(REPO_ROOT, 'charts/ctp/files/helm-test-token-flow.js')],
+          { encoding: 'utf8', timeout: 30_000, env: { PATH: process.env.PATH, ISSUER_URL: ctp.url, INTROSPECTOR_URL: ctp.url, BROADCASTER_URL: ctp.url, PROCESSOR: 'svc://ctp-helm-test/v1' } },
+          (error, stdout, stderr) => resolve({ status: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
+        );
+      });
+      expect([result.status, result.stderr]).toEqual([0, '']);
+      expect(result.stdout).toMatch(/introspect: allow\nrevoked\nintrospect after revoke: deny \(revoked\)\ntoken flow OK/);
+      const failing = await new Promise<number>((resolve) => {
+        execFile(process.execPath, [join(REPO_ROOT, 'charts/ctp/files/helm-test-token-flow.js')], { env: { PATH: process.env.PATH, ISSUER_URL: ctp.url, INTROSPECTOR_URL: ctp.url, BROADCASTER_URL: ctp.url, PROCESSOR: 'not a uri' } }, (error) =>
+          resolve(error ? Number(error.code ?? 1) : 0),
+        );
+      });
+      expect(failing).toBe(1);
+    } finally {
+      await ctp.close();
+    }
+  });
+
   it('documents its configuration in the README', () => {
     expectReadmeDocuments(upConfigSchema);
   });

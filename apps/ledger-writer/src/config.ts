@@ -4,7 +4,8 @@ import { backendEnv, host, ledgerEnv, LOCAL_NATS, port, readConfig, TLS_PAIR_MES
 export const ledgerWriterConfigSchema = z.object({
   CTP_HOST: host(),
   CTP_PORT: port(8004),
-  ...backendEnv({ nats: LOCAL_NATS }),
+  // The writer keeps nothing in Redis: of the backends, only the bus.
+  CTP_NATS_URL: backendEnv({ nats: LOCAL_NATS }).CTP_NATS_URL,
   ...ledgerEnv,
   ...tlsEnv,
   /** PostgreSQL holding the ledger (the role needs INSERT and SELECT on it; migrations need the owner). */

@@ -87,5 +87,10 @@ describe('ledger-writer with real NATS and PostgreSQL', () => {
   it('exports the guide metric names', async () => {
     const text = await (await fetch(`${writer.url}/metrics`)).text();
     for (const name of ['ctp_ledger_append_latency_seconds_bucket', 'ctp_ledger_entries_total', 'ctp_ledger_integrity_ok 1', 'ctp_ledger_chain_breaks_total']) expect(text).toContain(name);
+    // Both durable consumers have handled everything: nothing pending, no age.
+    for (const stream of ['CTP_LEDGER', 'CTP_REVOCATIONS']) {
+      expect(text).toMatch(new RegExp(`ctp_bus_consumer_pending_messages\\{consumer="ledger-writer",stream="${stream}"\\} 0`));
+      expect(text).toMatch(new RegExp(`ctp_bus_consumer_oldest_pending_age_seconds\\{consumer="ledger-writer",stream="${stream}"\\} 0`));
+    }
   });
 });

@@ -46,3 +46,30 @@ Usage: include "ctp.serviceName" (dict "root" . "chart" "issuer")
       port:
         name: http
 {{- end }}
+
+{{/* The issuer's image (it has node), for the umbrella's helm test: the issuer's image values as set here. */}}
+{{- define "ctp.testImage" -}}
+{{- $image := dict "repository" "ctp-issuer" "tag" "" "digest" "" | merge (dig "image" dict .Values.issuer) -}}
+{{- $repository := $image.repository -}}
+{{- with .Values.global.ctp.imageRegistry }}{{ $repository = printf "%s/%s" (trimSuffix "/" .) $image.repository }}{{ end -}}
+{{- if $image.digest -}}
+{{- printf "%s@%s" $repository $image.digest -}}
+{{- else -}}
+{{- printf "%s:%s" $repository ($image.tag | default .Values.global.ctp.imageTag | default .Chart.AppVersion) -}}
+{{- end -}}
+{{- end }}
+
+{{/* Base URL of the runbooks: runbooks.baseUrl, or the chart's home at this appVersion's tag. */}}
+{{- define "ctp.runbookBaseUrl" -}}
+{{- .Values.runbooks.baseUrl | default (printf "%s/blob/v%s/docs/runbooks" .Chart.Home .Chart.AppVersion) | trimSuffix "/" -}}
+{{- end }}
+
+{{/* The runbook link base written in the tested files (infra/): the chart replaces it with ctp.runbookBaseUrl. */}}
+{{- define "ctp.testedRunbookBaseUrl" -}}
+https://github.com/ctp/ctp/blob/main/docs/runbooks
+{{- end }}
+
+{{/* http or https: the scheme of a service as its umbrella values set it (https with tls.existingSecret). */}}
+{{- define "ctp.testScheme" -}}
+{{- ternary "https" "http" (ne (dig "tls" "existingSecret" "" .) "") -}}
+{{- end }}

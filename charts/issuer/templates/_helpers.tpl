@@ -1,60 +1,12 @@
 {{/*
-Helpers of the issuer chart. Template names carry the chart name: Helm shares one template
-namespace between the umbrella chart and all its subcharts.
+What only the issuer has; the rest comes from the ctp-common library chart. Template names carry the
+chart name: Helm shares one template namespace between the umbrella chart and all its subcharts.
 */}}
-
-{{/* Chart name, or nameOverride. */}}
-{{- define "issuer.name" -}}
-{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
-{{- end }}
-
-{{/* <release>-<name>, or fullnameOverride. Always prefixed by the release (no "contains" shortcut), so the
-umbrella chart's Ingress and the introspector's default JWKS URL can name it. */}}
-{{- define "issuer.fullname" -}}
-{{- if .Values.fullnameOverride }}
-{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
-{{- else }}
-{{- printf "%s-%s" .Release.Name (include "issuer.name" .) | trunc 63 | trimSuffix "-" }}
-{{- end }}
-{{- end }}
-
-{{/* chart label value */}}
-{{- define "issuer.chart" -}}
-{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
-{{- end }}
-
-{{/* Labels that select the pods (never change them on upgrade: Deployment selectors are immutable). */}}
-{{- define "issuer.selectorLabels" -}}
-app.kubernetes.io/name: {{ include "issuer.name" . }}
-app.kubernetes.io/instance: {{ .Release.Name }}
-{{- end }}
-
-{{/* Labels on every object. part-of=ctp + instance lets NetworkPolicies admit the release's own pods. */}}
-{{- define "issuer.labels" -}}
-helm.sh/chart: {{ include "issuer.chart" . }}
-{{ include "issuer.selectorLabels" . }}
-app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
-app.kubernetes.io/managed-by: {{ .Release.Service }}
-app.kubernetes.io/component: issuer
-app.kubernetes.io/part-of: ctp
-{{- end }}
-
-{{/* <registry>/<repository>:<tag>; tag: image.tag, else global.ctp.imageTag, else appVersion. */}}
-{{- define "issuer.image" -}}
-{{- $tag := .Values.image.tag | default .Values.global.ctp.imageTag | default .Chart.AppVersion -}}
-{{- if .Values.global.ctp.imageRegistry -}}
-{{- printf "%s/%s:%s" (trimSuffix "/" .Values.global.ctp.imageRegistry) .Values.image.repository $tag -}}
-{{- else -}}
-{{- printf "%s:%s" .Values.image.repository $tag -}}
-{{- end -}}
-{{- end }}
 
 {{/* Checks that values.schema.json cannot express; included by deployment.yaml. */}}
 {{- define "issuer.validate" -}}
-{{- if and (not .Values.global.ctp.devMode) (not .Values.global.ctp.secrets.partners.name) }}
-{{- fail "global.ctp.secrets.partners.name is required unless global.ctp.devMode is true" }}
-{{- end }}
-{{- if and (not .Values.signingKeys.existingSecret) (or .Values.autoscaling.enabled (gt (int .Values.replicaCount) 1)) }}
+{{- include "ctp-common.validatePartners" . }}
+{{- if and (not .Values.signingKeys.existingSecret) (not .Values.kms.enabled) (or .Values.autoscaling.enabled (gt (int .Values.replicaCount) 1)) }}
 {{- fail "signingKeys.existingSecret is required with more than one issuer replica: every replica must sign with the same keys" }}
 {{- end }}
 {{- if and .Values.kms.enabled (not .Values.kms.keyName) }}
@@ -62,34 +14,11 @@ app.kubernetes.io/part-of: ctp
 {{- end }}
 {{- end }}
 
-{{/* Environment: CTP_* variables from values and Secrets (README.md, Configuration). */}}
+{{/* The issuer's own environment (README.md, Configuration). */}}
 {{- define "issuer.env" -}}
-- name: CTP_HOST
-  value: {{ .Values.listenHost | quote }}
-- name: CTP_PORT
-  value: {{ .Values.containerPort | quote }}
-- name: LOG_LEVEL
-  value: {{ .Values.global.ctp.logLevel | quote }}
-- name: CTP_DEV_MODE
-  value: {{ .Values.global.ctp.devMode | quote }}
-- name: CTP_ISSUER
-  value: {{ required "global.ctp.issuer (CTP_ISSUER, the iss claim) is required" .Values.global.ctp.issuer | quote }}
-- name: CTP_NATS_URL
-  valueFrom:
-    secretKeyRef:
-      name: {{ required "global.ctp.secrets.natsUrl.name is required" .Values.global.ctp.secrets.natsUrl.name }}
-      key: {{ .Values.global.ctp.secrets.natsUrl.key }}
-- name: CTP_REDIS_URL
-  valueFrom:
-    secretKeyRef:
-      name: {{ required "global.ctp.secrets.redisUrl.name is required" .Values.global.ctp.secrets.redisUrl.name }}
-      key: {{ .Values.global.ctp.secrets.redisUrl.key }}
-- name: CTP_REDIS_PREFIX
-  value: {{ .Values.global.ctp.redisPrefix | quote }}
-{{- if .Values.global.ctp.secrets.partners.name }}
-- name: CTP_PARTNERS_FILE
-  value: /etc/ctp/partners/{{ .Values.global.ctp.secrets.partners.key }}
-{{- end }}
+{{ include "ctp-common.issuerEnv" . }}
+{{ include "ctp-common.partnerEnv" . }}
+{{ include "ctp-common.redisEnv" . }}
 - name: CTP_KEY_DIR
   value: /var/lib/ctp/keys
 {{- if .Values.operators.existingConfigMap }}
@@ -114,11 +43,101 @@ app.kubernetes.io/part-of: ctp
   value: /etc/ctp/kms/{{ .Values.kms.credentialsKey }}
 {{- end }}
 {{- end }}
-{{- range $name, $value := .Values.config }}
-- name: {{ $name }}
-  value: {{ $value | toString | quote }}
 {{- end }}
-{{- with .Values.extraEnv }}
-{{ toYaml . }}
+
+{{/* The issuer chmods its key directory (0700) and reads keys.json and <kid>.pem from it, which a
+read-only Secret volume does not allow: copy the Secret into the writable emptyDir first. */}}
+{{- define "issuer.initContainers" -}}
+{{- if .Values.signingKeys.existingSecret }}
+- name: copy-signing-keys
+  image: {{ include "ctp-common.image" . | quote }}
+  imagePullPolicy: {{ .Values.image.pullPolicy }}
+  command:
+    - sh
+    - -c
+    - mkdir -p /var/lib/ctp/keys && cp -L /etc/ctp/signing-keys/* /var/lib/ctp/keys/ && chmod 700 /var/lib/ctp/keys && chmod 600 /var/lib/ctp/keys/*
+  securityContext:
+    {{- toYaml .Values.securityContext | nindent 4 }}
+  resources:
+    requests:
+      cpu: 10m
+      memory: 16Mi
+    limits:
+      memory: 64Mi
+  volumeMounts:
+    - name: signing-keys
+      mountPath: /etc/ctp/signing-keys
+      readOnly: true
+    - name: data
+      mountPath: /var/lib/ctp
+{{- end }}
+{{- end }}
+
+{{- define "issuer.volumeMounts" -}}
+- name: data
+  mountPath: /var/lib/ctp
+{{ include "ctp-common.partnersMount" . }}
+- name: subject-secret
+  mountPath: /etc/ctp/subject
+  readOnly: true
+{{- if .Values.operators.existingConfigMap }}
+- name: operators
+  mountPath: /etc/ctp/operators
+  readOnly: true
+{{- end }}
+{{- if and .Values.kms.enabled .Values.kms.credentialsSecret }}
+- name: kms-credentials
+  mountPath: /etc/ctp/kms
+  readOnly: true
+{{- end }}
+{{- end }}
+
+{{- define "issuer.volumes" -}}
+- name: data
+  emptyDir:
+    sizeLimit: 16Mi
+{{ include "ctp-common.partnersVolume" . }}
+{{- if .Values.operators.existingConfigMap }}
+- name: operators
+  configMap:
+    name: {{ .Values.operators.existingConfigMap }}
+    items:
+      - key: {{ .Values.operators.key }}
+        path: {{ .Values.operators.key }}
+{{- end }}
+- name: subject-secret
+  secret:
+    secretName: {{ .Values.subjectSecret.existingSecret }}
+    defaultMode: 288 # 0440
+    items:
+      - key: {{ .Values.subjectSecret.key }}
+        path: {{ .Values.subjectSecret.key }}
+{{- if .Values.signingKeys.existingSecret }}
+- name: signing-keys
+  secret:
+    secretName: {{ .Values.signingKeys.existingSecret }}
+    defaultMode: 288 # 0440
+{{- end }}
+{{- if and .Values.kms.enabled .Values.kms.credentialsSecret }}
+- name: kms-credentials
+  secret:
+    secretName: {{ .Values.kms.credentialsSecret }}
+    defaultMode: 288 # 0440
+    items:
+      - key: {{ .Values.kms.credentialsKey }}
+        path: {{ .Values.kms.credentialsKey }}
+{{- end }}
+{{- end }}
+
+{{/* Egress the issuer's settings need: Cloud KMS (its endpoint, or Google's on 443). */}}
+{{- define "issuer.egress" -}}
+{{- if .Values.kms.enabled }}
+{{- if .Values.kms.endpoint }}
+# The KMS endpoint (kms.endpoint, plaintext gRPC).
+{{ include "ctp-common.urlEgress" (printf "http://%s" .Values.kms.endpoint) }}
+{{- else }}
+# Google Cloud KMS (HTTPS) and Google's token endpoint.
+{{ include "ctp-common.urlEgress" "https://cloudkms.googleapis.com" }}
+{{- end }}
 {{- end }}
 {{- end }}

@@ -1,74 +1,20 @@
 {{/*
-Helpers of the ledger-writer chart. Template names carry the chart name: Helm shares one template
-namespace between the umbrella chart and all its subcharts.
+What only the ledger-writer has; the rest comes from the ctp-common library chart. Template names carry
+the chart name: Helm shares one template namespace between the umbrella chart and all its subcharts.
 */}}
-
-{{/* Chart name, or nameOverride. */}}
-{{- define "ledger-writer.name" -}}
-{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
-{{- end }}
-
-{{/* <release>-<name>, or fullnameOverride. Always prefixed by the release (no "contains" shortcut), so the
-umbrella chart's Ingress and the introspector's default JWKS URL can name it. */}}
-{{- define "ledger-writer.fullname" -}}
-{{- if .Values.fullnameOverride }}
-{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
-{{- else }}
-{{- printf "%s-%s" .Release.Name (include "ledger-writer.name" .) | trunc 63 | trimSuffix "-" }}
-{{- end }}
-{{- end }}
-
-{{/* chart label value */}}
-{{- define "ledger-writer.chart" -}}
-{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
-{{- end }}
-
-{{/* Labels that select the pods (never change them on upgrade: Deployment selectors are immutable). */}}
-{{- define "ledger-writer.selectorLabels" -}}
-app.kubernetes.io/name: {{ include "ledger-writer.name" . }}
-app.kubernetes.io/instance: {{ .Release.Name }}
-{{- end }}
-
-{{/* Labels on every object. part-of=ctp + instance lets NetworkPolicies admit the release's own pods. */}}
-{{- define "ledger-writer.labels" -}}
-helm.sh/chart: {{ include "ledger-writer.chart" . }}
-{{ include "ledger-writer.selectorLabels" . }}
-app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
-app.kubernetes.io/managed-by: {{ .Release.Service }}
-app.kubernetes.io/component: ledger-writer
-app.kubernetes.io/part-of: ctp
-{{- end }}
-
-{{/* <registry>/<repository>:<tag>; tag: image.tag, else global.ctp.imageTag, else appVersion. */}}
-{{- define "ledger-writer.image" -}}
-{{- $tag := .Values.image.tag | default .Values.global.ctp.imageTag | default .Chart.AppVersion -}}
-{{- if .Values.global.ctp.imageRegistry -}}
-{{- printf "%s/%s:%s" (trimSuffix "/" .Values.global.ctp.imageRegistry) .Values.image.repository $tag -}}
-{{- else -}}
-{{- printf "%s:%s" .Values.image.repository $tag -}}
-{{- end -}}
-{{- end }}
 
 {{/* Checks that values.schema.json cannot express; included by deployment.yaml. */}}
 {{- define "ledger-writer.validate" -}}
 {{- if and .Values.config.CTP_TSA_URL (not .Values.tsa.rootsConfigMap) }}
 {{- fail "config.CTP_TSA_URL needs tsa.rootsConfigMap (the PEM root certificates of the TSA)" }}
 {{- end }}
+{{- if and (gt (int .Values.config.CTP_LEDGER_RETENTION_INTERVAL_MS) 0) (not .Values.segments.existingClaim) }}
+{{- fail "config.CTP_LEDGER_RETENTION_INTERVAL_MS > 0 needs segments.existingClaim: sealed segments must outlive the pod" }}
+{{- end }}
 {{- end }}
 
-{{/* Environment: CTP_* variables from values and Secrets (README.md, Configuration). */}}
+{{/* The ledger-writer's own environment (README.md, Configuration). */}}
 {{- define "ledger-writer.env" -}}
-- name: CTP_HOST
-  value: {{ .Values.listenHost | quote }}
-- name: CTP_PORT
-  value: {{ .Values.containerPort | quote }}
-- name: LOG_LEVEL
-  value: {{ .Values.global.ctp.logLevel | quote }}
-- name: CTP_NATS_URL
-  valueFrom:
-    secretKeyRef:
-      name: {{ required "global.ctp.secrets.natsUrl.name is required" .Values.global.ctp.secrets.natsUrl.name }}
-      key: {{ .Values.global.ctp.secrets.natsUrl.key }}
 - name: CTP_DATABASE_URL
   valueFrom:
     secretKeyRef:
@@ -80,11 +26,54 @@ app.kubernetes.io/part-of: ctp
 - name: CTP_TSA_ROOTS
   value: {{ printf "/etc/ctp/tsa/%s" .Values.tsa.rootsKey | quote }}
 {{- end }}
-{{- range $name, $value := .Values.config }}
-- name: {{ $name }}
-  value: {{ $value | toString | quote }}
 {{- end }}
-{{- with .Values.extraEnv }}
-{{ toYaml . }}
+
+{{- define "ledger-writer.volumeMounts" -}}
+- name: data
+  mountPath: /var/lib/ctp
+- name: segments
+  mountPath: /var/lib/ctp-segments
+{{- if .Values.checkpointKeys.existingSecret }}
+- name: checkpoint-keys
+  mountPath: /etc/ctp/ledger-keys
+  readOnly: true
+{{- end }}
+{{- if .Values.tsa.rootsConfigMap }}
+- name: tsa-roots
+  mountPath: /etc/ctp/tsa
+  readOnly: true
+{{- end }}
+{{- end }}
+
+{{- define "ledger-writer.volumes" -}}
+- name: data
+  emptyDir:
+    sizeLimit: 16Mi
+- name: segments
+  {{- if .Values.segments.existingClaim }}
+  persistentVolumeClaim:
+    claimName: {{ .Values.segments.existingClaim }}
+  {{- else }}
+  emptyDir:
+    sizeLimit: 64Mi
+  {{- end }}
+{{- if .Values.checkpointKeys.existingSecret }}
+- name: checkpoint-keys
+  secret:
+    secretName: {{ .Values.checkpointKeys.existingSecret }}
+    defaultMode: 288 # 0440
+{{- end }}
+{{- if .Values.tsa.rootsConfigMap }}
+- name: tsa-roots
+  configMap:
+    name: {{ .Values.tsa.rootsConfigMap }}
+{{- end }}
+{{- end }}
+
+{{/* Egress the ledger-writer's settings need: the RFC 3161 TSA (config.CTP_TSA_URL). */}}
+{{- define "ledger-writer.egress" -}}
+{{- with .Values.config.CTP_TSA_URL }}
+# The RFC 3161 time-stamping authority (config.CTP_TSA_URL).
+{{ include "ctp-common.urlEgress" . }}
 {{- end }}
 {{- end }}

@@ -142,6 +142,38 @@ describe.each([
     expect(resumed).toEqual([11]);
   });
 
+  it('reports the lag of a durable consumer and of a reader at a position: pending events and the oldest one\'s store time', async () => {
+    const durable = `lag${randomBytes(3).toString('hex')}`;
+    const before = Date.now();
+    for (let i = 1; i <= 5; i++) await bus.publish(`${prefix}.${i % 2 === 0 ? 'even' : 'odd'}`, { i });
+    const after = Date.now();
+    expect(await bus.backlog({ stream, filter: `${prefix}.>`, afterSeq: 2 })).toEqual({ pending: 3, oldestPendingMs: expect.any(Number) });
+    const odd = await bus.backlog({ stream, filter: `${prefix}.odd`, afterSeq: 1 });
+    expect(odd.pending).toBe(2);
+    expect(odd.oldestPendingMs).toBeGreaterThanOrEqual(before - 5);
+    expect(odd.oldestPendingMs).toBeLessThanOrEqual(after + 5);
+    expect(await bus.backlog({ stream, filter: `${prefix}.>`, afterSeq: 5 })).toEqual({ pending: 0, oldestPendingMs: null });
+
+    // A durable that handles only the first three events, then stops: the last two are its lag.
+    const handled: number[] = [];
+    const sub = await bus.consume<{ i: number }>({ stream, durable, filter: `${prefix}.>`, batchSize: 1, maxWaitMs: 20 }, async (events) => {
+      if (events.some((e) => e.data.i > 3)) throw new Error('not yet');
+      handled.push(...events.map((e) => e.data.i));
+    });
+    await waitFor(() => handled.length === 3);
+    await sub.stop();
+    let lag = await bus.consumerLag(stream, durable);
+    for (const deadline = Date.now() + 10_000; lag.pending !== 2 && Date.now() < deadline; ) {
+      await new Promise((r) => setTimeout(r, 100));
+      lag = await bus.consumerLag(stream, durable);
+    }
+    expect(lag.pending).toBe(2);
+    const fourth = (await bus.read({ stream, filter: `${prefix}.>`, fromSeq: 4, max: 1 })).events[0]!;
+    expect(fourth.data).toEqual({ i: 4 });
+    expect(lag.oldestPendingMs).toBeGreaterThanOrEqual(before - 5);
+    expect(lag.oldestPendingMs).toBeLessThanOrEqual(after + 5);
+  });
+
   it('delivers only new events without a start sequence', async () => {
     await bus.publish(`${prefix}.x`, { i: 1 });
     const c = collector<{ i: number }>();

@@ -72,6 +72,14 @@ export interface ReadResult<T> {
   firstSeq: number;
 }
 
+/** How far a reader is behind its stream. */
+export interface ConsumerLag {
+  /** Matching events stored after the reader's position (for a durable: not yet acknowledged). */
+  pending: number;
+  /** When the oldest of them was stored (ms since the epoch); null when none is pending. */
+  oldestPendingMs: number | null;
+}
+
 /**
  * The event bus. `publish` resolves only once the event is stored durably (on
  * JetStream: the publish acknowledgement), so a caller that answered its client
@@ -95,6 +103,10 @@ export interface EventBus {
    * serialise themselves.
    */
   consume<T>(options: DurableOptions, handler: (events: BusEvent<T>[]) => Promise<void>): Promise<Subscription>;
+  /** Lag of a durable consumer: its unacknowledged events and the store time of the oldest one. */
+  consumerLag(stream: string, durable: string): Promise<ConsumerLag>;
+  /** Lag of any reader that has handled `filter` events up to `afterSeq` (e.g. a subscription's last event). */
+  backlog(options: { stream: string; filter: string; afterSeq: number }): Promise<ConsumerLag>;
   /** The last sequence stored in a stream (0 when empty). */
   lastSeq(stream: string): Promise<number>;
   readonly status: BusStatus;

@@ -2,6 +2,7 @@ import {
   subjectMatches,
   type BusEvent,
   type BusStatus,
+  type ConsumerLag,
   type DurableOptions,
   type EventBus,
   type PublishOptions,
@@ -103,9 +104,11 @@ export class MemoryBus implements EventBus {
 
   /** Durable positions live as long as the process, which is all `ctp up` needs. */
   private readonly durables = new Map<string, number>();
+  private readonly durableFilters = new Map<string, string>();
 
   async consume<T>(options: DurableOptions, handler: (events: BusEvent<T>[]) => Promise<void>): Promise<Subscription> {
     const key = `${options.stream}/${options.durable}`;
+    this.durableFilters.set(key, options.filter);
     let stopped = false;
     let wake: (() => void) | undefined;
     const stream = this.streams.get(options.stream);
@@ -157,6 +160,20 @@ export class MemoryBus implements EventBus {
       lastSeq: slice.length > 0 ? slice[slice.length - 1]!.seq : Math.max(options.fromSeq, stream.firstSeq) - 1,
       firstSeq: stream.firstSeq,
     };
+  }
+
+  async consumerLag(stream: string, durable: string): Promise<ConsumerLag> {
+    const s = this.streams.get(stream);
+    if (!s) throw new Error(`no stream ${stream}`);
+    const key = `${stream}/${durable}`;
+    return this.backlog({ stream, filter: this.durableFilters.get(key) ?? '>', afterSeq: this.durables.get(key) ?? s.firstSeq - 1 });
+  }
+
+  async backlog(options: { stream: string; filter: string; afterSeq: number }): Promise<ConsumerLag> {
+    const s = this.streams.get(options.stream);
+    if (!s) throw new Error(`no stream ${options.stream}`);
+    const pending = s.events.filter((e) => e.seq > options.afterSeq && subjectMatches(options.filter, e.subject));
+    return { pending: pending.length, oldestPendingMs: pending[0]?.storedAtMs ?? null };
   }
 
   async lastSeq(stream: string): Promise<number> {

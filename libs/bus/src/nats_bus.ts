@@ -11,7 +11,7 @@ import {
   type JetStreamManager,
   type JsMsg,
 } from '@nats-io/jetstream';
-import { type BusEvent, type BusStatus, type DurableOptions, type EventBus, type PublishOptions, type ReadOptions, type ReadResult, type StreamSpec, type SubscribeOptions, type Subscription } from './event_bus';
+import { type BusEvent, type BusStatus, type ConsumerLag, type DurableOptions, type EventBus, type PublishOptions, type ReadOptions, type ReadResult, type StreamSpec, type SubscribeOptions, type Subscription } from './event_bus';
 
 export interface NatsBusOptions {
   servers: string;
@@ -325,6 +325,35 @@ export class NatsBus implements EventBus {
         await loop;
       },
     };
+  }
+
+  /**
+   * The matching events after the consumer's ack floor (every event up to the floor is acknowledged).
+   * Events above the floor acknowledged out of order still count: at most two batches are in flight.
+   */
+  async consumerLag(stream: string, durable: string): Promise<ConsumerLag> {
+    const info = await this.jsm.consumers.info(stream, durable);
+    const filter = info.config.filter_subject ?? info.config.filter_subjects?.[0] ?? '>';
+    return this.backlog({ stream, filter, afterSeq: info.ack_floor.stream_seq });
+  }
+
+  /** Counts through a short-lived ordered consumer from afterSeq + 1 and reads the first event's store time. */
+  async backlog(options: { stream: string; filter: string; afterSeq: number }): Promise<ConsumerLag> {
+    const state = (await this.jsm.streams.info(options.stream)).state;
+    if (options.afterSeq >= state.last_seq) return { pending: 0, oldestPendingMs: null };
+    const consumer = await this.js.consumers.get(options.stream, {
+      filter_subjects: options.filter,
+      deliver_policy: DeliverPolicy.StartSequence,
+      opt_start_seq: Math.max(options.afterSeq + 1, state.first_seq),
+    });
+    try {
+      const pending = (await consumer.info(true)).num_pending;
+      if (pending === 0) return { pending, oldestPendingMs: null };
+      const first = await consumer.next({ expires: 2_000 });
+      return { pending, oldestPendingMs: first ? Math.floor(first.info.timestampNanos / 1_000_000) : null };
+    } finally {
+      await consumer.delete().catch(() => undefined);
+    }
   }
 
   async lastSeq(stream: string): Promise<number> {

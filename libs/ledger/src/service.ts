@@ -1,6 +1,9 @@
 import type { EventBus } from '@ctp/bus';
 import type { NoteSigner } from '@ctp/ledger-core';
+import { REVOCATION_STREAM } from '@ctp/revocation';
+import { ledgerAnchorInterval, watchConsumerLag } from '@ctp/telemetry';
 import { anchorerFromSettings, type AnchorSettings } from './anchor';
+import { LEDGER_STREAM } from './events';
 import type { LedgerStore } from './store';
 import { retentionPolicy, TierMaintenance, type TierConfig } from './tiers/schedule';
 import { LedgerWriter } from './writer';
@@ -52,8 +55,12 @@ export async function startLedger(
     onError: (error) => logger.error({ err: error }, 'ledger'),
   });
   await writer.start();
+  // The writer's two durable consumers, on /metrics as ctp_bus_consumer_* (the lag alerts read them).
+  const durable = deps.durable ?? 'ledger-writer';
+  const unwatch = [LEDGER_STREAM, REVOCATION_STREAM].map((stream) => watchConsumerLag({ consumer: 'ledger-writer', stream }, () => deps.bus.consumerLag(stream, durable)));
   const anchorer = anchorerFromSettings(settings, store, writer, logger);
   await anchorer?.start();
+  if (anchorer) ledgerAnchorInterval.set(anchorer.intervalMs / 1000);
   const tiers = new TierMaintenance({
     store,
     origin: settings.CTP_LEDGER_ORIGIN,
@@ -67,6 +74,7 @@ export async function startLedger(
   return {
     writer,
     stop: async () => {
+      for (const stop of unwatch) stop();
       await anchorer?.stop();
       await tiers.stop();
       await writer.stop();

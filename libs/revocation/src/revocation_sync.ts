@@ -1,6 +1,6 @@
 import type { BusStatus, EventBus, Subscription } from '@ctp/bus';
 import { CLOCK_SKEW_SECONDS, REVOCATION_REPLAY_WINDOW_SECONDS } from '@ctp/ctp-core';
-import { consumeSpan, revocationPropagation, revocationPushDelivering, revocationStale } from '@ctp/telemetry';
+import { consumeSpan, revocationPropagation, revocationPushSilent, revocationStale, watchConsumerLag } from '@ctp/telemetry';
 import { ALL_REVOCATIONS, REVOCATION_STREAM, type RevocationEvent } from './events';
 import type { RevocationList } from './revocation_list';
 import type { RevocationStore } from './revocation_store';
@@ -46,6 +46,9 @@ export class RevocationSync implements RevocationList {
   private liveSinceMs = Infinity;
   private readonly pullIntervalMs: number;
   private readonly staleAfterMs: number;
+  /** Stream sequence of the last revocation handled: the position its lag is measured from. */
+  private handledSeq = 0;
+  private unwatchLag: (() => void) | undefined;
 
   constructor(private readonly options: RevocationSyncOptions) {
     this.pullIntervalMs = options.pullIntervalMs ?? 1_000;
@@ -59,10 +62,14 @@ export class RevocationSync implements RevocationList {
   async start(): Promise<void> {
     this.liveSinceMs = Date.now();
     this.pushOkMs = this.liveSinceMs;
+    // The replay below starts inside the stream; measuring lag from its end until the first event
+    // under-reports the replay's own backlog for a moment, never a live one.
+    this.handledSeq = await this.options.bus.lastSeq(REVOCATION_STREAM).catch(() => 0);
     const replayFrom = this.liveSinceMs - REVOCATION_REPLAY_WINDOW_SECONDS * 1000;
     this.subscription = await this.options.bus.subscribe<RevocationEvent>(
       { stream: REVOCATION_STREAM, filter: ALL_REVOCATIONS, fromTimeMs: replayFrom, onResume: () => void this.backfill() },
       (event) => {
+        this.handledSeq = Math.max(this.handledSeq, event.seq);
         const { jti, expires_at: expiresAt, revoked_at_ms: revokedAtMs } = event.data;
         // A live revocation continues the revoke's trace (the span shows when this introspector
         // learned of it); the replay at start is neither traced nor measured.
@@ -76,9 +83,13 @@ export class RevocationSync implements RevocationList {
     await this.backfill();
     this.timer = setInterval(() => void this.tick(), this.pullIntervalMs);
     this.timer.unref();
+    this.unwatchLag = watchConsumerLag({ consumer: 'revocation-sync', stream: REVOCATION_STREAM }, () =>
+      this.options.bus.backlog({ stream: REVOCATION_STREAM, filter: ALL_REVOCATIONS, afterSeq: this.handledSeq }),
+    );
   }
 
   async stop(): Promise<void> {
+    this.unwatchLag?.();
     clearInterval(this.timer);
     await this.subscription?.stop();
   }
@@ -131,7 +142,7 @@ export class RevocationSync implements RevocationList {
     if (this.pushing || this.options.bus.status !== 'connected') this.pushOkMs = Date.now();
     if (!this.pushing) await this.backfill();
     revocationStale.set(this.fresh ? 0 : 1);
-    revocationPushDelivering.set(this.pushing ? 1 : 0);
+    revocationPushSilent.set(this.pushing ? 0 : 1);
   }
 
   private add(jti: string, expiresAt: number, revokedAtMs: number, channel: 'push' | 'pull'): void {

@@ -37,6 +37,8 @@ export const introspections = new Counter({
   labelNames: ['decision'] as const,
   registers: [registry],
 });
+// Series exist from the start, so the SLO ratios read 0 and the absent() alerts see a live target.
+for (const decision of ['allow', 'deny']) introspections.inc({ decision }, 0);
 
 export const revocationPropagation = new Histogram({
   name: 'ctp_revocation_propagation_seconds',
@@ -45,6 +47,7 @@ export const revocationPropagation = new Histogram({
   buckets: PROPAGATION_BUCKETS,
   registers: [registry],
 });
+for (const channel of ['push', 'pull']) revocationPropagation.zero({ channel });
 
 export const consentIssued = new Counter({
   name: 'ctp_consent_issued_total',
@@ -66,9 +69,9 @@ export const revocationStale = new Gauge({
   registers: [registry],
 });
 
-export const revocationPushDelivering = new Gauge({
-  name: 'ctp_revocation_push_delivering',
-  help: '1 while revocations reach this introspector over the bus as they are published; 0 while it relies on pulling the revocation list.',
+export const revocationPushSilent = new Gauge({
+  name: 'ctp_revocation_push_silent',
+  help: '1 while revocations do not reach this introspector over the bus and it relies on pulling the revocation list; 0 while push delivers (and in processes without a revocation view).',
   registers: [registry],
 });
 
@@ -197,6 +200,12 @@ export const ledgerAnchors = new Counter({
   registers: [],
 });
 
+export const ledgerAnchorInterval = new Gauge({
+  name: 'ctp_ledger_anchor_interval_seconds',
+  help: 'Configured period between RFC 3161 anchors (CTP_LEDGER_ANCHOR_INTERVAL_MS); absent without anchoring.',
+  registers: [],
+});
+
 export const ledgerLastAnchor = new Gauge({
   name: 'ctp_ledger_last_anchor_timestamp_seconds',
   help: 'genTime of the newest RFC 3161 anchor of a checkpoint (Unix seconds); absent until one exists.',
@@ -228,8 +237,12 @@ export function registerLedgerMetrics(): void {
   registry.registerMetric(ledgerTreeSize);
   registry.registerMetric(ledgerAnchors);
   registry.registerMetric(ledgerLastAnchor);
+  registry.registerMetric(ledgerAnchorInterval);
   registry.registerMetric(ledgerTierEntries);
   registry.registerMetric(ledgerRetentionRuns);
+  // Both outcomes exist from the start, so increase() sees the first failure of a fresh process.
+  for (const result of ['ok', 'failed']) ledgerAnchors.inc({ result }, 0);
+  for (const outcome of ['ok', 'error']) ledgerRetentionRuns.inc({ outcome }, 0);
 }
 
 export const signingKeyAge = new Gauge({
@@ -250,3 +263,86 @@ export const signingKeys = new Gauge({
   labelNames: ['status'] as const,
   registers: [registry],
 });
+
+/** A bus reader whose lag /metrics reports: its labels and how to measure it. */
+interface LagProbe {
+  labels: { consumer: string; stream: string };
+  measure: () => Promise<{ pending: number; oldestPendingMs: number | null }>;
+}
+const lagProbes = new Set<LagProbe>();
+let lagSample: { atMs: number; done: Promise<void> } | undefined;
+
+/**
+ * Measures every registered reader once per scrape (both lag gauges share the sample) with a 2 s
+ * deadline. Readers with the same labels (two revocation views in one process) report the furthest
+ * behind; labels none of whose readers could be measured (bus down) have no series until they can.
+ */
+function sampleLag(): Promise<void> {
+  const now = Date.now();
+  if (lagSample && now - lagSample.atMs < 1_000) return lagSample.done;
+  const done = (async () => {
+    const measured = await Promise.all(
+      [...lagProbes].map(async (probe) => {
+        try {
+          return { probe, lag: await Promise.race([probe.measure(), new Promise<never>((_, reject) => setTimeout(() => reject(new Error('timeout')), 2_000).unref())]) };
+        } catch {
+          return { probe, lag: undefined };
+        }
+      }),
+    );
+    const byLabels = new Map<string, { labels: LagProbe['labels']; pending: number; ageSeconds: number; ok: boolean }>();
+    for (const { probe, lag } of measured) {
+      const key = `${probe.labels.consumer}\0${probe.labels.stream}`;
+      const entry = byLabels.get(key) ?? { labels: probe.labels, pending: 0, ageSeconds: 0, ok: false };
+      if (lag) {
+        entry.ok = true;
+        entry.pending = Math.max(entry.pending, lag.pending);
+        entry.ageSeconds = Math.max(entry.ageSeconds, lag.oldestPendingMs === null ? 0 : Math.max(0, Date.now() - lag.oldestPendingMs) / 1000);
+      }
+      byLabels.set(key, entry);
+    }
+    for (const { labels, pending, ageSeconds, ok } of byLabels.values()) {
+      if (ok) {
+        consumerPending.set(labels, pending);
+        consumerOldestAge.set(labels, ageSeconds);
+      } else {
+        consumerPending.remove(labels);
+        consumerOldestAge.remove(labels);
+      }
+    }
+  })();
+  lagSample = { atMs: now, done };
+  return done;
+}
+
+export const consumerPending = new Gauge({
+  name: 'ctp_bus_consumer_pending_messages',
+  help: 'Events a bus reader has not yet handled (a durable consumer: not acknowledged), by consumer and stream.',
+  labelNames: ['consumer', 'stream'] as const,
+  registers: [registry],
+  async collect() {
+    await sampleLag();
+  },
+});
+
+export const consumerOldestAge = new Gauge({
+  name: 'ctp_bus_consumer_oldest_pending_age_seconds',
+  help: 'Age of the oldest event a bus reader has not yet handled (0 when none), by consumer and stream.',
+  labelNames: ['consumer', 'stream'] as const,
+  registers: [registry],
+  async collect() {
+    await sampleLag();
+  },
+});
+
+/** Reports a bus reader's lag on /metrics until the returned function is called. */
+export function watchConsumerLag(labels: LagProbe['labels'], measure: LagProbe['measure']): () => void {
+  const probe = { labels, measure };
+  lagProbes.add(probe);
+  lagSample = undefined;
+  return () => {
+    lagProbes.delete(probe);
+    consumerPending.remove(labels);
+    consumerOldestAge.remove(labels);
+  };
+}

@@ -10,7 +10,7 @@ import { REDIS_BIN, waitPort as waitPortFor } from './servers';
  * for tests that must kill or restart a server: the shared ones are never touched. Each keeps its data directory across restarts and deletes it on `destroy`.
  */
 
-const PG_BIN = process.env.CTP_TEST_PG_BIN ?? '/usr/lib/postgresql/15/bin';
+export const PG_BIN = process.env.CTP_TEST_PG_BIN ?? '/usr/lib/postgresql/15/bin';
 const NATS_BIN = process.env.CTP_TEST_NATS_SERVER ?? '/usr/sbin/nats-server';
 
 /** A private server may take longer than the shared ones to come up (PostgreSQL replays its WAL). */
