@@ -38,11 +38,20 @@ export default [
     },
   },
   {
-    files: ['**/*.spec.ts', 'tools/**'],
+    files: ['**/*.spec.ts', '**/*.fault.ts', 'tools/**'],
     rules: { '@typescript-eslint/no-non-null-assertion': 'off' },
   },
   {
+    // Test support never ships: only specs, fault suites and tools import it.
+    files: ['apps/*/src/**/*.ts', 'libs/*/src/**/*.ts'],
+    ignores: ['**/*.spec.ts', '**/*.fault.ts', 'libs/testing/**'],
+    rules: {
+      'no-restricted-imports': ['error', { paths: [{ name: '@ctp/testing', message: 'test support: import it from *.spec.ts files only.' }] }],
+    },
+  },
+  {
     // ctp-core and ledger-core are pure: hashing and verification take data and return data.
+    // This rule replaces the one above for these files, so it names @ctp/testing (servers) too.
     files: ['libs/ctp-core/src/**/*.ts', 'libs/ledger-core/src/**/*.ts'],
     rules: {
       'no-restricted-imports': [
@@ -50,7 +59,7 @@ export default [
         {
           paths: ['fs', 'node:fs', 'fs/promises', 'node:fs/promises', 'net', 'node:net', 'http', 'node:http',
             'https', 'node:https', 'child_process', 'node:child_process', 'dgram', 'node:dgram', 'dns', 'node:dns',
-            'tls', 'node:tls', 'worker_threads', 'node:worker_threads', 'express', 'ioredis', 'postgres']
+            'tls', 'node:tls', 'worker_threads', 'node:worker_threads', 'express', 'ioredis', 'postgres', '@ctp/testing']
             .map((name) => ({ name, message: 'this core library does no I/O: move this to a service library.' })),
         },
       ],
@@ -58,7 +67,8 @@ export default [
     },
   },
   {
-    // The event catalogue sits below the domains: it knows the bus's types, nothing else of CTP.
+    // The event catalogue sits below the domains: it knows the bus's types and the pure core's
+    // constants (the replay window, the jti spelling), nothing else of CTP.
     files: ['libs/events/src/**/*.ts'],
     ignores: ['**/*.spec.ts'],
     rules: {
@@ -66,7 +76,7 @@ export default [
         'error',
         {
           paths: [{ name: '@ctp/bus', allowTypeImports: true, message: 'the event catalogue imports only types from @ctp/bus.' }],
-          patterns: [{ group: ['@ctp/*', '!@ctp/bus'], message: 'the event catalogue sits below the domains: it imports no other CTP library.' }],
+          patterns: [{ group: ['@ctp/*', '!@ctp/bus', '!@ctp/ctp-core'], message: 'the event catalogue sits below the domains: it imports no other CTP library.' }],
         },
       ],
     },

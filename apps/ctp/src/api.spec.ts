@@ -7,7 +7,7 @@ import { buildClaims, CLOCK_SKEW_SECONDS, DENY_REASON_CODES, MAX_TOKEN_LENGTH, p
 import { createLogger } from '@ctp/http';
 import { KeyDirectory } from '@ctp/keys';
 import { generateApiKey } from '@ctp/partners';
-import { GUIDE_ENVELOPE, OpenApiContract, postJson, waitFor } from '@ctp/testing';
+import { allNotFound, GUIDE_ENVELOPE, OpenApiContract, postJson, spellingStatuses, waitFor } from '@ctp/testing';
 import { upConfigSchema } from './config';
 import { startCtp, type RunningCtp } from './up';
 
@@ -123,6 +123,8 @@ describe('ctp up in dev mode', () => {
       ['two segments', () => token.split('.').slice(0, 2).join('.'), 'malformed'],
       ['DER signature instead of JOSE', () => craft({ alg: 'ES256', kid: ours().kid }, claims(), ours().privateKey, 'der'), 'bad_signature'],
       ['signed claims missing exp', () => craft({ alg: 'ES256', kid: ours().kid }, { ...claims(), exp: undefined }, ours().privateKey), 'invalid_claims'],
+      ['validly signed, living ten years', () => craft({ alg: 'ES256', kid: ours().kid }, claims({ exp: Math.floor(Date.now() / 1000) + 10 * 365 * 86_400 }), ours().privateKey), 'lifetime_exceeded'],
+      ['validly signed, one second over the maximum lifetime', () => craft({ alg: 'ES256', kid: ours().kid }, claims({ exp: claims().iat + 301 }), ours().privateKey), 'lifetime_exceeded'],
     ];
 
     it.each(cases)('%s', async (_name, make, reason) => {
@@ -130,6 +132,15 @@ describe('ctp up in dev mode', () => {
       expect(r.status).toBe(200);
       expect(r.body).toMatchObject({ active: false, decision: 'deny', reason });
       expect(DENY_REASON_CODES).toContain(reason);
+    });
+
+    it('denies a revoked jti whatever its letter case: revocations are normalised, tokens must use the canonical spelling', async () => {
+      const upper = 'A1B2C3D4-0000-4000-8000-00000000ABCD';
+      const signed = (jti: string) => craft({ alg: 'ES256', kid: ours().kid }, claims({ jti }), ours().privateKey);
+      expect((await call(ctp, '/revoke', { jti: upper })).body).toEqual({ status: 'ok', revoked: upper.toLowerCase() });
+      expect((await introspect(signed(upper.toLowerCase()))).body).toMatchObject({ decision: 'deny', reason: 'revoked' });
+      expect((await introspect(signed(upper))).body).toMatchObject({ decision: 'deny', reason: 'invalid_claims' });
+      expect((await introspect(signed('A1B2C3D4-0000-4000-8000-00000000ABCE'))).body).toMatchObject({ decision: 'deny', reason: 'invalid_claims' });
     });
 
     it('never fetched the jku/x5u URL', () => {
@@ -210,13 +221,24 @@ describe('ctp up in dev mode', () => {
 describe('ctp up with partners (dev mode off)', () => {
   const acme = generateApiKey('acme');
   const auditor = generateApiKey('audit-firm');
+  const limited = generateApiKey('limited');
   let ctp: RunningCtp;
   beforeAll(async () => {
     const file = join(mkdtempSync(join(tmpdir(), 'ctp-partners-')), 'partners.json');
     writeFileSync(
       file,
       JSON.stringify({
-        partners: [{ id: 'acme', name: 'Acme', api_key_hashes: [acme.hash], processors: ['svc://cx-ai/v1'], policy_uri: 'https://acme.example/policy' }],
+        partners: [
+          { id: 'acme', name: 'Acme', api_key_hashes: [acme.hash], processors: ['svc://cx-ai/v1'], policy_uri: 'https://acme.example/policy' },
+          {
+            id: 'limited',
+            name: 'Limited',
+            api_key_hashes: [limited.hash],
+            processors: ['*'],
+            policy_uri: 'https://limited.example/policy',
+            rate_limits: { issue: '1/60s', introspect: '1/60s', revoke: '1/60s' },
+          },
+        ],
         auditors: [{ id: 'audit-firm', name: 'Audit Firm', api_key_hashes: [auditor.hash] }],
       }),
     );
@@ -224,6 +246,26 @@ describe('ctp up with partners (dev mode off)', () => {
   });
   afterAll(() => ctp.close());
   const auth = { authorization: `Bearer ${acme.apiKey}` };
+
+  it('answers 404 to every other spelling of every documented path, with or without a credential: none escapes a rate limit or auth', async () => {
+    const limitedAuth = { authorization: `Bearer ${limited.apiKey}` };
+    const bodies: Record<string, unknown> = {
+      '/issue': GUIDE_ENVELOPE,
+      '/introspect': { token: 't', context_envelope: GUIDE_ENVELOPE },
+      '/revoke': { jti: 'c0b3e1f8-4567-4890-abcd-1234567890ab' },
+    };
+    for (const [path, body] of Object.entries(bodies)) {
+      expect((await call(ctp, path, body, limitedAuth)).status).toBe(200);
+      expect((await call(ctp, path, body, limitedAuth)).status).toBe(429);
+    }
+    const operations = contract.operations().filter((op) => op.path !== '/revocations/ws');
+    expect(operations.length).toBeGreaterThan(20);
+    for (const { method, path: template } of operations) {
+      const path = template.replace('{seq}', '1').replace('{id}', 'change-0001');
+      const body = bodies[path] === undefined ? (method === 'POST' ? '{}' : undefined) : JSON.stringify(bodies[path]);
+      for (const headers of [limitedAuth, {}]) expect([method, await spellingStatuses(ctp.url, method, path, headers, body, template)]).toEqual([method, allNotFound(path, template)]);
+    }
+  });
 
   it('requires a partner credential on every consent endpoint', async () => {
     for (const [path, body] of [
@@ -271,11 +313,16 @@ describe('ctp up with partners (dev mode off)', () => {
     ];
     for (const [path, template] of protectedPaths) {
       const [pathname, query = ''] = path.split('?');
-      for (const spelling of [pathname!, `${pathname}/`, pathname!.toUpperCase(), pathname!.replace('/ledger', '/Ledger')]) {
-        for (const headers of [{}, auth, { authorization: 'Bearer audit-firm.wrong' }]) {
+      for (const headers of [{}, auth, { authorization: 'Bearer audit-firm.wrong' }]) {
+        const r = await get(path, headers);
+        expect([path, r.status, (r.body as { code?: string }).code, r.auth]).toEqual([path, 401, 'unauthenticated', 'Bearer realm="ctp"']);
+        contract.validate('GET', template, r.status, r.type, r.body);
+      }
+      // Routing is strict: another spelling names no resource, not even with the auditor's key.
+      for (const spelling of [`${pathname}/`, pathname!.toUpperCase(), pathname!.replace('/ledger', '/Ledger')]) {
+        for (const headers of [{}, auth, { authorization: `Bearer ${auditor.apiKey}` }]) {
           const r = await get(`${spelling}${query ? `?${query}` : ''}`, headers);
-          expect([spelling, r.status, (r.body as { code?: string }).code, r.auth]).toEqual([spelling, 401, 'unauthenticated', 'Bearer realm="ctp"']);
-          if (spelling === pathname) contract.validate('GET', template, r.status, r.type, r.body);
+          expect([spelling, r.status, (r.body as { code?: string }).code]).toEqual([spelling, 404, 'not_found']);
         }
       }
       const ok = await get(path, { authorization: `Bearer ${auditor.apiKey}` });

@@ -5,9 +5,9 @@ import { join } from 'node:path';
 import { MemoryBus } from '@ctp/bus';
 import { NoteSigner } from '@ctp/ledger-core';
 import { ensurePartitions, hotPartitions, LedgerStore, LedgerWriter, loadCheckpointSigners, monthStart, partitionName } from '@ctp/ledger';
+import { PG_URL } from '@ctp/testing';
 import { retentionCommand } from './ledger_commands';
 
-const PG_URL = process.env.CTP_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const ORIGIN = 'ctp.test/retention-cli';
 
 describe('ctp ledger retention', () => {

@@ -57,9 +57,14 @@ const MAX_WAIT_FOR_DATA_MS = 30_000;
 const RATE_LIMITED_PANEL = 'dashboard panel 33 "Rate-limited requests by partner" target A';
 const RATE_LIMITED_EXPR = 'sum by (endpoint, partner) (rate(ctp_rate_limited_total{namespace=~"$namespace"}[$__rate_interval]))';
 const NO_PARTNER_OVER_ITS_LIMIT = 'no partner exceeds its rate limit in this traffic (429s are covered by libs/http/src/rate_limit.spec.ts)';
+const STREAMS_REFUSED_PANEL = 'dashboard panel 33 "Rate-limited requests by partner" target C';
+const STREAMS_REFUSED_EXPR = 'sum by (partner) (rate(ctp_push_streams_refused_total{namespace=~"$namespace"}[$__rate_interval]))';
+const NO_PARTNER_AT_ITS_STREAM_CAP = 'no partner opens CTP_PUSH_MAX_STREAMS push streams in this traffic (the cap is covered by apps/revocation-broadcaster/src/push.spec.ts)';
 const EXPECTED_EMPTY: Record<string, string> = {
   [`${RATE_LIMITED_PANEL} ($namespace=${NAMESPACE}): ${RATE_LIMITED_EXPR}`]: NO_PARTNER_OVER_ITS_LIMIT,
   [`${RATE_LIMITED_PANEL} ($namespace=All (.*)): ${RATE_LIMITED_EXPR}`]: NO_PARTNER_OVER_ITS_LIMIT,
+  [`${STREAMS_REFUSED_PANEL} ($namespace=${NAMESPACE}): ${STREAMS_REFUSED_EXPR}`]: NO_PARTNER_AT_ITS_STREAM_CAP,
+  [`${STREAMS_REFUSED_PANEL} ($namespace=All (.*)): ${STREAMS_REFUSED_EXPR}`]: NO_PARTNER_AT_ITS_STREAM_CAP,
 };
 
 interface RuleFile {
@@ -133,6 +138,7 @@ function unreachableBus(): EventBus {
     read: down,
     consume: down,
     lastSeq: down,
+    lastBySubject: down,
     consumerLag: down,
     backlog: down,
     subscribe: async () => ({ healthy: false, stop: async () => undefined }),
@@ -259,7 +265,7 @@ describe('Prometheus scraping ctp up: every recording rule and every dashboard q
       CTP_LEDGER_COLD_DIR: join(dir, 'cold'),
     });
     ctp = await startCtp(config, createLogger('test'));
-    pullView = new RevocationSync({ bus: unreachableBus(), crl: ctp.crl, pullIntervalMs: 200, staleAfterMs: 5_000 });
+    pullView = new RevocationSync({ bus: unreachableBus(), store: ctp.revocationList, pullIntervalMs: 200, staleAfterMs: 5_000 });
     await pullView.start();
 
     const target = new URL(ctp.url).host;

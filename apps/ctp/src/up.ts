@@ -1,22 +1,22 @@
 import { join } from 'node:path';
 import { connectBus, type EventBus } from '@ctp/bus';
 import { rateLimitsOf } from '@ctp/config';
-import { auditorAuth, baseUrl, close, createLogger, createServiceApp, edgeControls, jsonBody, listen, loadTls, partnerAuth, type Logger, type Server } from '@ctp/http';
+import { auditorAuth, baseUrl, close, connectRedis, createLogger, createServiceApp, edgeControls, jsonBody, listen, loadTls, partnerAuth, type Logger, type Server } from '@ctp/http';
 import { DecisionLog, Introspector, introspectorRouter } from '@ctp/introspection';
 import { IssuanceService, issuerRouter, keyAdministration } from '@ctp/issuance';
 import { KeyRevocationWatch, loadOrCreateSecret, openTokenKeys, tokenKeySettings } from '@ctp/keys';
-import { LEDGER_STREAM_SPEC, REVOCATION_STREAM_SPEC } from '@ctp/events';
+import { LEDGER_STREAM_SPEC, REVOCATION_STREAM_SPEC, TOKEN_OWNER_STREAM_SPEC } from '@ctp/events';
 import { ledgerRouter, loadCheckpointSigners, openLedgerStores, startEmbeddedPostgres, startLedger } from '@ctp/ledger';
 import { loadAuditors, loadPartnerAuth } from '@ctp/partners';
 import {
   attachRevocationWebSocket,
-  openCrl,
-  redisOf,
   RevocationFeed,
   revocationRouter,
   RevocationService,
+  revocationStore,
   RevocationSync,
-  type CrlStore,
+  TokenOwnerRegistry,
+  type RevocationStore,
 } from '@ctp/revocation';
 import { metricsRouter } from '@ctp/telemetry';
 import type { UpConfig } from './config';
@@ -25,7 +25,8 @@ export interface RunningCtp {
   server: Server;
   url: string;
   bus: EventBus;
-  crl: CrlStore;
+  /** The revocation list (Redis with CTP_REDIS_URL, else in process). */
+  revocationList: RevocationStore;
   close(): Promise<void>;
 }
 
@@ -41,12 +42,14 @@ export async function startCtp(config: UpConfig, logger: Logger = createLogger('
   // versions are published and switched by configuration (docs/operations.md, "Rotate keys").
   const { keys, directory } = signing;
   const bus = await connectBus(config.CTP_NATS_URL, 'ctp-up');
-  await bus.ensureStreams([REVOCATION_STREAM_SPEC, LEDGER_STREAM_SPEC]);
-  const crl = await openCrl(config.CTP_REDIS_URL, config.CTP_REDIS_PREFIX);
-  const edge = edgeControls({ redis: redisOf(crl), prefix: config.CTP_REDIS_PREFIX, limits: rateLimitsOf(config), logger });
+  await bus.ensureStreams([REVOCATION_STREAM_SPEC, LEDGER_STREAM_SPEC, TOKEN_OWNER_STREAM_SPEC]);
+  const redis = await connectRedis(config.CTP_REDIS_URL);
+  const edge = edgeControls({ redis, prefix: config.CTP_REDIS_PREFIX, limits: rateLimitsOf(config), logger });
+  const revocationList = revocationStore(redis, config.CTP_REDIS_PREFIX);
+  const owners = new TokenOwnerRegistry(bus);
   const revocations = new RevocationSync({
     bus,
-    crl,
+    store: revocationList,
     pullIntervalMs: config.CTP_REVOCATION_PULL_INTERVAL_MS,
     staleAfterMs: config.CTP_REVOCATION_STALE_AFTER_MS,
     onError: (error) => logger.warn({ err: error }, 'revocation list read failed'),
@@ -55,7 +58,7 @@ export async function startCtp(config: UpConfig, logger: Logger = createLogger('
   const revokedKeys = new KeyRevocationWatch({ bus, onRevoked: (kid) => logger.warn({ kid }, 'signing key revoked: denying its tokens') });
   await revokedKeys.start();
   const keyAdmin = keyAdministration(directory, { operatorsFile: config.CTP_OPERATORS_FILE, events: bus, body: jsonBody(), logger });
-  const feed = new RevocationFeed(bus);
+  const feed = new RevocationFeed(bus, { maxStreamsPerPartner: config.CTP_PUSH_MAX_STREAMS });
   await feed.start();
   const auth = partnerAuth(partners, edge.rateLimits);
   const body = jsonBody({ acceptShellMangledJson: config.CTP_DEV_MODE });
@@ -77,7 +80,7 @@ export async function startCtp(config: UpConfig, logger: Logger = createLogger('
   decisions.start();
   const issuance = new IssuanceService({
     keys,
-    owners: crl,
+    owners,
     events: bus,
     issuer: config.CTP_ISSUER,
     ttlSeconds: config.CTP_TOKEN_TTL_SECONDS,
@@ -86,7 +89,7 @@ export async function startCtp(config: UpConfig, logger: Logger = createLogger('
   const introspector = new Introspector({ keys, issuer: config.CTP_ISSUER, revocations, revokedKeys });
   const app = createServiceApp({
     logger,
-    readiness: { keys: () => keys.ready, revocations: () => revocations.fresh, ...edge.readiness },
+    readiness: { keys: () => keys.ready, revocations: () => revocations.ready, ...edge.readiness },
     routers: [
       metricsRouter(),
       issuerRouter({ service: issuance, keys, auth, body }),
@@ -100,7 +103,7 @@ export async function startCtp(config: UpConfig, logger: Logger = createLogger('
         auditorAuth: auditorAuth({ auditors: loadAuditors(config.CTP_PARTNERS_FILE), devMode: config.CTP_DEV_MODE }),
       }),
       revocationRouter({
-        service: new RevocationService({ bus, crl }),
+        service: new RevocationService({ bus, store: revocationList, owners }),
         feed,
         auth,
         body,
@@ -115,7 +118,7 @@ export async function startCtp(config: UpConfig, logger: Logger = createLogger('
     server,
     url: baseUrl(server),
     bus,
-    crl,
+    revocationList,
     close: async () => {
       for (const client of wss.clients) client.terminate();
       server.closeAllConnections();
@@ -127,7 +130,7 @@ export async function startCtp(config: UpConfig, logger: Logger = createLogger('
       await decisions.stop();
       await ledger.stop();
       await bus.close();
-      await crl.close();
+      redis?.disconnect();
       await stores.close();
       await embeddedDb?.close();
       await signing.close();

@@ -1,11 +1,11 @@
 import { connectBus } from '@ctp/bus';
 import { rateLimitsOf } from '@ctp/config';
-import { createLogger, createServiceApp, edgeControls, jsonBody, listen, loadTls, partnerAuth, shutdownOnSignals } from '@ctp/http';
+import { connectRedis, createLogger, createServiceApp, edgeControls, jsonBody, listen, loadTls, partnerAuth, shutdownOnSignals } from '@ctp/http';
 import { DecisionLog, Introspector, introspectorRouter } from '@ctp/introspection';
 import { LEDGER_STREAM_SPEC, REVOCATION_STREAM_SPEC } from '@ctp/events';
 import { JwksClient, KeyRevocationWatch } from '@ctp/keys';
 import { loadPartnerAuth } from '@ctp/partners';
-import { openCrl, redisOf, RevocationSync } from '@ctp/revocation';
+import { revocationStore, RevocationSync } from '@ctp/revocation';
 import { metricsRouter, startTracing } from '@ctp/telemetry';
 import { loadIntrospectorConfig } from './config';
 
@@ -21,11 +21,11 @@ async function main() {
   await bus.ensureStreams([REVOCATION_STREAM_SPEC, LEDGER_STREAM_SPEC]);
   const decisions = new DecisionLog({ events: bus });
   decisions.start();
-  const crl = await openCrl(config.CTP_REDIS_URL, config.CTP_REDIS_PREFIX);
-  const edge = edgeControls({ redis: redisOf(crl), prefix: config.CTP_REDIS_PREFIX, limits: rateLimitsOf(config), logger });
+  const redis = await connectRedis(config.CTP_REDIS_URL);
+  const edge = edgeControls({ redis, prefix: config.CTP_REDIS_PREFIX, limits: rateLimitsOf(config), logger });
   const revocations = new RevocationSync({
     bus,
-    crl,
+    store: revocationStore(redis, config.CTP_REDIS_PREFIX),
     pullIntervalMs: config.CTP_REVOCATION_PULL_INTERVAL_MS,
     staleAfterMs: config.CTP_REVOCATION_STALE_AFTER_MS,
     onError: (error) => logger.warn({ err: error }, 'revocation list read failed'),
@@ -42,7 +42,7 @@ async function main() {
   const introspector = new Introspector({ keys: jwks, issuer: config.CTP_ISSUER, revocations, revokedKeys, cacheSize: config.CTP_VERIFIED_CACHE_SIZE });
   const app = createServiceApp({
     logger,
-    readiness: { jwks: () => jwks.ready, revocations: () => revocations.fresh, ...edge.readiness },
+    readiness: { jwks: () => jwks.ready, revocations: () => revocations.ready, ...edge.readiness },
     routers: [metricsRouter(), introspectorRouter({ introspector, decisions, auth: partnerAuth(partners, edge.rateLimits), body: jsonBody() })],
   });
   const server = await listen(app, config.CTP_PORT, config.CTP_HOST, { tls });
@@ -52,7 +52,7 @@ async function main() {
     await revokedKeys.stop();
     await decisions.stop();
     await bus.close();
-    await crl.close();
+    redis?.disconnect();
   });
   logger.info({ port: config.CTP_PORT, tls: tls !== undefined, jwks: config.CTP_JWKS_URL }, 'introspector listening');
 }

@@ -2,7 +2,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KeyDirectory } from '@ctp/keys';
-import { GUIDE_ENVELOPE, postJson, startService, tsEntry, waitFor, type ServiceProcess } from '@ctp/testing';
+import { allNotFound, GUIDE_ENVELOPE, postJson, spellingStatuses, startService, tsEntry, waitFor, type ServiceProcess } from '@ctp/testing';
 
 describe('issuer and introspector as separate processes', () => {
   const keyDir = join(mkdtempSync(join(tmpdir(), 'ctp-standalone-')), 'keys');
@@ -33,6 +33,12 @@ describe('issuer and introspector as separate processes', () => {
     await waitFor(async () => (await fetch(`${introspector.url}/readyz`)).status === 200, 10_000, 'introspector ready');
     expect(await (await fetch(`${introspector.url}/readyz`)).json()).toMatchObject({ checks: { clock: true } });
     expect(await introspect(await issue())).toMatchObject({ active: true, decision: 'allow' });
+  });
+
+  it('answers 404 to every other spelling of its paths, so none escapes the rate limit or auth', async () => {
+    const body = JSON.stringify({ token: 'x', context_envelope: GUIDE_ENVELOPE });
+    expect(await spellingStatuses(introspector.url, 'POST', '/introspect', {}, body)).toEqual(allNotFound('/introspect'));
+    for (const path of ['/healthz', '/readyz', '/metrics']) expect(await spellingStatuses(introspector.url, 'GET', path)).toEqual(allNotFound(path));
   });
 
   it('refetches the JWKS when a rotated key signs a token it has not seen', async () => {

@@ -6,8 +6,9 @@ import { Redis } from 'ioredis';
 import { NatsBus } from '@ctp/bus';
 import { decodeCompactJws } from '@ctp/ctp-core';
 import { kmsKid } from '@ctp/keys';
-import { LEDGER_STREAM_SPEC } from '@ctp/events';
+import { LEDGER_STREAM_SPEC, TOKEN_OWNER_STREAM, TOKEN_OWNER_STREAM_SPEC, type TokenOwnerRecord } from '@ctp/events';
 import { generateApiKey } from '@ctp/partners';
+import { TokenOwnerRegistry } from '@ctp/revocation';
 import { GUIDE_ENVELOPE, KmsStandIn, NATS_URL, OpenApiContract, postJson, REDIS_URL, startService, tsEntry, waitFor, type KmsFault, type ServiceProcess } from '@ctp/testing';
 
 /**
@@ -89,11 +90,17 @@ describe('issuer signing with Cloud KMS', () => {
 
   const issue = () => postJson(`${issuer.url}/issue`, GUIDE_ENVELOPE, auth);
 
+  /** Owner records of our partner stored after `fromSeq` on the token owner stream. */
+  async function ownersSince(fromSeq: number): Promise<string[]> {
+    const { events } = await bus.read<TokenOwnerRecord>({ stream: TOKEN_OWNER_STREAM, filter: TOKEN_OWNER_STREAM_SPEC.subjects[0]!, fromSeq, max: 10_000 });
+    return events.filter((e) => e.data.partner_id === partnerId).map((e) => e.subject);
+  }
+
   async function expectNothingIssued(what: () => Promise<void>): Promise<void> {
-    const owners = await ownedKeys();
     const fromSeq = (await bus.lastSeq(LEDGER_STREAM_SPEC.name)) + 1;
+    const ownersFrom = (await bus.lastSeq(TOKEN_OWNER_STREAM)) + 1;
     await what();
-    expect(await ownedKeys()).toEqual(owners);
+    expect(await ownersSince(ownersFrom)).toEqual([]);
     expect(await issuedEventsSince(fromSeq)).toEqual([]);
   }
 
@@ -130,7 +137,7 @@ describe('issuer signing with Cloud KMS', () => {
     expect(decision.body).toMatchObject({ active: true, decision: 'allow', jti: r.body.jti });
     const forged = `${token.slice(0, -2)}${token.endsWith('AA') ? 'BB' : 'AA'}`;
     expect((await postJson(`${introspector.url}/introspect`, { token: forged, context_envelope: GUIDE_ENVELOPE }, auth)).body).toMatchObject({ decision: 'deny' });
-    expect((await ownedKeys()).some((k) => k.includes(r.body.jti as string))).toBe(true);
+    expect(await new TokenOwnerRegistry(bus).owner(r.body.jti as string)).toMatchObject({ partnerId });
     expect(await issuedEventsSince(fromSeq)).toEqual([{ jti: r.body.jti, kid: kmsKid(version) }]);
     expect(issuer.output()).not.toContain(token);
   });

@@ -1,11 +1,11 @@
 import { connectBus } from '@ctp/bus';
 import { rateLimitsOf } from '@ctp/config';
-import { createLogger, createServiceApp, edgeControls, jsonBody, listen, loadTls, partnerAuth, shutdownOnSignals } from '@ctp/http';
+import { connectRedis, createLogger, createServiceApp, edgeControls, jsonBody, listen, loadTls, partnerAuth, shutdownOnSignals } from '@ctp/http';
 import { IssuanceService, issuerRouter, keyAdministration } from '@ctp/issuance';
 import { loadOrCreateSecret, openTokenKeys, tokenKeySettings } from '@ctp/keys';
 import { loadPartnerAuth } from '@ctp/partners';
-import { openCrl, redisOf } from '@ctp/revocation';
-import { LEDGER_STREAM_SPEC } from '@ctp/events';
+import { TokenOwnerRegistry } from '@ctp/revocation';
+import { LEDGER_STREAM_SPEC, TOKEN_OWNER_STREAM_SPEC } from '@ctp/events';
 import { metricsRouter, startTracing } from '@ctp/telemetry';
 import { loadIssuerConfig } from './config';
 
@@ -19,14 +19,14 @@ async function main() {
   // Key states, dual control and the age check govern the local key directory; with Cloud KMS,
   // versions are published and switched by configuration (docs/operations.md, "Rotate keys").
   const { keys, directory } = signing;
-  const owners = await openCrl(config.CTP_REDIS_URL, config.CTP_REDIS_PREFIX);
-  const edge = edgeControls({ redis: redisOf(owners), prefix: config.CTP_REDIS_PREFIX, limits: rateLimitsOf(config), logger });
+  const redis = await connectRedis(config.CTP_REDIS_URL);
+  const edge = edgeControls({ redis, prefix: config.CTP_REDIS_PREFIX, limits: rateLimitsOf(config), logger });
   const bus = await connectBus(config.CTP_NATS_URL, 'issuer');
-  await bus.ensureStreams([LEDGER_STREAM_SPEC]);
+  await bus.ensureStreams([LEDGER_STREAM_SPEC, TOKEN_OWNER_STREAM_SPEC]);
   const keyAdmin = keyAdministration(directory, { operatorsFile: config.CTP_OPERATORS_FILE, events: bus, body: jsonBody(), logger });
   const service = new IssuanceService({
     keys,
-    owners,
+    owners: new TokenOwnerRegistry(bus),
     events: bus,
     issuer: config.CTP_ISSUER,
     ttlSeconds: config.CTP_TOKEN_TTL_SECONDS,
@@ -45,7 +45,7 @@ async function main() {
   shutdownOnSignals([server], async () => {
     keyAdmin.stop();
     await bus.close();
-    await owners.close();
+    redis?.disconnect();
     await signing.close();
   });
   logger.info({ port: config.CTP_PORT, tls: tls !== undefined, devMode: config.CTP_DEV_MODE, signingKeys: signing.source }, 'issuer listening');

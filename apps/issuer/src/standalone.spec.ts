@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { GUIDE_ENVELOPE, postJson, REPO_ROOT, startService, tsEntry } from '@ctp/testing';
+import { allNotFound, GUIDE_ENVELOPE, postJson, REPO_ROOT, spellingStatuses, startService, tsEntry } from '@ctp/testing';
 import { loadIssuerConfig } from './config';
 
 function runIssuer(env: Record<string, string>) {
@@ -55,6 +55,9 @@ describe('issuer service', () => {
       const refused = await postJson(`${issuer.url}/issue`, GUIDE_ENVELOPE);
       expect(refused.status).toBe(429);
       expect(refused.body).toMatchObject({ code: 'rate_limited' });
+      // No other spelling of the path reaches the handler past the limit.
+      expect(await spellingStatuses(issuer.url, 'POST', '/issue', {}, JSON.stringify(GUIDE_ENVELOPE))).toEqual(allNotFound('/issue'));
+      for (const path of ['/.well-known/jwks.json', '/healthz', '/readyz', '/metrics']) expect(await spellingStatuses(issuer.url, 'GET', path)).toEqual(allNotFound(path));
       expect(issuer.output()).not.toContain(r.body.token as string);
     } finally {
       await issuer.stop();

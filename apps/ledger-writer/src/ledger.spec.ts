@@ -4,9 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NoteVerifier, openNote, parseCheckpoint, verifyConsistency, verifyInclusion } from '@ctp/ledger-core';
 import { generateApiKey } from '@ctp/partners';
-import { GUIDE_ENVELOPE, ledgerRoles, NATS_URL, postJson, REDIS_URL, startService, tsEntry, waitFor, type LedgerRoles, type ServiceProcess } from '@ctp/testing';
-
-const PG_URL = process.env.CTP_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+import { allNotFound, GUIDE_ENVELOPE, ledgerRoles, NATS_URL, PG_URL, postJson, spellingStatuses, REDIS_URL, startService, tsEntry, waitFor, type LedgerRoles, type ServiceProcess } from '@ctp/testing';
 
 /**
  * issue -> bus -> ledger-writer -> PostgreSQL, with proofs checked by the pure verifiers.
@@ -90,6 +88,13 @@ describe('ledger-writer with real NATS and PostgreSQL', () => {
     }
     expect((await get('/ledger/proofs/inclusion?seq=0')).status).toBe(400);
     expect((await get(`/ledger/entries/${checkpoint.size + 1000}`)).status).toBe(404);
+  });
+
+  it('answers 404 to every other spelling of its paths', async () => {
+    for (const path of ['/ledger/checkpoint', '/ledger/verifiers', '/ledger/entries', '/ledger/proofs/inclusion', '/ledger/anchors', '/ledger/export', '/metrics']) {
+      expect(await spellingStatuses(writer.url, 'GET', path)).toEqual(allNotFound(path));
+    }
+    expect(await spellingStatuses(writer.url, 'GET', '/ledger/entries/1', {}, undefined, '/ledger/entries/{seq}')).toEqual(allNotFound('/ledger/entries/1', '/ledger/entries/{seq}'));
   });
 
   it('exports the guide metric names', async () => {

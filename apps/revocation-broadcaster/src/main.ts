@@ -1,9 +1,9 @@
 import { connectBus } from '@ctp/bus';
 import { rateLimitsOf } from '@ctp/config';
-import { createLogger, createServiceApp, edgeControls, jsonBody, listen, loadTls, partnerAuth, shutdownOnSignals } from '@ctp/http';
+import { connectRedis, createLogger, createServiceApp, edgeControls, jsonBody, listen, loadTls, partnerAuth, shutdownOnSignals } from '@ctp/http';
 import { loadPartnerAuth } from '@ctp/partners';
-import { REVOCATION_STREAM_SPEC } from '@ctp/events';
-import { attachRevocationWebSocket, openCrl, redisOf, RevocationFeed, revocationRouter, RevocationService } from '@ctp/revocation';
+import { REVOCATION_STREAM_SPEC, TOKEN_OWNER_STREAM_SPEC } from '@ctp/events';
+import { attachRevocationWebSocket, RevocationFeed, revocationRouter, RevocationService, revocationStore, TokenOwnerRegistry } from '@ctp/revocation';
 import { metricsRouter, startTracing } from '@ctp/telemetry';
 import { loadBroadcasterConfig } from './config';
 
@@ -14,10 +14,10 @@ async function main() {
   const partners = loadPartnerAuth(config.CTP_PARTNERS_FILE, config.CTP_DEV_MODE);
   const tls = loadTls(config);
   const bus = await connectBus(config.CTP_NATS_URL, 'revocation-broadcaster');
-  await bus.ensureStreams([REVOCATION_STREAM_SPEC]);
-  const crl = await openCrl(config.CTP_REDIS_URL, config.CTP_REDIS_PREFIX);
-  const edge = edgeControls({ redis: redisOf(crl), prefix: config.CTP_REDIS_PREFIX, limits: rateLimitsOf(config), logger });
-  const feed = new RevocationFeed(bus);
+  await bus.ensureStreams([REVOCATION_STREAM_SPEC, TOKEN_OWNER_STREAM_SPEC]);
+  const redis = await connectRedis(config.CTP_REDIS_URL);
+  const edge = edgeControls({ redis, prefix: config.CTP_REDIS_PREFIX, limits: rateLimitsOf(config), logger });
+  const feed = new RevocationFeed(bus, { maxStreamsPerPartner: config.CTP_PUSH_MAX_STREAMS });
   await feed.start();
   const app = createServiceApp({
     logger,
@@ -25,7 +25,7 @@ async function main() {
     routers: [
       metricsRouter(),
       revocationRouter({
-        service: new RevocationService({ bus, crl }),
+        service: new RevocationService({ bus, store: revocationStore(redis, config.CTP_REDIS_PREFIX), owners: new TokenOwnerRegistry(bus) }),
         feed,
         auth: partnerAuth(partners, edge.rateLimits),
         body: jsonBody(),
@@ -40,7 +40,7 @@ async function main() {
     for (const client of wss.clients) client.terminate();
     await feed.stop();
     await bus.close();
-    await crl.close();
+    redis?.disconnect();
   });
   logger.info({ port: config.CTP_PORT, tls: tls !== undefined }, 'revocation-broadcaster listening');
 }

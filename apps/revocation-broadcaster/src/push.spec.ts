@@ -1,11 +1,14 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
 import { generateApiKey } from '@ctp/partners';
-import { RedisCrl } from '@ctp/revocation';
-import { NATS_URL, OpenApiContract, openSse, postJson, REDIS_URL, startService, tsEntry, waitFor, type ServiceProcess } from '@ctp/testing';
+import { NatsBus } from '@ctp/bus';
+import { TOKEN_OWNER_STREAM_SPEC } from '@ctp/events';
+import { TokenOwnerRegistry } from '@ctp/revocation';
+import { NATS_URL, OpenApiContract, openSse, pathSpellings, postJson, REDIS_URL, startService, tsEntry, waitFor, type ServiceProcess } from '@ctp/testing';
 
 /** The broadcaster as its own process on real NATS JetStream and Redis, with two partners. */
 describe('revocation-broadcaster: ownership, pull, SSE and WebSocket push', () => {
@@ -15,7 +18,8 @@ describe('revocation-broadcaster: ownership, pull, SSE and WebSocket push', () =
   const globex = { id: `globex-${run}`, ...generateApiKey(`globex-${run}`) };
   const prefix = `push:${run}:`;
   let broadcaster: ServiceProcess;
-  let owners: RedisCrl;
+  let bus: NatsBus;
+  let owners: TokenOwnerRegistry;
 
   beforeAll(async () => {
     const file = join(mkdtempSync(join(tmpdir(), 'ctp-push-')), 'partners.json');
@@ -31,13 +35,15 @@ describe('revocation-broadcaster: ownership, pull, SSE and WebSocket push', () =
       CTP_REDIS_URL: REDIS_URL,
       CTP_REDIS_PREFIX: prefix,
       CTP_PUSH_HEARTBEAT_MS: '200',
+      CTP_PUSH_MAX_STREAMS: '2',
     });
-    owners = new RedisCrl({ url: REDIS_URL, prefix });
-    await owners.ready();
+    bus = await NatsBus.connect({ servers: NATS_URL, name: 'push-spec' });
+    await bus.ensureStreams([TOKEN_OWNER_STREAM_SPEC]);
+    owners = new TokenOwnerRegistry(bus);
   });
   afterAll(async () => {
     await broadcaster?.stop();
-    await owners?.close();
+    await bus?.close();
   });
 
   const auth = (p: { apiKey: string }) => ({ authorization: `Bearer ${p.apiKey}` });
@@ -63,7 +69,7 @@ describe('revocation-broadcaster: ownership, pull, SSE and WebSocket push', () =
 
   it('lets only the owning partner revoke a known token', async () => {
     const jti = randomUUID();
-    await owners.setOwner(jti, { partnerId: acme.id, expiresAt: Date.now() / 1000 + 240 }, Date.now() / 1000);
+    await owners.setOwner(jti, { partnerId: acme.id, expiresAt: Date.now() / 1000 + 240 });
     expect(await revoke(globex, jti)).toMatchObject({ status: 403, body: { code: 'not_token_owner' } });
     expect(await revoke(acme, jti)).toMatchObject({ status: 200, body: { status: 'ok', revoked: jti } });
     expect(await revoke(acme, jti)).toMatchObject({ status: 200 });
@@ -135,5 +141,44 @@ describe('revocation-broadcaster: ownership, pull, SSE and WebSocket push', () =
       unauthenticated.once('unexpected-response', (_req, res) => resolve({ status: res.statusCode ?? 0, hsts: res.headers['strict-transport-security'] })),
     );
     expect(refused).toEqual({ status: 401, hsts: 'max-age=63072000; includeSubDomains' });
+
+    // A raw upgrade request: the ws client would resolve dot segments before sending.
+    const upgrade = (path: string) =>
+      new Promise<number>((resolve, reject) => {
+        const { hostname, port } = new URL(broadcaster.url);
+        const headers = { ...auth(globex), connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': randomBytes(16).toString('base64') };
+        request({ host: hostname, port, path, headers })
+          .on('upgrade', (_res, socket) => (socket.destroy(), resolve(101)))
+          .on('response', (res) => (res.resume(), resolve(res.statusCode ?? 0)))
+          .on('error', reject)
+          .end();
+      });
+    expect(await upgrade('/revocations/ws')).toBe(101);
+    for (const spelling of pathSpellings('/revocations/ws')) expect([spelling, await upgrade(spelling)]).toEqual([spelling, 404]);
+  });
+
+  it('caps the push streams one partner holds open (SSE and WebSocket together) with 429 too_many_streams', async () => {
+    const wsUrl = `${broadcaster.url.replace('http', 'ws')}/revocations/ws`;
+    const first = await openSse(`${broadcaster.url}/revocations/stream`, auth(acme));
+    const socket = new WebSocket(wsUrl, { headers: auth(acme) });
+    await new Promise((resolve, reject) => socket.once('open', resolve).once('error', reject));
+    const third = await fetch(`${broadcaster.url}/revocations/stream`, { headers: auth(acme) });
+    expect(third.status).toBe(429);
+    const problem = await third.json();
+    contract.validate('GET', '/revocations/stream', 429, third.headers.get('content-type')!, problem);
+    expect(problem).toMatchObject({ code: 'too_many_streams' });
+    const refused = new WebSocket(wsUrl, { headers: auth(acme) });
+    expect(await new Promise<number>((resolve) => refused.once('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0)))).toBe(429);
+    // Another partner is not affected, and a closed stream frees its slot.
+    const other = await openSse(`${broadcaster.url}/revocations/stream`, auth(globex));
+    expect(other.status).toBe(200);
+    other.close();
+    first.close();
+    await waitFor(async () => {
+      const again = await openSse(`${broadcaster.url}/revocations/stream`, auth(acme));
+      again.close();
+      return again.status === 200;
+    }, 3000, 'a freed slot');
+    socket.close();
   });
 });

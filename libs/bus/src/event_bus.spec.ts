@@ -1,24 +1,15 @@
 import { randomBytes } from 'node:crypto';
+import { NATS_URL, privateNats, waitFor, type PrivateServer } from '@ctp/testing';
 import { subjectMatches, type BusEvent, type EventBus } from './event_bus';
 import { MemoryBus } from './memory_bus';
 import { NatsBus } from './nats_bus';
 import { registry } from '@ctp/telemetry';
-
-export const NATS_URL = process.env.CTP_TEST_NATS_URL ?? '127.0.0.1:4222';
 
 async function connectNats(): Promise<NatsBus> {
   try {
     return await NatsBus.connect({ servers: NATS_URL, name: 'bus-spec' });
   } catch (error) {
     throw new Error(`NATS JetStream is not reachable at ${NATS_URL} (.ci/run starts it): ${String(error)}`);
-  }
-}
-
-async function waitUntil(check: () => boolean, timeoutMs = 10_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 10));
   }
 }
 
@@ -94,6 +85,15 @@ describe.each([
     expect(await bus.publish(`${prefix}.r`, { jti: 'b' }, { msgId: 'revoke-b' })).toBe(2);
   });
 
+  it('finds the last event stored on a subject, without a consumer', async () => {
+    expect(await bus.lastBySubject(stream, `${prefix}.owner.a`)).toBeNull();
+    await bus.publish(`${prefix}.owner.a`, { v: 1 });
+    await bus.publish(`${prefix}.owner.b`, { v: 2 });
+    await bus.publish(`${prefix}.owner.a`, { v: 3 }, { headers: { h: 'x' } });
+    expect(await bus.lastBySubject(stream, `${prefix}.owner.a`)).toMatchObject({ subject: `${prefix}.owner.a`, seq: 3, data: { v: 3 }, headers: { h: 'x' } });
+    expect(await bus.lastBySubject(stream, `${prefix}.owner.b`)).toMatchObject({ seq: 2, data: { v: 2 } });
+  });
+
   it('reads stored events from a sequence without a consumer, reporting how far it looked', async () => {
     expect(await bus.read({ stream, filter: `${prefix}.>`, fromSeq: 1, max: 10 })).toEqual({ events: [], lastSeq: 0, firstSeq: expect.any(Number) });
     for (let i = 1; i <= 6; i++) await bus.publish(`${prefix}.p${i % 3}`, { i }, { headers: { h: `v${i}` } });
@@ -129,7 +129,7 @@ describe.each([
       seen.push(...events.map((e) => e.data.i));
     });
     // The failed batch comes back after a delay, possibly after the batches behind it.
-    await waitUntil(() => [1, 2, 3, 4, 5, 6, 7, 8, 9, 10].every((i) => seen.includes(i)));
+    await waitFor(() => [1, 2, 3, 4, 5, 6, 7, 8, 9, 10].every((i) => seen.includes(i)));
     await sub.stop();
     expect([...new Set(seen)].sort((a, b) => a - b)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
     await bus.publish(`${prefix}.d`, { i: 11 });
@@ -137,7 +137,7 @@ describe.each([
     const again = await bus.consume<{ i: number }>({ stream, durable, filter: `${prefix}.>`, batchSize: 4, maxWaitMs: 100 }, async (events) => {
       resumed.push(...events.map((e) => e.data.i));
     });
-    await waitUntil(() => resumed.includes(11));
+    await waitFor(() => resumed.includes(11));
     await again.stop();
     expect(resumed).toEqual([11]);
   });
@@ -160,7 +160,7 @@ describe.each([
       if (events.some((e) => e.data.i > 3)) throw new Error('not yet');
       handled.push(...events.map((e) => e.data.i));
     });
-    await waitUntil(() => handled.length === 3);
+    await waitFor(() => handled.length === 3);
     await sub.stop();
     let lag = await bus.consumerLag(stream, durable);
     for (const deadline = Date.now() + 10_000; lag.pending !== 2 && Date.now() < deadline; ) {
@@ -205,6 +205,18 @@ describe('in-process bus limits (ctp up)', () => {
     await sub.stop();
   });
 
+  it('forgets the last event of a subject once the limit discards it', async () => {
+    const bus = new MemoryBus({ maxEvents: 2 });
+    await bus.ensureStreams([spec]);
+    await bus.publish('lim.x', { i: 1 });
+    await bus.publish('lim.y', { i: 2 });
+    expect(await bus.lastBySubject('LIMITED', 'lim.x')).toMatchObject({ seq: 1, data: { i: 1 } });
+    await bus.publish('lim.y', { i: 3 });
+    expect(await bus.lastBySubject('LIMITED', 'lim.x')).toBeNull();
+    await bus.publish('lim.z', { i: 4 });
+    expect(await bus.lastBySubject('LIMITED', 'lim.y')).toEqual({ subject: 'lim.y', seq: 3, data: { i: 3 }, headers: {} });
+  });
+
   it('keeps at most maxBytes per stream, and refuses one event larger than that', async () => {
     const bus = new MemoryBus({ maxBytes: 400 });
     await bus.ensureStreams([spec]);
@@ -237,7 +249,74 @@ describe('in-process bus limits (ctp up)', () => {
       seen.push(e.data.i);
     });
     for (let i = 1; i <= 3; i++) await bus.publish('lim.d', { i });
-    await waitUntil(() => seen.length === 2, 2_000);
+    await waitFor(() => seen.length === 2, 2_000);
     expect(seen).toEqual([2, 3]);
+  });
+});
+
+describe('NATS subscriptions across server restarts (private server)', () => {
+  let server: PrivateServer;
+  let bus: NatsBus;
+  beforeAll(async () => {
+    server = await privateNats();
+    bus = await NatsBus.connect({ servers: server.url, name: 'bus-restart-spec' });
+  });
+  afterAll(async () => {
+    await bus.close();
+    await server.destroy();
+  });
+  // Whatever a test did, the next one starts with the server running.
+  afterEach(() => server.start());
+
+  const restart = async () => {
+    await server.stop();
+    await waitFor(() => bus.status === 'disconnected');
+    await server.start();
+    await waitFor(() => bus.status === 'connected', 15_000);
+  };
+
+  it.each([
+    ['a start time', (t0: number) => ({ fromTimeMs: t0 })],
+    ['a start sequence', () => ({ fromSeq: 1 })],
+    ['new events only', () => ({})],
+  ])('resumes after the last event seen when started from %s, and says when it is not delivering', async (_name, start) => {
+    const id = randomBytes(4).toString('hex');
+    const stream = `RESTART_${id}`;
+    await bus.ensureStreams([{ name: stream, subjects: [`restart.${id}.>`], maxAgeMs: 60_000 }]);
+    const t0 = Date.now();
+    const c = collector<{ i: number }>();
+    const resumed: number[] = [];
+    const sub = await bus.subscribe({ stream, filter: `restart.${id}.>`, ...start(t0), onResume: () => resumed.push(Date.now()) }, c.handler);
+    await bus.publish(`restart.${id}.a`, { i: 1 });
+    await c.until(1);
+    for (let round = 0; round < 2; round++) {
+      await restart();
+      await bus.publish(`restart.${id}.a`, { i: 2 + round });
+      await c.until(2 + round, 15_000);
+      expect(c.events.map((e) => e.data.i)).toEqual(Array.from({ length: 2 + round }, (_, k) => k + 1));
+      await waitFor(() => sub.healthy, 5_000);
+    }
+    expect(resumed.length).toBeGreaterThanOrEqual(2);
+    await server.stop();
+    await waitFor(() => !sub.healthy, 8_000);
+    await server.start();
+    await waitFor(() => sub.healthy, 15_000);
+    await sub.stop();
+  });
+});
+
+describe('in-process bus retention', () => {
+  it('forgets message ids after the stream duplicate window, and subjects with their last event', async () => {
+    const bus = new MemoryBus();
+    await bus.ensureStreams([{ name: 'S', subjects: ['s.>'], maxAgeMs: 40, duplicateWindowMs: 20 }]);
+    expect(await bus.publish('s.a', { n: 1 }, { msgId: 'x' })).toBe(1);
+    expect(await bus.publish('s.a', { n: 1 }, { msgId: 'x' })).toBe(1);
+    await new Promise((r) => setTimeout(r, 30));
+    expect(await bus.publish('s.b', { n: 2 }, { msgId: 'x' })).toBe(2);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(await bus.lastBySubject('S', 's.a')).toBeNull();
+    await bus.publish('s.c', { n: 3 });
+    expect(await bus.lastBySubject('S', 's.b')).toBeNull();
+    expect(await bus.lastBySubject('S', 's.c')).toMatchObject({ seq: 3 });
   });
 });

@@ -12,6 +12,8 @@ export interface StreamSpec {
   subjects: string[];
   /** How long events are kept. */
   maxAgeMs: number;
+  /** How long a publish's `msgId` is remembered, so a repeat is not stored again (default 2 min; at most maxAgeMs). */
+  duplicateWindowMs?: number;
 }
 
 export interface SubscribeOptions {
@@ -89,6 +91,8 @@ export interface EventBus {
   publish(subject: string, data: object, options?: PublishOptions): Promise<number>;
   /** Stored events from a sequence on, without a consumer (pull reads, resuming push channels). */
   read<T>(options: ReadOptions): Promise<ReadResult<T>>;
+  /** The last stored event on exactly `subject` (no wildcards), or null: one lookup, no consumer. */
+  lastBySubject<T>(stream: string, subject: string): Promise<BusEvent<T> | null>;
   subscribe<T>(options: SubscribeOptions, handler: (event: BusEvent<T>) => void | Promise<void>): Promise<Subscription>;
   /**
    * At-least-once batches from a durable consumer: a batch is acknowledged only after

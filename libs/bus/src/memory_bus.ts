@@ -14,6 +14,7 @@ import {
 } from './event_bus';
 import { busStreamBytes, busStreamEvents, registerBusMetrics } from '@ctp/telemetry';
 
+/** JetStream's default duplicate window. */
 const DEDUP_WINDOW_MS = 120_000;
 
 /** Per-stream limits of the in-process bus: like a JetStream stream's max_msgs and max_bytes with the discard-old policy. */
@@ -35,6 +36,8 @@ interface Stream {
   firstSeq: number;
   listeners: Set<(event: BusEvent) => void>;
   dedup: Map<string, { seq: number; atMs: number }>;
+  /** The last event per subject, for lastBySubject; entries leave with the events they point to. */
+  bySubject: Map<string, Stored>;
 }
 
 const count = (s: Stream) => s.events.length - s.head;
@@ -62,7 +65,7 @@ export class MemoryBus implements EventBus {
     for (const spec of specs) {
       const existing = this.streams.get(spec.name);
       if (existing) existing.spec = spec;
-      else this.streams.set(spec.name, { spec, events: [], head: 0, bytes: 0, firstSeq: 1, listeners: new Set(), dedup: new Map() });
+      else this.streams.set(spec.name, { spec, events: [], head: 0, bytes: 0, firstSeq: 1, listeners: new Set(), dedup: new Map(), bySubject: new Map() });
       const stream = this.streams.get(spec.name)!;
       busStreamEvents.set({ stream: spec.name }, count(stream));
       busStreamBytes.set({ stream: spec.name }, stream.bytes);
@@ -75,7 +78,7 @@ export class MemoryBus implements EventBus {
     const now = Date.now();
     if (options.msgId !== undefined) {
       const seen = stream.dedup.get(options.msgId);
-      if (seen && seen.atMs > now - DEDUP_WINDOW_MS) return seen.seq;
+      if (seen && seen.atMs > now - (stream.spec.duplicateWindowMs ?? DEDUP_WINDOW_MS)) return seen.seq;
       if (stream.dedup.size > 100_000) stream.dedup.clear();
     }
     const headers = { ...options.headers };
@@ -85,6 +88,7 @@ export class MemoryBus implements EventBus {
     const event: Stored = { subject, seq: stream.firstSeq + count(stream), data: structuredClone(data), headers, storedAtMs: now, bytes };
     stream.events.push(event);
     stream.bytes += bytes;
+    stream.bySubject.set(subject, event);
     busStreamEvents.set({ stream: stream.spec.name }, count(stream));
     busStreamBytes.set({ stream: stream.spec.name }, stream.bytes);
     if (options.msgId !== undefined) stream.dedup.set(options.msgId, { seq: event.seq, atMs: now });
@@ -95,7 +99,9 @@ export class MemoryBus implements EventBus {
   /** Drops the oldest events while `tooMany` holds for the oldest one; compacts the array once half of it is dropped. */
   private discard(stream: Stream, tooMany: (oldest: Stored) => boolean): void {
     while (count(stream) > 0 && tooMany(stream.events[stream.head]!)) {
-      stream.bytes -= stream.events[stream.head]!.bytes;
+      const oldest = stream.events[stream.head]!;
+      stream.bytes -= oldest.bytes;
+      if (stream.bySubject.get(oldest.subject) === oldest) stream.bySubject.delete(oldest.subject);
       stream.events[stream.head] = undefined;
       stream.head++;
       stream.firstSeq++;
@@ -104,6 +110,15 @@ export class MemoryBus implements EventBus {
       stream.events = stream.events.slice(stream.head);
       stream.head = 0;
     }
+  }
+
+  async lastBySubject<T>(streamName: string, subject: string): Promise<BusEvent<T> | null> {
+    const stream = this.streams.get(streamName);
+    if (!stream) throw new Error(`no stream ${streamName}`);
+    const event = stream.bySubject.get(subject);
+    if (!event || event.storedAtMs < Date.now() - stream.spec.maxAgeMs) return null;
+    const { storedAtMs: _s, bytes: _b, ...found } = event;
+    return found as BusEvent<T>;
   }
 
   async subscribe<T>(options: SubscribeOptions, handler: (event: BusEvent<T>) => void | Promise<void>): Promise<Subscription> {

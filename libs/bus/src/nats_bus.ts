@@ -1,5 +1,16 @@
 import { connect, headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node';
-import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, StorageType, type JetStreamClient, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
+import {
+  AckPolicy,
+  DeliverPolicy,
+  jetstream,
+  jetstreamManager,
+  StorageType,
+  type Consumer,
+  type ConsumerMessages,
+  type JetStreamClient,
+  type JetStreamManager,
+  type JsMsg,
+} from '@nats-io/jetstream';
 import { type BusEvent, type BusStatus, type ConsumerLag, type DurableOptions, type EventBus, type PublishOptions, type ReadOptions, type ReadResult, type StreamSpec, type SubscribeOptions, type Subscription } from './event_bus';
 
 export interface NatsBusOptions {
@@ -18,9 +29,14 @@ function headersOf(h: Iterable<[string, string[]]> | undefined): Record<string, 
 }
 const decoder = new TextDecoder();
 
+/** A subscription that hears nothing (no event, no heartbeat) this long on a connected bus is not delivering. */
+const SILENT_AFTER_MS = 3_000;
+
 /** NATS JetStream: file-backed streams, ordered consumers that resume after reconnects. */
 export class NatsBus implements EventBus {
   private statusValue: BusStatus = 'connected';
+  /** When the connection last came (back) up: subscriptions get SILENT_AFTER_MS from then to hear from the server. */
+  private connectedAtMs = Date.now();
   private readonly listeners = new Set<(status: BusStatus) => void>();
 
   private constructor(
@@ -57,6 +73,7 @@ export class NatsBus implements EventBus {
       const next: BusStatus | undefined = s.type === 'disconnect' ? 'disconnected' : s.type === 'reconnect' ? 'connected' : undefined;
       if (next && next !== this.statusValue) {
         this.statusValue = next;
+        if (next === 'connected') this.connectedAtMs = Date.now();
         for (const listener of this.listeners) listener(next);
       }
     }
@@ -64,7 +81,14 @@ export class NatsBus implements EventBus {
 
   async ensureStreams(specs: StreamSpec[]): Promise<void> {
     for (const spec of specs) {
-      const config = { name: spec.name, subjects: spec.subjects, storage: StorageType.File, max_age: spec.maxAgeMs * 1_000_000, allow_direct: true };
+      const config = {
+        name: spec.name,
+        subjects: spec.subjects,
+        storage: StorageType.File,
+        max_age: spec.maxAgeMs * 1_000_000,
+        allow_direct: true,
+        ...(spec.duplicateWindowMs === undefined ? {} : { duplicate_window: spec.duplicateWindowMs * 1_000_000 }),
+      };
       try {
         await this.jsm.streams.info(spec.name);
         await this.jsm.streams.update(spec.name, config);
@@ -118,44 +142,103 @@ export class NatsBus implements EventBus {
     }
   }
 
+  /** A direct get (`$JS.API.DIRECT.GET.<stream>.<subject>`): any replica answers it from the stream's subject index. */
+  async lastBySubject<T>(stream: string, subject: string): Promise<BusEvent<T> | null> {
+    const m = await this.jsm.direct.getMessage(stream, { last_by_subj: subject });
+    return m && { subject: m.subject, seq: m.seq, data: m.json<T>(), headers: headersOf(m.header) };
+  }
+
+  /**
+   * Push delivery through ordered consumers that this subscription recreates itself. Every
+   * consumer it creates starts at a stream sequence: the first at the one the options resolve
+   * to, every later one right after the last event delivered, so a server restart neither
+   * loses nor repeats an event. (The client's own ordered-consumer reset copies a start time
+   * into a start-sequence config, which the server refuses: delivery then stopped for good.)
+   * The subscription is healthy while the server answers it (a heartbeat every second, or
+   * events); after SILENT_AFTER_MS of silence on a connected bus it starts a new consumer.
+   */
   async subscribe<T>(options: SubscribeOptions, handler: (event: BusEvent<T>) => void | Promise<void>): Promise<Subscription> {
-    const consumer = await this.js.consumers.get(
-      options.stream,
-      options.fromSeq !== undefined
-        ? { filter_subjects: options.filter, deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: options.fromSeq }
-        : options.fromTimeMs !== undefined
-          ? { filter_subjects: options.filter, deliver_policy: DeliverPolicy.StartTime, opt_start_time: new Date(options.fromTimeMs).toISOString() }
-          : { filter_subjects: options.filter, deliver_policy: DeliverPolicy.New },
-    );
-    // A 2 s pull expiry makes the server heartbeat every second, so a consumer lost in
-    // a server restart is noticed and recreated in about two seconds, not a minute.
-    const messages = await consumer.consume({ expires: 2_000 });
-    let healthy = true;
-    void (async () => {
-      for await (const status of messages.status()) {
-        if (['heartbeats_missed', 'consumer_not_found', 'consumer_deleted', 'no_responders', 'stream_not_found'].includes(status.type)) {
-          healthy = false;
-        } else if (status.type === 'ordered_consumer_recreated') {
-          healthy = true;
-          options.onResume?.();
+    let next = await this.startSequence(options);
+    let stopped = false;
+    let messages: ConsumerMessages | undefined;
+    let aliveAtMs = Date.now();
+    const alive = () => (aliveAtMs = Date.now());
+    const watchdog = setInterval(() => {
+      if (this.statusValue === 'connected' && Date.now() - Math.max(aliveAtMs, this.connectedAtMs) > SILENT_AFTER_MS) messages?.stop();
+    }, 500);
+    watchdog.unref();
+    const loop = (async () => {
+      for (let consumers = 0; !stopped; consumers++) {
+        let consumer: Consumer;
+        try {
+          // A stream deleted and created again numbers from 1: start over at its first event.
+          if (consumers > 0 && next > 1) {
+            const state = (await this.jsm.streams.info(options.stream)).state;
+            if (next > state.last_seq + 1) next = Math.max(1, state.first_seq);
+          }
+          consumer = await this.js.consumers.get(options.stream, { filter_subjects: options.filter, deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: next });
+          messages = await consumer.consume({ expires: 2_000 });
+        } catch {
+          await new Promise((r) => setTimeout(r, 500));
+          continue;
         }
-      }
-    })();
-    const done = (async () => {
-      for await (const m of messages) {
-        healthy = true;
-        await handler({ subject: m.subject, seq: m.seq, data: JSON.parse(decoder.decode(m.data)) as T, headers: headersOf(m.headers) });
+        alive();
+        if (stopped) messages.stop();
+        if (consumers > 0) options.onResume?.();
+        void (async () => {
+          for await (const status of messages.status()) {
+            if (status.type === 'heartbeat' || (status.type === 'debug' && status.code === 408)) alive();
+            else if (status.type === 'ordered_consumer_recreated') options.onResume?.();
+          }
+        })().catch(() => undefined);
+        try {
+          for await (const m of messages) {
+            alive();
+            if (m.seq < next) continue;
+            next = m.seq + 1;
+            try {
+              await handler({ subject: m.subject, seq: m.seq, data: JSON.parse(decoder.decode(m.data)) as T, headers: headersOf(m.headers) });
+            } catch {
+              // A handler's failure is its own business: the next event is still delivered.
+            }
+          }
+        } catch {
+          // The consumer failed (deleted, stream gone, too many failed recreations): start another.
+        }
+        void consumer.delete().catch(() => undefined);
       }
     })();
     return {
       get healthy() {
-        return healthy;
+        return !stopped && Date.now() - aliveAtMs <= SILENT_AFTER_MS;
       },
       stop: async () => {
-        messages.stop();
-        await done.catch(() => undefined);
+        stopped = true;
+        clearInterval(watchdog);
+        messages?.stop();
+        await loop;
       },
     };
+  }
+
+  /** The stream sequence a subscription starts at: an explicit one, the first event stored at or after a time, or the next new one. */
+  private async startSequence(options: SubscribeOptions): Promise<number> {
+    if (options.fromSeq !== undefined) return options.fromSeq;
+    // Read before the probe: an event stored after this read is at a later sequence either way.
+    const last = await this.lastSeq(options.stream);
+    if (options.fromTimeMs === undefined) return last + 1;
+    const probe = await this.js.consumers.get(options.stream, {
+      filter_subjects: options.filter,
+      deliver_policy: DeliverPolicy.StartTime,
+      opt_start_time: new Date(options.fromTimeMs).toISOString(),
+    });
+    try {
+      if ((await probe.info(true)).num_pending === 0) return last + 1;
+      const first = await probe.next({ expires: 2_000 });
+      return first ? first.seq : last + 1;
+    } finally {
+      await probe.delete().catch(() => undefined);
+    }
   }
 
   async consume<T>(options: DurableOptions, handler: (events: BusEvent<T>[]) => Promise<void>): Promise<Subscription> {

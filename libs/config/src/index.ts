@@ -75,6 +75,8 @@ export const feedEnv = {
   CTP_POLL_INTERVAL_MS: z.coerce.number().int().min(100).default(1000),
   /** Heartbeat period on SSE and WebSocket push channels. */
   CTP_PUSH_HEARTBEAT_MS: z.coerce.number().int().min(100).default(15000),
+  /** Most SSE and WebSocket push streams one partner may hold open on one broadcaster. */
+  CTP_PUSH_MAX_STREAMS: z.coerce.number().int().min(1).max(10_000).default(50),
 };
 
 /** Ledger writer settings (ctp up and apps/ledger-writer). */

@@ -9,6 +9,20 @@ export const DEFAULT_TOKEN_TTL_SECONDS = 240;
 export const MAX_TOKEN_TTL_SECONDS = 300;
 /** Clock skew tolerated on exp, iat and nbf (pilot brief §6). Enforced here only. */
 export const CLOCK_SKEW_SECONDS = 60;
+/** How long after its issue a token can still be accepted: the longest lifetime plus the skew on exp. */
+export const TOKEN_VERIFY_HORIZON_SECONDS = MAX_TOKEN_TTL_SECONDS + CLOCK_SKEW_SECONDS;
+/**
+ * How far back a verifier replays revocations (and emergency key revocations) when it starts,
+ * and how long a revocation or a token's owner must be findable: one verify horizon plus the
+ * skew between the clocks of the process that revoked and the one that verifies.
+ */
+export const REVOCATION_REPLAY_WINDOW_SECONDS = TOKEN_VERIFY_HORIZON_SECONDS + CLOCK_SKEW_SECONDS;
+
+/**
+ * The one spelling of a jti: a lowercase RFC 9562 UUID, as the issuer makes them. Revocations
+ * are normalised to it; a token whose jti is spelled any other way is not one of ours.
+ */
+export const CANONICAL_JTI = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /** Token claims exactly as integration guide §5. */
 export const consentClaimsSchema = z.object({
@@ -18,7 +32,7 @@ export const consentClaimsSchema = z.object({
   iat: z.number().int(),
   exp: z.number().int(),
   nbf: z.number().int().optional(),
-  jti: z.string().min(1),
+  jti: z.string().regex(CANONICAL_JTI),
   scope: z.array(z.string()),
   purpose: z.string(),
   context_hash: z.string().regex(/^[0-9a-f]{64}$/),
@@ -47,6 +61,7 @@ export function buildClaims(input: ClaimsInput): ConsentClaims {
   if (!Number.isInteger(input.ttlSeconds) || input.ttlSeconds < 1 || input.ttlSeconds > MAX_TOKEN_TTL_SECONDS) {
     throw new RangeError(`token lifetime must be 1..${MAX_TOKEN_TTL_SECONDS} s, got ${input.ttlSeconds}`);
   }
+  if (!CANONICAL_JTI.test(input.jti)) throw new RangeError('jti must be a lowercase UUID');
   const { envelope } = input;
   return {
     iss: input.issuer,

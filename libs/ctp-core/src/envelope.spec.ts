@@ -68,6 +68,7 @@ describe('ContextEnvelope schema', () => {
 
   it('requires a UUID jti on /revoke', () => {
     expect(parseOrThrow(revokeRequestSchema, { jti: 'c0b3e1f8-4567-4890-abcd-1234567890ab', reason: 'user_revoked' })).toBeTruthy();
+    expect(parseOrThrow(revokeRequestSchema, { jti: 'C0B3E1F8-4567-4890-ABCD-1234567890AB' }).jti).toBe('c0b3e1f8-4567-4890-abcd-1234567890ab');
     expect(() => parseOrThrow(revokeRequestSchema, { jti: '../../etc/passwd' })).toThrow(/jti/);
   });
 });

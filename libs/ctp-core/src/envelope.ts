@@ -49,9 +49,9 @@ export const introspectRequestSchema = z.strictObject({
 });
 export type IntrospectRequest = z.infer<typeof introspectRequestSchema>;
 
-/** POST /revoke body. */
+/** POST /revoke body. The jti is taken in any letter case and normalised to the canonical lowercase one. */
 export const revokeRequestSchema = z.strictObject({
-  jti: z.uuid({ message: 'a UUID such as c0b3e1f8-4567-4890-abcd-1234567890ab' }),
+  jti: z.uuid({ message: 'a UUID such as c0b3e1f8-4567-4890-abcd-1234567890ab' }).transform((jti) => jti.toLowerCase()),
   reason: slug(64).optional(),
 });
 export type RevokeRequest = z.infer<typeof revokeRequestSchema>;

@@ -18,6 +18,7 @@ export const DENY_REASONS = {
   audience_mismatch: 'The aud claim differs from context_envelope.processor.',
   expired: 'The token expired (exp plus the 60 s clock skew has passed).',
   not_yet_valid: 'The token was issued in the future (iat or nbf beyond the 60 s clock skew).',
+  lifetime_exceeded: 'The token claims a lifetime (exp - iat) longer than the 300 s maximum, which no token of this issuer has.',
   revoked: 'Consent for this jti was revoked.',
   revocation_unavailable: 'This verifier cannot currently prove its revocation list is fresh, so it denies (fail closed).',
   purpose_mismatch: 'The purpose claim differs from context_envelope.purpose.',
@@ -47,6 +48,7 @@ export const PROBLEMS = {
   body_too_large: { status: 413, title: 'Request body is too large' },
   unsupported_media_type: { status: 415, title: 'Request body must be application/json' },
   rate_limited: { status: 429, title: 'Too many requests from this partner; retry after the Retry-After interval' },
+  too_many_streams: { status: 429, title: 'This partner already holds as many open push streams as it may' },
   unavailable: { status: 503, title: 'A dependency is unavailable; nothing was changed' },
   internal: { status: 500, title: 'Internal error' },
 } as const;

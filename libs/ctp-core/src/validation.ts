@@ -1,4 +1,4 @@
-import { CLOCK_SKEW_SECONDS, type ConsentClaims } from './claims';
+import { CLOCK_SKEW_SECONDS, MAX_TOKEN_TTL_SECONDS, type ConsentClaims } from './claims';
 import { contextHash } from './context_hash';
 import type { ContextEnvelope } from './envelope';
 import type { DenyReason } from './errors';
@@ -54,6 +54,9 @@ function denyReason(claims: ConsentClaims, envelope: ContextEnvelope, ctx: Valid
   if (ctx.nowSeconds > claims.exp + CLOCK_SKEW_SECONDS) return 'expired';
   if (claims.iat > ctx.nowSeconds + CLOCK_SKEW_SECONDS) return 'not_yet_valid';
   if (claims.nbf !== undefined && claims.nbf > ctx.nowSeconds + CLOCK_SKEW_SECONDS) return 'not_yet_valid';
+  // With iat at most now + skew, this also bounds exp by now + 300 s + skew: a validly signed
+  // token claiming a longer life (a misused or stolen key) is refused, not trusted for years.
+  if (claims.exp - claims.iat > MAX_TOKEN_TTL_SECONDS) return 'lifetime_exceeded';
   if (ctx.isRevoked(claims.jti)) return 'revoked';
   if (!ctx.revocationsFresh) return 'revocation_unavailable';
   if (claims.purpose !== envelope.purpose) return 'purpose_mismatch';

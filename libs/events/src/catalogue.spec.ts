@@ -13,6 +13,9 @@ import {
   ledgerTypeOf,
   publishEvent,
   REVOCATION_STREAM_SPEC,
+  TOKEN_OWNER_STREAM_SPEC,
+  tokenOwnerRecord,
+  tokenOwnerSubject,
   type CatalogueEvent,
 } from './index';
 
@@ -64,5 +67,18 @@ describe('event catalogue', () => {
     expect(await publishEvent(bus, issued)).toBe(1);
     const { events: stored } = await bus.read({ stream: LEDGER_STREAM_SPEC.name, filter: ALL_LEDGER_EVENTS, fromSeq: 1, max: 10 });
     expect(stored).toEqual([{ subject: issued.subject, seq: 1, data: issued.data, headers: { traceparent: 't' } }]);
+  });
+});
+
+describe('token owner subjects', () => {
+  it('are made only of canonical jtis, so no jti adds a token or a wildcard', () => {
+    expect(tokenOwnerSubject('c0b3e1f8-4567-4890-abcd-1234567890ab')).toBe('ctp.owners.c0b3e1f8-4567-4890-abcd-1234567890ab');
+    const record = tokenOwnerRecord('c0b3e1f8-4567-4890-abcd-1234567890ab', { partner_id: 'acme', expires_at: 2 });
+    expect(record).toEqual({ subject: 'ctp.owners.c0b3e1f8-4567-4890-abcd-1234567890ab', data: { partner_id: 'acme', expires_at: 2 } });
+    const stored = [LEDGER_STREAM_SPEC, REVOCATION_STREAM_SPEC, TOKEN_OWNER_STREAM_SPEC].filter((spec) => spec.subjects.some((f) => subjectMatches(f, record.subject)));
+    expect(stored).toEqual([TOKEN_OWNER_STREAM_SPEC]);
+    for (const jti of ['C0B3E1F8-4567-4890-ABCD-1234567890AB', 'a.b', '*', '>', 'c0b3e1f8-4567-4890-abcd-1234567890ab.x', '']) {
+      expect(() => tokenOwnerSubject(jti)).toThrow(RangeError);
+    }
   });
 });

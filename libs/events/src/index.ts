@@ -15,6 +15,9 @@ export {
   REVOCATION_STREAM,
   REVOCATION_STREAM_SPEC,
   revocationSubject,
+  TOKEN_OWNER_STREAM,
+  TOKEN_OWNER_STREAM_SPEC,
+  tokenOwnerSubject,
 } from './streams';
 export { publishEvent, type CatalogueEvent, type EventPayload, type EventPublisher } from './publisher';
 export { CONSENT_ISSUED_SUBJECT, consentIssuedEvent, consentRevokedEvent, consentRevokedEventId, type ConsentIssuedEvent, type ConsentRevokedEvent } from './consent';
@@ -33,4 +36,5 @@ export {
   type KeyChangeRequestedEvent,
   type KeyRevokedEvent,
 } from './keys';
+export { tokenOwnerRecord, type TokenOwnerRecord } from './owners';
 export { eventIdentity } from './identity';

@@ -1,7 +1,7 @@
-import express, { type ErrorRequestHandler, type Express, type RequestHandler, type Router } from 'express';
+import express, { Router, type ErrorRequestHandler, type Express, type RequestHandler } from 'express';
 import helmet from 'helmet';
 import { CtpError } from '@ctp/ctp-core';
-import { httpMetrics } from '@ctp/telemetry';
+import { clientAborts, httpMetrics } from '@ctp/telemetry';
 import { requestLog, type Logger } from './logger';
 import { sendProblem } from './problem';
 
@@ -35,9 +35,23 @@ const securityHeaders: RequestHandler[] = [
   },
 ];
 
+/**
+ * A router that matches paths exactly: case-sensitive, and `/issue/` is not `/issue`. Every
+ * service router is one (createServiceApp refuses others), so each resource has one spelling:
+ * rate limits, auth and metrics cannot be sidestepped by writing `/ISSUE` or `/issue/`.
+ */
+export function apiRouter(): Router {
+  return Router({ caseSensitive: true, strict: true });
+}
+
+const isStrict = (router: Router) => (router as unknown as { caseSensitive?: boolean }).caseSensitive === true && (router as unknown as { strict?: boolean }).strict === true;
+
 /** The express app every service and `ctp up` share: headers, health, routers, problems. */
 export function createServiceApp(options: ServiceAppOptions): Express {
+  if (!options.routers.every(isStrict)) throw new Error('every service router must be strict and case-sensitive: create it with apiRouter()');
   const app = express();
+  app.set('case sensitive routing', true);
+  app.set('strict routing', true);
   app.disable('x-powered-by');
   app.set('etag', false);
   // No response carries a validator (no ETag, no Last-Modified), so no request is
@@ -62,11 +76,18 @@ export function createServiceApp(options: ServiceAppOptions): Express {
   });
   for (const router of options.routers) app.use(router);
   app.use((req, _res, next) => next(new CtpError('not_found', `no resource at ${req.method} ${req.path.slice(0, 200)}`)));
-  const onError: ErrorRequestHandler = (error: unknown, _req, res, _next) => {
+  const onError: ErrorRequestHandler = (error: unknown, req, res, _next) => {
     if (error instanceof CtpError) {
       // A dependency failure (503) is the operator's business: log why, which the problem body does not say.
       if (error.status === 503 && error.cause !== undefined) options.logger.warn({ err: error.cause, code: error.code }, error.message);
       return sendProblem(res, error);
+    }
+    if (req.readableAborted) {
+      // The client closed the connection before its request was read: nobody is left to answer,
+      // and nothing failed on this side. Counted, not reported as a server error.
+      clientAborts.inc();
+      options.logger.debug({ method: req.method, route: (req.route as { path?: string } | undefined)?.path ?? 'unmatched' }, 'client went away before the request was read');
+      return;
     }
     if (error instanceof URIError && (error as { status?: unknown }).status === 400) {
       // The router could not percent-decode a path parameter (e.g. /ledger/entries/%ZZ).

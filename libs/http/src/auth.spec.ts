@@ -1,7 +1,6 @@
 import type { Server } from 'node:http';
-import { Router } from 'express';
 import { DEMO_PARTNER, generateApiKey, PartnerRegistry } from '@ctp/partners';
-import { createServiceApp } from './app';
+import { apiRouter, createServiceApp } from './app';
 import { partnerAuth, partnerOf } from './auth';
 import { baseUrl, close, listen } from './listen';
 import { createLogger } from './logger';
@@ -12,7 +11,7 @@ const registry = PartnerRegistry.parse({
 });
 
 async function start(devPartner?: typeof DEMO_PARTNER) {
-  const router = Router();
+  const router = apiRouter();
   router.get('/who', partnerAuth({ registry, devPartner }), (_req, res) => {
     res.json({ partner: partnerOf(res).id });
   });

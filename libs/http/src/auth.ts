@@ -27,7 +27,8 @@ export function partnerAuth(options: AuthOptions, rateLimits?: PartnerRateLimits
     const result = authenticate(req.headers.authorization, options);
     if (result instanceof CtpError) return next(result);
     res.locals.partner = result;
-    const endpoint = rateLimits && limitedEndpoint(req.method, req.path);
+    // Counted by the route that matched, so no spelling of the path can skip the count.
+    const endpoint = rateLimits && limitedEndpoint(req.method, (req.route as { path?: string } | undefined)?.path ?? req.path);
     if (!rateLimits || !endpoint) return next();
     enforceRateLimit(rateLimits, result, endpoint).then((refused) => {
       if (!refused) return next();

@@ -1,14 +1,13 @@
 import type { Server } from 'node:http';
 import { request } from 'node:http';
-import { Router } from 'express';
 import { registry } from '@ctp/telemetry';
 import { createLogger } from './logger';
-import { createServiceApp } from './app';
+import { apiRouter, createServiceApp } from './app';
 import { jsonBody, DEV_NOTICE_HEADER, MAX_BODY_BYTES } from './body';
 import { baseUrl, close, listen } from './listen';
 
 function echoServer(options: Parameters<typeof jsonBody>[0]) {
-  const router = Router();
+  const router = apiRouter();
   router.post('/echo', jsonBody(options), (req, res) => {
     res.json({ body: req.body, proto: Object.getPrototypeOf(req.body) === Object.prototype });
   });

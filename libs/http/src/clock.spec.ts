@@ -1,8 +1,7 @@
 import { Redis } from 'ioredis';
 import { clockOffset } from '@ctp/telemetry';
+import { REDIS_URL } from '@ctp/testing';
 import { clockCheck, measureClockOffset } from './clock';
-
-const REDIS_URL = process.env.CTP_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
 describe('clock readiness against Redis TIME', () => {
   const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 2_000, commandTimeout: 2_000, lazyConnect: true });

@@ -6,7 +6,7 @@ import type { Logger } from './logger';
 import { MemoryRateLimiter, RedisRateLimiter, type PartnerRateLimits } from './rate_limit';
 
 export interface EdgeControlOptions {
-  /** The deployment's Redis (shared with the CRL); absent in `ctp up`'s embedded mode. */
+  /** The deployment's Redis connection (`connectRedis`, shared with the revocation list); absent in `ctp up`'s embedded mode. */
   redis: Redis | undefined;
   prefix: string;
   limits: Record<RateLimitedEndpoint, RateLimit>;

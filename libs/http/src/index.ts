@@ -9,3 +9,4 @@ export * from './clock';
 export * from './edge';
 export * from './rate_limit';
 export * from './auditor_auth';
+export * from './redis';

@@ -1,9 +1,8 @@
 import { request } from 'node:https';
 import { connect as netConnect, type AddressInfo } from 'node:net';
 import { connect as tlsConnect, createServer as createTlsServer, type SecureVersion } from 'node:tls';
-import { Router } from 'express';
 import { makeTestCertificate, type TestCertificate } from '@ctp/testing';
-import { createServiceApp } from './app';
+import { apiRouter, createServiceApp } from './app';
 import { jsonBody } from './body';
 import { baseUrl, close, listen, loadTls, type Server } from './listen';
 import { createLogger } from './logger';
@@ -12,7 +11,7 @@ const logger = createLogger('listen-spec');
 logger.level = 'silent';
 
 function app() {
-  const router = Router();
+  const router = apiRouter();
   router.get('/hello', (_req, res) => {
     res.json({ hello: 'world' });
   });

@@ -1,10 +1,12 @@
 import type { Server } from 'node:http';
+import { connect } from 'node:net';
 import { Writable } from 'node:stream';
 import { trace } from '@opentelemetry/api';
 import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace';
-import { Router } from 'express';
-import { startTracing, type Tracing } from '@ctp/telemetry';
-import { createServiceApp } from './app';
+import { clientAborts, startTracing, type Tracing } from '@ctp/telemetry';
+import { waitFor } from '@ctp/testing';
+import { apiRouter, createServiceApp } from './app';
+import { jsonBody } from './body';
 import { baseUrl, close, listen } from './listen';
 import { createLogger } from './logger';
 
@@ -38,8 +40,8 @@ describe('with tracing on', () => {
     tracing = startTracing('logger-spec', { spanProcessors: [processor] })!;
     const logger = createLogger('svc', stream);
     logger.level = 'debug';
-    const router = Router();
-    router.post('/things/:id', (_req, res) => {
+    const router = apiRouter();
+    router.post('/things/:id', jsonBody(), (_req, res) => {
       logger.info('handling');
       res.json({ ok: true });
     });
@@ -79,6 +81,19 @@ describe('with tracing on', () => {
     expect(notFound).toMatchObject({ msg: 'request', method: 'GET', route: 'unmatched', status: 404 });
     expect(lines).toHaveLength(3); // /healthz is not logged while it answers
     expect(JSON.stringify(lines)).not.toContain('c2VjcmV0');
+  });
+
+  it('takes a client that goes away mid-body for what it is: a debug line and a count, not an error', async () => {
+    const before = (await clientAborts.get()).values[0]?.value ?? 0;
+    const { port } = new URL(url);
+    const socket = connect(Number(port), '127.0.0.1');
+    await new Promise<void>((resolve) => socket.once('connect', resolve));
+    socket.write('POST /things/1 HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"token":');
+    await new Promise((r) => setTimeout(r, 100));
+    socket.destroy();
+    await waitFor(async () => ((await clientAborts.get()).values[0]?.value ?? 0) === before + 1, 2_000, 'the abort to be counted');
+    expect(lines.filter((l) => (l.level as number) >= 40)).toEqual([]);
+    expect(lines).toContainEqual(expect.objectContaining({ level: 20, msg: 'client went away before the request was read' }));
   });
 
   it('warns on a 5xx, and the error line carries the trace too', async () => {

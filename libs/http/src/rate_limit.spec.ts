@@ -1,16 +1,15 @@
 import { randomUUID } from 'node:crypto';
-import { Router } from 'express';
 import { Redis } from 'ioredis';
 import type { RateLimit, RateLimitedEndpoint } from '@ctp/config';
 import { generateApiKey, PartnerRegistry } from '@ctp/partners';
 import { rateLimitFallbacks, rateLimited, registry } from '@ctp/telemetry';
-import { createServiceApp } from './app';
+import { REDIS_URL } from '@ctp/testing';
+import { apiRouter, createServiceApp } from './app';
 import { partnerAuth } from './auth';
 import { baseUrl, close, listen, type Server } from './listen';
 import { createLogger } from './logger';
 import { MemoryRateLimiter, RedisRateLimiter, type PartnerRateLimits, type RateLimiter } from './rate_limit';
 
-const REDIS_URL = process.env.CTP_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const logger = createLogger('rate-limit-spec');
 logger.level = 'silent';
 
@@ -39,7 +38,7 @@ function newRedis(url = REDIS_URL): Redis {
 
 async function startReplica(limiter: RateLimiter): Promise<{ server: Server; url: string }> {
   const limits: PartnerRateLimits = { limiter, defaults };
-  const router = Router();
+  const router = apiRouter();
   for (const path of ['/issue', '/introspect', '/revoke']) {
     router.post(path, partnerAuth({ registry: partners }, limits), (_req, res) => {
       res.json({ ok: true });

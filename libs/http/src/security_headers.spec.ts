@@ -1,6 +1,5 @@
-import { Router } from 'express';
 import { CtpError } from '@ctp/ctp-core';
-import { createServiceApp } from './app';
+import { apiRouter, createServiceApp } from './app';
 import { baseUrl, close, listen, type Server } from './listen';
 import { createLogger } from './logger';
 
@@ -10,7 +9,7 @@ describe('security headers (helmet) on every response', () => {
   beforeAll(async () => {
     const logger = createLogger('headers-spec');
     logger.level = 'silent';
-    const router = Router();
+    const router = apiRouter();
     router.get('/ok', (_req, res) => {
       res.json({ ok: true });
     });

@@ -7,8 +7,8 @@ import { join } from 'node:path';
 import { MemoryBus } from '@ctp/bus';
 import { buildClaims, publicJwkOf, signEs256, type ContextEnvelope } from '@ctp/ctp-core';
 import { JwksClient, KeyDirectory } from '@ctp/keys';
-import { REVOCATION_STREAM_SPEC } from '@ctp/events';
-import { MemoryCrl, RevocationService, RevocationSync } from '@ctp/revocation';
+import { REVOCATION_STREAM_SPEC, TOKEN_OWNER_STREAM_SPEC } from '@ctp/events';
+import { MemoryRevocationStore, RevocationService, RevocationSync, TokenOwnerRegistry } from '@ctp/revocation';
 import { DEMO_PARTNER } from '@ctp/partners';
 import { GUIDE_ENVELOPE } from '@ctp/testing';
 import { Introspector } from './introspector';
@@ -33,11 +33,11 @@ function token(jti = 'c0b3e1f8-4567-4890-abcd-1234567890ab') {
 
 async function world() {
   const bus = new MemoryBus();
-  await bus.ensureStreams([REVOCATION_STREAM_SPEC]);
-  const crl = new MemoryCrl();
-  const revocations = new RevocationSync({ bus, crl });
+  await bus.ensureStreams([REVOCATION_STREAM_SPEC, TOKEN_OWNER_STREAM_SPEC]);
+  const store = new MemoryRevocationStore();
+  const revocations = new RevocationSync({ bus, store });
   await revocations.start();
-  return { revocations, service: new RevocationService({ bus, crl }), stop: () => revocations.stop() };
+  return { revocations, service: new RevocationService({ bus, store, owners: new TokenOwnerRegistry(bus) }), stop: () => revocations.stop() };
 }
 
 describe('introspection of malformed ES256 signatures', () => {

@@ -5,16 +5,18 @@ import { join } from 'node:path';
 import { buildClaims, signEs256, type ContextEnvelope } from '@ctp/ctp-core';
 import { KeyDirectory, type VerificationKeys } from '@ctp/keys';
 import { MemoryBus } from '@ctp/bus';
-import { REVOCATION_STREAM_SPEC } from '@ctp/events';
-import { MemoryCrl, RevocationService, RevocationSync } from '@ctp/revocation';
+import { REVOCATION_STREAM_SPEC, TOKEN_OWNER_STREAM_SPEC } from '@ctp/events';
+import { MemoryRevocationStore, RevocationService, RevocationSync, TokenOwnerRegistry } from '@ctp/revocation';
 import { DEMO_PARTNER } from '@ctp/partners';
 import { Introspector } from './introspector';
 
 const keys = KeyDirectory.open(join(mkdtempSync(join(tmpdir(), 'ctp-introspect-')), 'keys'));
 const envelope: ContextEnvelope = { ...GUIDE_ENVELOPE, features: [...GUIDE_ENVELOPE.features] };
+const JTI = '00000000-0000-4000-8000-000000000001';
+const jtiNo = (i: number) => `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`;
 
 function token(overrides: Record<string, unknown> = {}, nowSeconds = Math.floor(Date.now() / 1000)) {
-  const claims = buildClaims({ envelope, issuer: 'http://ctp.test', sub: 's', jti: 'j-1', policyUri: 'p', nowSeconds, ttlSeconds: 240 });
+  const claims = buildClaims({ envelope, issuer: 'http://ctp.test', sub: 's', jti: JTI, policyUri: 'p', nowSeconds, ttlSeconds: 240 });
   const { kid, privateKey } = keys.signingKey();
   return signEs256({ ...claims, ...overrides }, kid, privateKey);
 }
@@ -35,11 +37,11 @@ class CountingKeys implements VerificationKeys {
 
 async function revocationWorld() {
   const bus = new MemoryBus();
-  await bus.ensureStreams([REVOCATION_STREAM_SPEC]);
-  const crl = new MemoryCrl();
-  const revocations = new RevocationSync({ bus, crl });
+  await bus.ensureStreams([REVOCATION_STREAM_SPEC, TOKEN_OWNER_STREAM_SPEC]);
+  const store = new MemoryRevocationStore();
+  const revocations = new RevocationSync({ bus, store });
   await revocations.start();
-  return { revocations, service: new RevocationService({ bus, crl }), stop: () => revocations.stop() };
+  return { revocations, service: new RevocationService({ bus, store, owners: new TokenOwnerRegistry(bus) }), stop: () => revocations.stop() };
 }
 
 describe('Introspector', () => {
@@ -51,9 +53,9 @@ describe('Introspector', () => {
     expect((await introspector.introspect(t, envelope)).decision).toBe('allow');
     expect((await introspector.introspect(t, envelope)).decision).toBe('allow');
     expect(counting.resolves).toBe(1);
-    await world.service.revoke(DEMO_PARTNER, 'j-1', 'user_revoked');
+    await world.service.revoke(DEMO_PARTNER, JTI, 'user_revoked');
     await new Promise((r) => setImmediate(r));
-    expect(await introspector.introspect(t, envelope)).toMatchObject({ decision: 'deny', reason: 'revoked', jti: 'j-1' });
+    expect(await introspector.introspect(t, envelope)).toMatchObject({ decision: 'deny', reason: 'revoked', jti: JTI });
     await world.stop();
   });
 
@@ -80,12 +82,12 @@ describe('Introspector', () => {
     revoked.add(keys.signingKey().kid);
     expect(counting.cached(keys.signingKey().kid)).toBeDefined();
     expect(await introspector.introspect(t, envelope)).toEqual({ active: false, decision: 'deny', reason: 'key_revoked', sub: null, jti: null, scope: null, purpose: null });
-    expect(await introspector.introspect(token({ jti: 'j-2' }), envelope)).toMatchObject({ reason: 'key_revoked' });
+    expect(await introspector.introspect(token({ jti: jtiNo(2) }), envelope)).toMatchObject({ reason: 'key_revoked' });
   });
 
   it('bounds the cache and drops expired tokens from it', async () => {
     const introspector = new Introspector({ keys, issuer: 'http://ctp.test', revocations: (await revocationWorld()).revocations, cacheSize: 2 });
-    for (let i = 0; i < 5; i++) await introspector.introspect(token({ jti: `j-${i}` }), envelope);
+    for (let i = 0; i < 5; i++) await introspector.introspect(token({ jti: jtiNo(10 + i) }), envelope);
     expect(introspector.cachedTokens).toBe(2);
     const old = token({}, Math.floor(Date.now() / 1000) - 1000);
     expect((await introspector.introspect(old, envelope)).reason).toBe('expired');

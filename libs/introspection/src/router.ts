@@ -1,6 +1,6 @@
-import { Router, type RequestHandler } from 'express';
+import type { RequestHandler, Router } from 'express';
 import { introspectRequestSchema, parseOrThrow } from '@ctp/ctp-core';
-import { methodNotAllowed } from '@ctp/http';
+import { apiRouter, methodNotAllowed } from '@ctp/http';
 import { introspections, validationErrors, validationLatency } from '@ctp/telemetry';
 import type { DecisionLog } from './decision_log';
 import type { Introspector } from './introspector';
@@ -13,7 +13,7 @@ export interface IntrospectorRouterOptions {
 }
 
 export function introspectorRouter(options: IntrospectorRouterOptions): Router {
-  const router = Router();
+  const router = apiRouter();
   router.post('/introspect', options.auth, options.body, async (req, res) => {
     const started = process.hrtime.bigint();
     const request = parseOrThrow(introspectRequestSchema, req.body);

@@ -5,14 +5,15 @@ import { join } from 'node:path';
 import { contextHash, CtpError, decodeCompactJws, decodeJwsPayload, verifyJwsSignature, type IssueRequest } from '@ctp/ctp-core';
 import { KeyDirectory } from '@ctp/keys';
 import { DEMO_PARTNER, type Partner } from '@ctp/partners';
-import { MemoryCrl, RedisCrl } from '@ctp/revocation';
+import { TOKEN_OWNER_STREAM_SPEC } from '@ctp/events';
+import { TokenOwnerRegistry } from '@ctp/revocation';
 import { MemoryBus } from '@ctp/bus';
 import { IssuanceService } from './issuance_service';
 
 const keys = KeyDirectory.open(join(mkdtempSync(join(tmpdir(), 'ctp-issue-')), 'keys'));
-const owners = new MemoryCrl();
 const ledger = new MemoryBus();
-beforeAll(() => ledger.ensureStreams([{ name: 'CTP_LEDGER', subjects: ['ctp.ledger.>'], maxAgeMs: 60_000 }]));
+const owners = new TokenOwnerRegistry(ledger);
+beforeAll(() => ledger.ensureStreams([{ name: 'CTP_LEDGER', subjects: ['ctp.ledger.>'], maxAgeMs: 60_000 }, TOKEN_OWNER_STREAM_SPEC]));
 const service = new IssuanceService({ keys, owners, events: ledger, issuer: 'http://ctp.test', ttlSeconds: 240, subjectSecret: Buffer.alloc(32, 1) });
 const request: IssueRequest = { ...GUIDE_ENVELOPE, features: [...GUIDE_ENVELOPE.features] };
 const acme: Partner = { id: 'acme', name: 'Acme', processors: ['svc://cx-ai/v1'], policyUri: 'https://acme.example/p' };
@@ -68,20 +69,17 @@ describe('IssuanceService', () => {
     await expect(noStream.issue(acme, request)).rejects.toMatchObject({ code: 'unavailable', status: 503, message: expect.stringMatching(/event bus/) });
   });
 
-  it('issues nothing when the owner registry is down', async () => {
-    const unreachable = new RedisCrl({ url: 'redis://127.0.0.1:1' });
+  it('issues nothing when the owner registry cannot store the owner', async () => {
+    const noOwnerStream = new MemoryBus();
+    await noOwnerStream.ensureStreams([{ name: 'CTP_LEDGER', subjects: ['ctp.ledger.>'], maxAgeMs: 60_000 }]);
     const down = new IssuanceService({
       keys,
       events: ledger,
-      owners: unreachable,
+      owners: new TokenOwnerRegistry(noOwnerStream),
       issuer: 'http://ctp.test',
       ttlSeconds: 240,
       subjectSecret: Buffer.alloc(32, 1),
     });
-    try {
-      await expect(down.issue(acme, request)).rejects.toMatchObject({ code: 'unavailable', status: 503 });
-    } finally {
-      await unreachable.close();
-    }
+    await expect(down.issue(acme, request)).rejects.toMatchObject({ code: 'unavailable', status: 503, message: expect.stringMatching(/owner registry/) });
   });
 });

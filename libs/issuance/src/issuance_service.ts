@@ -5,9 +5,9 @@ import { SigningUnavailableError, type TokenKeys } from '@ctp/keys';
 import { mayUseProcessor, type Partner } from '@ctp/partners';
 import { consentIssued, publishSpan } from '@ctp/telemetry';
 
-/** Where the issuer records which partner owns a jti (the revocation list's owner registry). */
+/** Where the issuer records which partner owns a jti (the token owner registry); resolves once it is durable. */
 export interface TokenOwners {
-  setOwner(jti: string, owner: { partnerId: string; expiresAt: number }, nowSeconds: number): Promise<void>;
+  setOwner(jti: string, owner: { partnerId: string; expiresAt: number }): Promise<void>;
 }
 
 export interface IssuanceOptions {
@@ -32,10 +32,12 @@ export class IssuanceService {
 
   /**
    * Signs a token, records its owner (so only that partner can revoke it) and
-   * publishes `consent.issued`, answering only once the event is durable on the
-   * bus. Signing comes first, so a signing key service that is down or answers
-   * wrongly leaves nothing behind; if any step fails the token is not returned:
-   * nothing is issued (503).
+   * publishes `consent.issued`, answering only once both are durable on the bus.
+   * Signing comes first, so a signing key service that is down or answers wrongly
+   * leaves nothing behind; if any step fails the token is not returned: nothing is
+   * issued (503). The two writes run side by side, so issuance waits for one round
+   * of acknowledgements; an owner or ledger record of a token that was then not
+   * returned names a jti nobody holds.
    */
   async issue(partner: Partner, request: IssueRequest, nowMs = Date.now(), traceparent?: string | string[]): Promise<IssuedToken> {
     const { subject_ref: subjectRef, ...envelope } = request;
@@ -60,11 +62,6 @@ export class IssuanceService {
       ttlSeconds: this.options.ttlSeconds,
     });
     const { token, kid } = await this.sign(claims);
-    try {
-      await this.options.owners.setOwner(claims.jti, { partnerId: partner.id, expiresAt: claims.exp }, nowSeconds);
-    } catch (error) {
-      throw new CtpError('unavailable', 'the token registry (Redis) is unavailable; no token was issued', { cause: error });
-    }
     const event = consentIssuedEvent({
       jti: claims.jti,
       partner_id: partner.id,
@@ -83,11 +80,12 @@ export class IssuanceService {
       kid,
       policy_uri: claims.policy_uri,
     });
-    try {
-      await publishSpan(event.subject, traceparent, (headers) => publishEvent(this.options.events, event, headers));
-    } catch (error) {
-      throw new CtpError('unavailable', 'the event bus (NATS) is unavailable; no token was issued', { cause: error });
-    }
+    const [owner, ledger] = await Promise.allSettled([
+      this.options.owners.setOwner(claims.jti, { partnerId: partner.id, expiresAt: claims.exp }),
+      publishSpan(event.subject, traceparent, (headers) => publishEvent(this.options.events, event, headers)),
+    ]);
+    if (owner.status === 'rejected') throw new CtpError('unavailable', 'the token owner registry (NATS) is unavailable; no token was issued', { cause: owner.reason });
+    if (ledger.status === 'rejected') throw new CtpError('unavailable', 'the event bus (NATS) is unavailable; no token was issued', { cause: ledger.reason });
     consentIssued.inc({ partner: partner.id });
     return { token, jti: claims.jti, expires_at: new Date(claims.exp * 1000).toISOString() };
   }

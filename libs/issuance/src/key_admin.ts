@@ -1,7 +1,7 @@
-import { Router, type Request, type RequestHandler } from 'express';
+import type { Request, RequestHandler, Router } from 'express';
 import { z } from 'zod';
 import { CtpError, parseOrThrow } from '@ctp/ctp-core';
-import { methodNotAllowed } from '@ctp/http';
+import { apiRouter, methodNotAllowed } from '@ctp/http';
 import { CHANGE_ID, KEY_CHANGE_ACTIONS, KeyChanges, KID, OPERATOR_ID, OperatorRegistry, type KeyChange, type KeyDirectory } from '@ctp/keys';
 import type { EventPublisher } from '@ctp/events';
 import { signingKeyAge, signingKeyRotationPeriod, signingKeys } from '@ctp/telemetry';
@@ -51,7 +51,7 @@ export interface KeyAdminRouterOptions {
  * checked against the operators file, so a partner API key opens nothing here.
  */
 export function keyAdminRouter(options: KeyAdminRouterOptions): Router {
-  const router = Router();
+  const router = apiRouter();
   const changes = (): KeyChanges => {
     if (!options.changes) throw new CtpError('not_found', 'key changes are disabled: no operators file is configured (CTP_OPERATORS_FILE)');
     return options.changes;

@@ -5,7 +5,8 @@ import { decodeCompactJws, verifyJwsSignature, type IssueRequest } from '@ctp/ct
 import { crc32c } from '@ctp/ctp-core';
 import { createKmsClient, KmsKeys, kmsKid, SigningUnavailableError } from '@ctp/keys';
 import type { Partner } from '@ctp/partners';
-import { MemoryCrl } from '@ctp/revocation';
+import { TOKEN_OWNER_STREAM_SPEC } from '@ctp/events';
+import { TokenOwnerRegistry } from '@ctp/revocation';
 import { GUIDE_ENVELOPE, KmsStandIn, signP256Digest, type KmsFault } from '@ctp/testing';
 import { IssuanceService } from './issuance_service';
 
@@ -34,17 +35,17 @@ describe('IssuanceService signing in Cloud KMS (local KMS API stand-in over gRPC
   });
 
   function service() {
-    const crl = new MemoryCrl();
+    const ledger = new MemoryBus();
+    const registry = new TokenOwnerRegistry(ledger);
     const recorded: string[] = [];
     const owners = {
-      owner: (jti: string) => crl.owner(jti),
+      owner: (jti: string) => registry.owner(jti),
       recorded,
-      setOwner: (jti: string, owner: { partnerId: string; expiresAt: number }, now: number) => {
+      setOwner: (jti: string, owner: { partnerId: string; expiresAt: number }) => {
         recorded.push(jti);
-        return crl.setOwner(jti, owner, now);
+        return registry.setOwner(jti, owner);
       },
     };
-    const ledger = new MemoryBus();
     return { owners, ledger, issuance: new IssuanceService({ keys, owners, events: ledger, issuer: 'http://ctp.test', ttlSeconds: 240, subjectSecret: Buffer.alloc(32, 1) }) };
   }
 
@@ -59,7 +60,7 @@ describe('IssuanceService signing in Cloud KMS (local KMS API stand-in over gRPC
 
   it('issues a token signed through AsymmetricSign that verifies against the published key', async () => {
     const { ledger, owners, issuance } = service();
-    await ledger.ensureStreams([{ name: 'CTP_LEDGER', subjects: ['ctp.ledger.>'], maxAgeMs: 60_000 }]);
+    await ledger.ensureStreams([{ name: 'CTP_LEDGER', subjects: ['ctp.ledger.>'], maxAgeMs: 60_000 }, TOKEN_OWNER_STREAM_SPEC]);
     const issued = await issuance.issue(acme, request);
     const decoded = decodeCompactJws(issued.token);
     if (!decoded.ok) throw new Error(decoded.reason);
@@ -92,7 +93,7 @@ describe('IssuanceService signing in Cloud KMS (local KMS API stand-in over gRPC
     kms.fault = fault;
     await expect(signer.sign(Buffer.from('data'))).rejects.toMatchObject({ name: 'SigningUnavailableError', message: expect.stringMatching(why) });
     const { ledger, owners, issuance } = service();
-    await ledger.ensureStreams([{ name: 'CTP_LEDGER', subjects: ['ctp.ledger.>'], maxAgeMs: 60_000 }]);
+    await ledger.ensureStreams([{ name: 'CTP_LEDGER', subjects: ['ctp.ledger.>'], maxAgeMs: 60_000 }, TOKEN_OWNER_STREAM_SPEC]);
     await expect(issuance.issue(acme, request)).rejects.toMatchObject({ code: 'unavailable', status: 503, message: expect.stringMatching(/signing key service/) });
     expect(await ledger.lastSeq('CTP_LEDGER')).toBe(0);
     expect(owners.recorded).toEqual([]);

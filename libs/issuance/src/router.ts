@@ -1,6 +1,6 @@
-import { Router, type RequestHandler } from 'express';
+import type { RequestHandler, Router } from 'express';
 import { issueRequestSchema, parseOrThrow } from '@ctp/ctp-core';
-import { methodNotAllowed, partnerOf } from '@ctp/http';
+import { apiRouter, methodNotAllowed, partnerOf } from '@ctp/http';
 import type { TokenKeys } from '@ctp/keys';
 import type { IssuanceService } from './issuance_service';
 
@@ -16,7 +16,7 @@ export interface IssuerRouterOptions {
 }
 
 export function issuerRouter(options: IssuerRouterOptions): Router {
-  const router = Router();
+  const router = apiRouter();
   router.post('/issue', options.auth, options.body, async (req, res) => {
     const request = parseOrThrow(issueRequestSchema, req.body);
     res.json(await options.service.issue(partnerOf(res), request, Date.now(), req.headers.traceparent));

@@ -1,5 +1,5 @@
 import type { EventBus, Subscription } from '@ctp/bus';
-import { CLOCK_SKEW_SECONDS, MAX_TOKEN_TTL_SECONDS } from '@ctp/ctp-core';
+import { REVOCATION_REPLAY_WINDOW_SECONDS } from '@ctp/ctp-core';
 import { KEY_REVOKED_SUBJECT, LEDGER_STREAM, type KeyRevokedEvent } from '@ctp/events';
 
 /** What a verifier consults before trusting a kid: a local read. */
@@ -27,7 +27,7 @@ export class KeyRevocationWatch implements RevokedKeys {
   constructor(private readonly options: KeyRevocationWatchOptions) {}
 
   async start(): Promise<void> {
-    const replayFrom = Date.now() - (MAX_TOKEN_TTL_SECONDS + 2 * CLOCK_SKEW_SECONDS) * 1000;
+    const replayFrom = Date.now() - REVOCATION_REPLAY_WINDOW_SECONDS * 1000;
     this.subscription = await this.options.bus.subscribe<KeyRevokedEvent>({ stream: LEDGER_STREAM, filter: KEY_REVOKED_SUBJECT, fromTimeMs: replayFrom }, (event) => {
       const { kid, revoked_at_ms: revokedAtMs } = event.data;
       if (typeof kid !== 'string' || this.revoked.has(kid)) return;

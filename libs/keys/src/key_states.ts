@@ -1,4 +1,4 @@
-import { CLOCK_SKEW_SECONDS, MAX_TOKEN_TTL_SECONDS } from '@ctp/ctp-core';
+import { TOKEN_VERIFY_HORIZON_SECONDS } from '@ctp/ctp-core';
 
 /**
  * The life of a signing key version, derived from recorded timestamps only, so
@@ -37,7 +37,7 @@ export const DEFAULT_ROTATION_PERIOD_SECONDS = 90 * 24 * 3600;
 
 export const DEFAULT_KEY_POLICY: KeyPolicy = {
   prePublishSeconds: DEFAULT_PRE_PUBLISH_SECONDS,
-  verifyHorizonSeconds: MAX_TOKEN_TTL_SECONDS + CLOCK_SKEW_SECONDS,
+  verifyHorizonSeconds: TOKEN_VERIFY_HORIZON_SECONDS,
   rotationPeriodSeconds: DEFAULT_ROTATION_PERIOD_SECONDS,
 };
 

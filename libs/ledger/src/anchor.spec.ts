@@ -4,13 +4,12 @@ import { strFromU8, strToU8, unzipSync, zipSync } from 'fflate';
 import { MemoryBus } from '@ctp/bus';
 import { certificatesFromPem, NoteSigner, LedgerVerificationError, timestampRequest, verifyPackWithAnchors, verifyTimestampResponse, type PackAnchor } from '@ctp/ledger-core';
 import { registry } from '@ctp/telemetry';
-import { createTestCa, freePort, startTestTsa, type TestCa, type TestTsa } from '@ctp/testing';
+import { createTestCa, freePort, PG_URL, startTestTsa, waitFor, type TestCa, type TestTsa } from '@ctp/testing';
 import { Anchorer, listAnchors } from './anchor';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from './embedded';
 import { LEDGER_STREAM_SPEC, ledgerSubject, REVOCATION_STREAM_SPEC } from '@ctp/events';
 import { buildPack } from './pack_export';
 import { LedgerStore } from './store';
-import { PG_URL } from './store.spec';
 import { LedgerWriter } from './writer';
 
 const origin = 'ctp.test/ledger';
@@ -27,14 +26,6 @@ afterAll(async () => {
   rmSync(otherCa.dir, { recursive: true, force: true });
   await embedded.close();
 });
-
-async function until(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 20_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 const metric = async (result: string) => {
   const line = (await registry.getSingleMetricAsString('ctp_ledger_anchors_total')).split('\n').find((l) => l.startsWith(`ctp_ledger_anchors_total{result="${result}"}`));
@@ -93,10 +84,10 @@ describe.each([
     await anchorer.start();
     try {
       await publish(10);
-      await until(async () => (await listAnchors(store.sql)).length >= 1, 'a first anchor');
+      await waitFor(async () => (await listAnchors(store.sql)).length >= 1, 20_000, 'a first anchor');
       await publish(10);
       // A later checkpoint gets its own anchor at the next period.
-      await until(async () => (await listAnchors(store.sql)).length >= 2, 'a second anchor');
+      await waitFor(async () => (await listAnchors(store.sql)).length >= 2, 20_000, 'a second anchor');
     } finally {
       await anchorer.stop();
     }
@@ -168,18 +159,18 @@ describe.each([
     const anchorer = new Anchorer({ store, latest: () => writer.checkpointed, tsaUrl: `http://127.0.0.1:${port}/tsa`, roots: certificatesFromPem(tsa.ca.rootPem), intervalMs: 1000, retryMs: 20, maxRetryMs: 200, onError: (_e, attempt) => failures.push(attempt) });
     const sizeBefore = writer.tree.size;
     await publish(5);
-    await until(() => writer.checkpointed!.size >= sizeBefore + 5, 'a checkpoint of the new entries');
+    await waitFor(() => writer.checkpointed!.size >= sizeBefore + 5, 20_000, 'a checkpoint of the new entries');
     await anchorer.start();
     let back: TestTsa | undefined;
     try {
-      await until(() => failures.length >= 3, 'three failed attempts');
+      await waitFor(() => failures.length >= 3, 20_000, 'three failed attempts');
       expect(failures.slice(0, 3)).toEqual([1, 2, 3]);
       // Appends and checkpoints go on regardless.
       await publish(5);
-      await until(() => writer.checkpointed!.size >= sizeBefore + 10, 'appends while the TSA is down');
+      await waitFor(() => writer.checkpointed!.size >= sizeBefore + 10, 20_000, 'appends while the TSA is down');
       expect(await metric('failed')).toBeGreaterThanOrEqual(failedBefore + 3);
       back = await startTestTsa({ ca: tsa.ca, port });
-      await until(async () => (await listAnchors(store.sql, sizeBefore + 10)).length === 1, 'an anchor after the TSA came back');
+      await waitFor(async () => (await listAnchors(store.sql, sizeBefore + 10)).length === 1, 20_000, 'an anchor after the TSA came back');
     } finally {
       await anchorer.stop();
       await back?.close();

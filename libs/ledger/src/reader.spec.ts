@@ -2,13 +2,13 @@ import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { MemoryBus } from '@ctp/bus';
 import { NoteSigner, verifyInclusion, verifyPack } from '@ctp/ledger-core';
 import { baseUrl, close, createLogger, createServiceApp, listen } from '@ctp/http';
+import { PG_URL } from '@ctp/testing';
 import { buildPack } from './pack_export';
 import { LedgerReader } from './reader';
 import { ledgerRouter } from './router';
 import { LedgerStore } from './store';
 import { LedgerWriter } from './writer';
 
-const PG_URL = process.env.CTP_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const ORIGIN = 'ctp.test/reader';
 const signer = new NoteSigner(ORIGIN, generateKeyPairSync('ed25519').privateKey);
 const events = (from: number, n: number) => Array.from({ length: n }, (_, i) => ({ eventId: `r-${from + i}`, type: 'consent.issued', data: { jti: `jti-${from + i}` } }));

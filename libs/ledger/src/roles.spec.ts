@@ -2,13 +2,12 @@ import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import postgres from 'postgres';
 import { MemoryBus } from '@ctp/bus';
 import { NoteSigner } from '@ctp/ledger-core';
-import { ledgerRoles, type LedgerRoles } from '@ctp/testing';
+import { ledgerRoles, PG_URL, type LedgerRoles } from '@ctp/testing';
 import { assertWriterRole, writerRoleProblems } from './roles';
 import { openLedgerStores, startLedger } from './service';
 import { LedgerStore } from './store';
 import { partitionName } from './tiers/partitions';
 
-const PG_URL = process.env.CTP_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const signer = new NoteSigner('ctp.test/roles', generateKeyPairSync('ed25519').privateKey);
 const settings = {
   CTP_LEDGER_ORIGIN: 'ctp.test/roles',

@@ -1,7 +1,7 @@
 import { once } from 'node:events';
-import { Router, type RequestHandler } from 'express';
+import type { RequestHandler, Router } from 'express';
 import { CtpError } from '@ctp/ctp-core';
-import { methodNotAllowed } from '@ctp/http';
+import { apiRouter, methodNotAllowed } from '@ctp/http';
 import type { NoteVerifier } from '@ctp/ledger-core';
 import { listAnchors } from './anchor';
 import { streamPack } from './pack_export';
@@ -59,7 +59,7 @@ const entryJson = (e: StoredEntry) => ({ entry: e.entry, entry_hash: b64(e.entry
 export function ledgerRouter(options: LedgerRouterOptions): Router {
   const { store, view } = options;
   const auditor: RequestHandler = options.auditorAuth ?? ((_req, _res, next) => next());
-  const router = Router();
+  const router = apiRouter();
   const treeSizeOrLatest = (value: unknown): number => {
     const size = positiveInt(value, 'size', true) ?? view.checkpointed?.size;
     if (size === undefined) throw new CtpError('not_found', 'no checkpoint has been signed yet');

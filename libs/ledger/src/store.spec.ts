@@ -3,10 +3,10 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import postgres from 'postgres';
 import { chainHash, findChainBreak } from '@ctp/ledger-core';
+import { PG_URL } from '@ctp/testing';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from './embedded';
 import { LedgerStore } from './store';
 
-export const PG_URL = process.env.CTP_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const schema = () => `ledger_test_${randomBytes(4).toString('hex')}`;
 
 let embedded: EmbeddedPostgres;

@@ -2,11 +2,10 @@ import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
 import { MemoryBus, NatsBus, type EventBus } from '@ctp/bus';
 import { NoteSigner, openNote, parseCheckpoint, verifyConsistency, verifyInclusion } from '@ctp/ledger-core';
 import { registry } from '@ctp/telemetry';
-import { NATS_URL } from '@ctp/testing';
+import { NATS_URL, PG_URL, waitFor } from '@ctp/testing';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from './embedded';
 import { LEDGER_STREAM_SPEC, ledgerSubject, REVOCATION_STREAM_SPEC, revocationSubject } from '@ctp/events';
 import { LedgerStore } from './store';
-import { PG_URL } from './store.spec';
 import { LedgerWriter } from './writer';
 
 let embedded: EmbeddedPostgres;
@@ -17,14 +16,6 @@ afterAll(() => embedded.close());
 
 const signers = [new NoteSigner('ctp.test/ledger', generateKeyPairSync('ed25519').privateKey), new NoteSigner('ctp.test/ledger/mldsa65', generateKeyPairSync('ml-dsa-65').privateKey)];
 const schema = () => `ledger_w_${randomBytes(4).toString('hex')}`;
-
-async function until(check: () => boolean | Promise<boolean>, timeoutMs = 10_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 describe.each([
   ['in-process bus and PGlite', async () => ({ bus: new MemoryBus() as EventBus, store: await LedgerStore.open(embedded.url, { schema: schema(), max: 1 }) })],
@@ -58,13 +49,13 @@ describe.each([
     for (const e of events.slice(0, 20)) await bus.publish(ledgerSubject('consent.issued'), e);
     const revoked = randomUUID();
     await bus.publish(revocationSubject(`p-${run}`), { type: 'consent.revoked', jti: revoked, partner_id: `p-${run}`, reason: 'r', revoked_at_ms: Date.now(), expires_at: 0 });
-    await until(() => present([...events.slice(0, 20).map((e) => e.jti), revoked]), 20_000);
+    await waitFor(() => present([...events.slice(0, 20).map((e) => e.jti), revoked]), 20_000);
     const first = await writer.checkpoint();
     expect(first!.size).toBeGreaterThanOrEqual(21);
 
     // 10..19 again (redelivered or republished), then 20..29 for the first time.
     for (const e of events.slice(10)) await bus.publish(ledgerSubject('consent.issued'), e);
-    await until(() => present(events.slice(20).map((e) => e.jti)), 20_000);
+    await waitFor(() => present(events.slice(20).map((e) => e.jti)), 20_000);
     for (const e of events) expect(await store.entriesByJti(e.jti)).toHaveLength(1);
     // Concurrent callers (the timer and pack exports) sign it once; both used to insert it.
     const [second, again] = await Promise.all([writer.checkpoint(), writer.checkpoint()]);
@@ -155,16 +146,16 @@ describe('ledger writer when a commit succeeds but its answer is lost', () => {
     };
 
     await publish(0, 10);
-    await until(async () => (await store.size()) === 10 && writer.tree.size === 10);
+    await waitFor(async () => (await store.size()) === 10 && writer.tree.size === 10);
     const first = (await writer.checkpoint())!;
 
     // Events 10..19 are committed, the writer is told the append failed, and the
     // redelivered batch finds them all present.
     loseAppendAnswers = 1;
     await publish(10, 10);
-    await until(async () => (await store.size()) === 20 && loseAppendAnswers === 0);
+    await waitFor(async () => (await store.size()) === 20 && loseAppendAnswers === 0);
     await publish(20, 10);
-    await until(async () => (await store.size()) === 30 && writer.tree.size === 30);
+    await waitFor(async () => (await store.size()) === 30 && writer.tree.size === 30);
     const leaves = (await store.entries(1, 30)).map((e) => e.leafHash);
     leaves.forEach((leaf, i) => expect(writer.tree.leaf(i).equals(leaf)).toBe(true));
 
@@ -172,7 +163,7 @@ describe('ledger writer when a commit succeeds but its answer is lost', () => {
     loseCheckpointAnswers = 1;
     await expect(writer.checkpoint()).rejects.toThrow(/CONNECTION_CLOSED/);
     await publish(30, 5);
-    await until(() => writer.tree.size === 35);
+    await waitFor(() => writer.tree.size === 35);
     const next = (await writer.checkpoint())!;
     expect(next.previousSize).toBe(30);
     const stored = await store.checkpoints();

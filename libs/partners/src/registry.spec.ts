@@ -50,6 +50,37 @@ describe('partner registry', () => {
     expect(() => PartnerRegistry.parse(file({ jwks: '1/1s' }))).toThrow(/rate_limits/);
   });
 
+  it('does the same work for an unknown partner id as for a known one, so timing does not reveal which ids exist', () => {
+    const rotating = [generateApiKey('globex'), generateApiKey('globex')];
+    const two = PartnerRegistry.parse({
+      partners: [
+        { id: 'acme', name: 'Acme', api_key_hashes: [acme.hash], processors: ['*'], policy_uri: 'https://acme.example/p' },
+        { id: 'globex', name: 'Globex', api_key_hashes: rotating.map((k) => k.hash), processors: ['*'], policy_uri: 'https://globex.example/p' },
+      ],
+    });
+    const spy = jest.spyOn(jest.requireActual<typeof import('node:crypto')>('node:crypto'), 'createHmac');
+    const hmacs = (apiKey: string) => {
+      spy.mockClear();
+      expect(two.authenticate(apiKey)).toBeUndefined();
+      return spy.mock.calls.length;
+    };
+    try {
+      const counts = [
+        hmacs(generateApiKey('acme').apiKey),
+        hmacs(generateApiKey('globex').apiKey),
+        hmacs(generateApiKey('nobody').apiKey),
+        hmacs(generateApiKey('acme').apiKey.replace('.', '')),
+      ];
+      expect(counts[0]).toBeGreaterThan(0);
+      expect(new Set(counts).size).toBe(1);
+      spy.mockClear();
+      expect(two.authenticate(rotating[1]!.apiKey)?.id).toBe('globex');
+      expect(spy.mock.calls.length).toBe(counts[0]);
+    } finally {
+      spy.mockRestore();
+    }
+  });
+
   it('compares digests with crypto.timingSafeEqual, for right and wrong keys alike', () => {
     // The module object itself (an `import * as` namespace copy would not see the calls).
     const spy = jest.spyOn(jest.requireActual<typeof import('node:crypto')>('node:crypto'), 'timingSafeEqual');

@@ -1,6 +1,7 @@
 import type { BusEvent, EventBus, Subscription } from '@ctp/bus';
 import { CtpError } from '@ctp/ctp-core';
 import { ALL_REVOCATIONS, REVOCATION_STREAM, revocationSubject, type ConsentRevokedEvent as RevocationEvent } from '@ctp/events';
+import { pushStreamsRefused } from '@ctp/telemetry';
 
 /** One revocation as partners see it on every channel. `cursor` orders them. */
 export interface PartnerRevocation {
@@ -25,6 +26,11 @@ export const toPartnerRevocation = (event: BusEvent<RevocationEvent>): PartnerRe
 
 type Listener = (event: BusEvent<RevocationEvent>) => void;
 
+export interface RevocationFeedOptions {
+  /** Most push streams (SSE and WebSocket together) one partner may hold open on this broadcaster. */
+  maxStreamsPerPartner?: number;
+}
+
 /**
  * The broadcaster's view of the revocation stream for partner channels. Cursors are
  * stream sequences: the same on every broadcaster replica, so a client may resume
@@ -33,9 +39,38 @@ type Listener = (event: BusEvent<RevocationEvent>) => void;
  */
 export class RevocationFeed {
   private readonly listeners = new Map<string, Set<Listener>>();
+  private readonly openStreams = new Map<string, number>();
+  private readonly maxStreamsPerPartner: number;
   private subscription: Subscription | undefined;
 
-  constructor(private readonly bus: EventBus) {}
+  constructor(
+    private readonly bus: EventBus,
+    options: RevocationFeedOptions = {},
+  ) {
+    this.maxStreamsPerPartner = options.maxStreamsPerPartner ?? 50;
+  }
+
+  /**
+   * Takes one of the partner's push stream slots, synchronously (so concurrent connects cannot all
+   * pass the check), or throws `too_many_streams` (429). One API key must not hold hundreds of
+   * sockets, heartbeats and listeners. Call the returned function once when the stream ends.
+   */
+  reserveStream(partnerId: string): () => void {
+    const open = this.openStreams.get(partnerId) ?? 0;
+    if (open >= this.maxStreamsPerPartner) {
+      pushStreamsRefused.inc({ partner: partnerId });
+      throw new CtpError('too_many_streams', `this partner already holds ${open} open push streams, the most it may; close one (or follow with fewer) before opening another`);
+    }
+    this.openStreams.set(partnerId, open + 1);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const left = (this.openStreams.get(partnerId) ?? 1) - 1;
+      if (left > 0) this.openStreams.set(partnerId, left);
+      else this.openStreams.delete(partnerId);
+    };
+  }
 
   async start(): Promise<void> {
     this.subscription = await this.bus.subscribe<RevocationEvent>({ stream: REVOCATION_STREAM, filter: ALL_REVOCATIONS }, (event) => {

@@ -1,4 +1,4 @@
-import { CLOCK_SKEW_SECONDS, MAX_TOKEN_TTL_SECONDS } from '@ctp/ctp-core';
+import { TOKEN_VERIFY_HORIZON_SECONDS } from '@ctp/ctp-core';
 
 /**
  * The revoked-jti view a verifier consults. Both members are local reads: no
@@ -12,5 +12,5 @@ export interface RevocationList {
 
 /** Entry lifetime when the token's own expiry is unknown: the longest a token can live. */
 export function unknownTokenExpiry(nowSeconds: number): number {
-  return Math.ceil(nowSeconds) + MAX_TOKEN_TTL_SECONDS + CLOCK_SKEW_SECONDS;
+  return Math.ceil(nowSeconds) + TOKEN_VERIFY_HORIZON_SECONDS;
 }

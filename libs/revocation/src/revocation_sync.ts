@@ -1,37 +1,47 @@
 import type { BusStatus, EventBus, Subscription } from '@ctp/bus';
-import { CLOCK_SKEW_SECONDS, MAX_TOKEN_TTL_SECONDS } from '@ctp/ctp-core';
-import { consumeSpan, revocationPropagation, revocationStale, watchConsumerLag } from '@ctp/telemetry';
-import type { CrlStore } from './crl';
+import { CLOCK_SKEW_SECONDS, REVOCATION_REPLAY_WINDOW_SECONDS } from '@ctp/ctp-core';
 import { ALL_REVOCATIONS, REVOCATION_STREAM, type ConsentRevokedEvent as RevocationEvent } from '@ctp/events';
+import { consumeSpan, revocationPropagation, revocationPushSilent, revocationStale, watchConsumerLag } from '@ctp/telemetry';
 import type { RevocationList } from './revocation_list';
+import type { RevocationStore } from './revocation_store';
 
 export interface RevocationSyncOptions {
   bus: EventBus;
-  crl: CrlStore;
-  /** How often the CRL is read while the bus is down (the pull fallback). */
+  store: Pick<RevocationStore, 'live'>;
+  /** How often the CRL is read while push is not delivering (the pull fallback). */
   pullIntervalMs?: number;
-  /** How long the view stays trusted without the bus and without a successful CRL read. */
+  /** How long the view stays trusted without push and without a successful CRL read. */
   staleAfterMs?: number;
   onError?: (error: unknown) => void;
 }
 
 /**
  * An introspector's local revoked-jti set. Push: at start the revocation stream is
- * replayed over the longest token lifetime, then every revocation lands here as it
- * is published. Pull: the Redis CRL is read at start, after every bus reconnect
- * and, while the bus is down, every pull interval. So neither a restart, nor a NATS
+ * replayed over the replay window (the longest token lifetime plus skew), then every
+ * revocation lands here as it is published. Pull: the Redis CRL is read at start, after
+ * every bus reconnect and, while push is not delivering, every pull interval. So neither a restart, nor a NATS
  * outage, nor a Redis restart reopens a revoked token.
  *
  * Fail-closed rule: the view is fresh while the bus is connected and its
- * subscription healthy, or while the last successful CRL read is younger than
- * `staleAfterMs`. When neither holds,
+ * subscription healthy, or while the last time push delivered or the last successful
+ * CRL read is younger than `staleAfterMs`. When neither holds,
  * `fresh` is false and the introspector denies with `revocation_unavailable`.
+ *
+ * Push resumes after the last event it delivered whenever the bus comes back, so the view
+ * converges on the stream: the same revoked set a freshly started view replays, whatever
+ * restarted (NATS, Redis, both, in either order). A push channel that stays silent on a
+ * connected bus is a fault of this process, not an outage, so `ready` turns false after
+ * `staleAfterMs` of it even while the CRL keeps the view fresh.
  */
 export class RevocationSync implements RevocationList {
   private readonly revoked = new Map<string, number>();
   private subscription: Subscription | undefined;
   private timer: NodeJS.Timeout | undefined;
   private lastCrlReadMs = 0;
+  /** Last tick at which push was delivering: the view was current then, as after a CRL read. */
+  private lastPushMs = 0;
+  /** Last time push delivered, or was excused by a bus outage (pull is the fallback then). */
+  private pushOkMs = Date.now();
   /** Revocations older than this were caught up on at start: not a propagation measurement. */
   private liveSinceMs = Infinity;
   private readonly pullIntervalMs: number;
@@ -51,10 +61,11 @@ export class RevocationSync implements RevocationList {
    */
   async start(): Promise<void> {
     this.liveSinceMs = Date.now();
+    this.pushOkMs = this.liveSinceMs;
     // The replay below starts inside the stream; measuring lag from its end until the first event
     // under-reports the replay's own backlog for a moment, never a live one.
     this.handledSeq = await this.options.bus.lastSeq(REVOCATION_STREAM).catch(() => 0);
-    const replayFrom = this.liveSinceMs - (MAX_TOKEN_TTL_SECONDS + 2 * CLOCK_SKEW_SECONDS) * 1000;
+    const replayFrom = this.liveSinceMs - REVOCATION_REPLAY_WINDOW_SECONDS * 1000;
     this.subscription = await this.options.bus.subscribe<RevocationEvent>(
       { stream: REVOCATION_STREAM, filter: ALL_REVOCATIONS, fromTimeMs: replayFrom, onResume: () => void this.backfill() },
       (event) => {
@@ -88,8 +99,21 @@ export class RevocationSync implements RevocationList {
   }
 
   get fresh(): boolean {
-    const pushing = this.subscription?.healthy === true && this.options.bus.status === 'connected';
-    return pushing || Date.now() - this.lastCrlReadMs <= this.staleAfterMs;
+    return this.pushing || Date.now() - Math.max(this.lastCrlReadMs, this.lastPushMs) <= this.staleAfterMs;
+  }
+
+  /** Revocations arrive over the bus as they are published. */
+  get pushing(): boolean {
+    return this.subscription?.healthy === true && this.options.bus.status === 'connected';
+  }
+
+  /**
+   * Readiness: the view is fresh, and push is delivering or only briefly not (or the bus
+   * itself is down, when every replica lives on pull and none should leave the pool for it).
+   */
+  get ready(): boolean {
+    const pushExcused = this.pushing || this.options.bus.status !== 'connected' || Date.now() - this.pushOkMs <= this.staleAfterMs;
+    return this.fresh && pushExcused;
   }
 
   get size(): number {
@@ -100,7 +124,7 @@ export class RevocationSync implements RevocationList {
   async backfill(): Promise<boolean> {
     try {
       const nowMs = Date.now();
-      for (const r of await this.options.crl.live(nowMs / 1000)) this.add(r.jti, r.expiresAt, r.revokedAtMs, 'pull');
+      for (const r of await this.options.store.live(nowMs / 1000)) this.add(r.jti, r.expiresAt, r.revokedAtMs, 'pull');
       this.lastCrlReadMs = nowMs;
       return true;
     } catch (error) {
@@ -114,8 +138,11 @@ export class RevocationSync implements RevocationList {
   private async tick(): Promise<void> {
     const nowSeconds = Date.now() / 1000;
     for (const [jti, expiresAt] of this.revoked) if (expiresAt + CLOCK_SKEW_SECONDS < nowSeconds) this.revoked.delete(jti);
-    if (this.options.bus.status !== 'connected' || this.subscription?.healthy !== true) await this.backfill();
+    if (this.pushing) this.lastPushMs = Date.now();
+    if (this.pushing || this.options.bus.status !== 'connected') this.pushOkMs = Date.now();
+    if (!this.pushing) await this.backfill();
     revocationStale.set(this.fresh ? 0 : 1);
+    revocationPushSilent.set(this.pushing ? 0 : 1);
   }
 
   private add(jti: string, expiresAt: number, revokedAtMs: number, channel: 'push' | 'pull'): void {

@@ -1,6 +1,6 @@
-import { Router, type RequestHandler } from 'express';
+import type { RequestHandler, Router } from 'express';
 import { CtpError, parseOrThrow, revokeRequestSchema } from '@ctp/ctp-core';
-import { methodNotAllowed, partnerOf } from '@ctp/http';
+import { apiRouter, methodNotAllowed, partnerOf } from '@ctp/http';
 import type { PartnerRevocation, RevocationFeed } from './feed';
 import type { RevocationService } from './revocation_service';
 
@@ -38,14 +38,13 @@ function parseLimit(value: unknown): number {
 }
 
 export function revocationRouter(options: RevocationRouterOptions): Router {
-  const router = Router();
+  const router = apiRouter();
   const pollIntervalMs = options.pollIntervalMs ?? 1000;
   const heartbeatMs = options.heartbeatMs ?? 15_000;
 
   router.post('/revoke', options.auth, options.body, async (req, res) => {
-    const request = parseOrThrow(revokeRequestSchema, req.body);
-    const jti = request.jti.toLowerCase();
-    await options.service.revoke(partnerOf(res), jti, request.reason ?? 'unspecified', req.headers.traceparent);
+    const { jti, reason } = parseOrThrow(revokeRequestSchema, req.body);
+    await options.service.revoke(partnerOf(res), jti, reason ?? 'unspecified', req.headers.traceparent);
     res.json({ status: 'ok', revoked: jti });
   });
   router.all('/revoke', methodNotAllowed('POST'));
@@ -59,6 +58,8 @@ export function revocationRouter(options: RevocationRouterOptions): Router {
 
   router.get('/revocations/stream', options.auth, async (req, res) => {
     const since = parseCursor(req.headers['last-event-id'], 'Last-Event-ID') ?? parseCursor(req.query.since, 'since');
+    const release = options.feed.reserveStream(partnerOf(res).id);
+    req.on('close', release);
     const send = (r: PartnerRevocation) => {
       res.write(`id: ${r.cursor}\nevent: revocation\ndata: ${JSON.stringify(r)}\n\n`);
     };

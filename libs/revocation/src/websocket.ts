@@ -47,16 +47,21 @@ export function attachRevocationWebSocket(server: Server, options: RevocationWeb
   });
   const heartbeatMs = options.heartbeatMs ?? 15_000;
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    // The raw path, as the HTTP routes see it: URL parsing would resolve `/x/../revocations/ws`.
+    const [path = '/'] = (req.url ?? '/').split('?');
+    if (path !== WEBSOCKET_PATH) return reject(socket, new CtpError('not_found', `no WebSocket endpoint at ${path.slice(0, 100)}`));
     const url = new URL(req.url ?? '/', 'http://localhost');
-    if (url.pathname !== WEBSOCKET_PATH) return reject(socket, new CtpError('not_found', `no WebSocket endpoint at ${url.pathname.slice(0, 100)}`));
     const partner = authenticate(req.headers.authorization, options.auth);
     if (partner instanceof CtpError) return reject(socket, partner);
     let since: number | undefined;
+    let release: () => void;
     try {
       since = parseCursor(url.searchParams.get('since') ?? undefined, 'since');
+      release = options.feed.reserveStream(partner.id);
     } catch (error) {
       return reject(socket, error as CtpError);
     }
+    socket.once('close', release);
     wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
       // An invalid frame from the client (bad RSV bits, oversized payload...) is an 'error'
       // on the socket; unheard, it was an uncaught exception that took the whole process down.

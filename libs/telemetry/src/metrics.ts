@@ -82,6 +82,19 @@ export const decisionsBuffered = new Gauge({
   registers: [registry],
 });
 
+export const revocationPushSilent = new Gauge({
+  name: 'ctp_revocation_push_silent',
+  help: '1 while revocations do not reach this introspector over the bus and it relies on pulling the revocation list; 0 while push delivers (and in processes without a revocation view).',
+  registers: [registry],
+});
+
+export const pushStreamsRefused = new Counter({
+  name: 'ctp_push_streams_refused_total',
+  help: 'SSE and WebSocket push streams refused with 429 too_many_streams because the partner already held its maximum, by partner.',
+  labelNames: ['partner'] as const,
+  registers: [registry],
+});
+
 export const rateLimited = new Counter({
   name: 'ctp_rate_limited_total',
   help: 'Requests refused with 429 by the per-partner rate limits, by endpoint class and partner.',
@@ -103,7 +116,8 @@ export const clockOffset = new Gauge({
 });
 
 export function metricsRouter(): Router {
-  const router = Router();
+  // Strict like every service router (apiRouter in @ctp/http, which depends on this library).
+  const router = Router({ caseSensitive: true, strict: true });
   // Express would answer OPTIONS itself (200 "GET, HEAD"); leave this router before it
   // does, so OPTIONS reaches the service's 404 like every other method, as the API documents.
   router.options('/metrics', (_req, _res, next) => next('router'));
@@ -135,6 +149,12 @@ export const buildInfo = new Gauge({
   registers: [registry],
 });
 buildInfo.set({ version: process.env.npm_package_version ?? '0.1.0', node: process.version }, 1);
+
+export const clientAborts = new Counter({
+  name: 'ctp_http_client_aborts_total',
+  help: 'Requests whose client went away before its body was read: a client event, not a server error.',
+  registers: [registry],
+});
 
 /**
  * Counts every response by route template (never the raw path, to bound label

@@ -2,6 +2,7 @@ export * from './fixtures';
 export * from './openapi';
 export * from './processes';
 export * from './servers';
+export * from './spellings';
 export * from './sse';
 export * from './tls';
 export * from './kms_server';

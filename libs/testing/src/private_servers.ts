@@ -3,12 +3,11 @@ import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './processes';
-import { waitPort as waitPortFor } from './servers';
+import { REDIS_BIN, waitPort as waitPortFor } from './servers';
 
 /**
- * Private PostgreSQL and NATS servers in a temporary directory, on free ports, for
- * tests that must kill or restart a server: the shared ones on 5432/4222 are never
- * touched. Each keeps its data directory across restarts and deletes it on `destroy`.
+ * Private PostgreSQL, NATS and Redis servers in a temporary directory, on free ports,
+ * for tests that must kill or restart a server: the shared ones are never touched. Each keeps its data directory across restarts and deletes it on `destroy`.
  */
 
 export const PG_BIN = process.env.CTP_TEST_PG_BIN ?? '/usr/lib/postgresql/15/bin';
@@ -83,19 +82,17 @@ export async function privatePostgres(): Promise<PrivateServer> {
   return started(server);
 }
 
-/** A NATS server with JetStream (file store in a temp dir) on a free port. */
-export async function privateNats(): Promise<PrivateServer> {
-  const port = await freePort();
-  const dir = mkdtempSync(join(tmpdir(), 'ctp-nats-'));
+/** A server run as a child process on `port`: SIGTERM stops it cleanly, SIGKILL at once; its output is kept for errors. */
+async function childServer(bin: string, args: string[], port: number, dir: string, what: string, url: string): Promise<PrivateServer> {
   let child: ChildProcess | undefined;
   let log = '';
   const server: ServerControl = {
-    url: `nats://127.0.0.1:${port}`,
+    url,
     port,
     dir,
     async start() {
       if (child) return;
-      const started = spawn(NATS_BIN, ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const started = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
       started.stdout!.on('data', (d: Buffer) => (log = (log + d.toString()).slice(-20_000)));
       started.stderr!.on('data', (d: Buffer) => (log = (log + d.toString()).slice(-20_000)));
       started.once('exit', () => {
@@ -103,7 +100,7 @@ export async function privateNats(): Promise<PrivateServer> {
       });
       child = started;
       try {
-        await waitPort(port, true, 'private NATS');
+        await waitPort(port, true, what);
       } catch (error) {
         throw new Error(`${String(error)}\n${log}`, { cause: error });
       }
@@ -114,8 +111,23 @@ export async function privateNats(): Promise<PrivateServer> {
       const gone = new Promise<void>((r) => running.once('exit', () => r()));
       running.kill(mode === 'immediate' ? 'SIGKILL' : 'SIGTERM');
       await gone;
-      await waitPort(port, false, 'private NATS');
+      await waitPort(port, false, what);
     },
   };
   return started(server);
+}
+
+/** A NATS server with JetStream (file store in a temp dir) on a free port. */
+export async function privateNats(): Promise<PrivateServer> {
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'ctp-nats-'));
+  return childServer(NATS_BIN, ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', dir], port, dir, 'private NATS', `nats://127.0.0.1:${port}`);
+}
+
+/** A Redis server on a free port that keeps nothing on disk, as the deployments' Redis: a restart empties it. */
+export async function privateRedis(): Promise<PrivateServer> {
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'ctp-redis-'));
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir];
+  return childServer(REDIS_BIN, args, port, dir, 'private Redis', `redis://127.0.0.1:${port}`);
 }

@@ -1,14 +1,20 @@
-import { execSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { readFileSync, readlinkSync } from 'node:fs';
 import { createConnection } from 'node:net';
 
-/** The real servers the suites use, with the commands CI starts them with. */
+/**
+ * The real servers the suites use: the shared ones CI starts (.ci/run), or the ones the
+ * CTP_TEST_* variables name (a helper's private servers on a shared machine).
+ */
 export const NATS_URL = process.env.CTP_TEST_NATS_URL ?? 'nats://127.0.0.1:4222';
 export const REDIS_URL = process.env.CTP_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+export const PG_URL = process.env.CTP_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 
-const NATS_START =
-  'start-stop-daemon --start --oknodo --background --exec /usr/sbin/nats-server -- -a 127.0.0.1 -p 4222 -js -sd /var/lib/nats-server -l /var/log/nats-server.log';
-const REDIS_START =
-  'redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no --dir /var/lib/redis --logfile /var/log/redis/ci.log';
+/** Host and port of a server URL (`nats://h:p`, `redis://h:p` or `h:p`). */
+export function serverAddress(url: string, defaultPort: number): { host: string; port: number } {
+  const parsed = new URL(url.includes('://') ? url : `tcp://${url}`);
+  return { host: parsed.hostname, port: parsed.port ? Number(parsed.port) : defaultPort };
+}
 
 export function portOpen(port: number, host = '127.0.0.1'): Promise<boolean> {
   return new Promise((resolve) => {
@@ -29,22 +35,53 @@ export async function waitPort(port: number, open: boolean, what: string, timeou
   throw new Error(`${what} did not ${open ? 'start' : 'stop'} on port ${port}`);
 }
 
-/** Stops the local NATS server (JetStream keeps its file store) and returns a function that starts it again. */
-export async function stopNats(): Promise<() => Promise<void>> {
-  execSync('start-stop-daemon --stop --oknodo --retry 10 --exec /usr/sbin/nats-server', { stdio: 'ignore' });
-  await waitPort(4222, false, 'NATS');
+/** The process listening on a local TCP port (`ss` names it), or an error naming the port. */
+function listener(port: number, what: string): { pid: number; bin: string; args: string[] } {
+  const line = execFileSync('ss', ['-Hltnp', `sport = :${port}`], { encoding: 'utf8' });
+  const pid = Number(/pid=(\d+)/.exec(line)?.[1]);
+  if (!pid) throw new Error(`no ${what} process listens on port ${port} (or it belongs to a user this test cannot see)`);
+  return { pid, bin: readlinkSync(`/proc/${pid}/exe`), args: readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').slice(1, -1) };
+}
+
+/** Starts a server detached from this process, so it outlives the test run as the one it replaces did. */
+function startDetached(bin: string, args: string[]): void {
+  spawn(bin, args, { detached: true, stdio: 'ignore' }).unref();
+}
+
+/**
+ * Stops the NATS server at `url` (by default the one the suites use) and returns a function that
+ * starts it again with the same command line, so JetStream finds its file store where it left it.
+ */
+export async function stopNats(url = NATS_URL): Promise<() => Promise<void>> {
+  const { port } = serverAddress(url, 4222);
+  const { pid, bin, args } = listener(port, 'NATS');
+  process.kill(pid, 'SIGTERM');
+  await waitPort(port, false, 'NATS');
   return async () => {
-    execSync(NATS_START, { stdio: 'ignore' });
-    await waitPort(4222, true, 'NATS');
+    startDetached(bin, args);
+    await waitPort(port, true, 'NATS');
   };
 }
 
-/** Stops the local Redis (it keeps nothing on disk) and returns a function that starts it again. */
-export async function stopRedis(): Promise<() => Promise<void>> {
-  execSync('redis-cli -h 127.0.0.1 -p 6379 shutdown nosave', { stdio: 'ignore' });
-  await waitPort(6379, false, 'Redis');
+/** redis-server by name: its /proc exe is redis-check-rdb, which acts on the name it was started under. */
+export const REDIS_BIN = process.env.CTP_TEST_REDIS_SERVER ?? 'redis-server';
+
+/** The settings a Redis server is started again with; it keeps nothing on disk (`--save ""`, no AOF). */
+const REDIS_SETTINGS = ['bind', 'dir', 'logfile'];
+
+/**
+ * Stops the Redis server at `url` without saving (it loses everything, as a crashed cache does)
+ * and returns a function that starts it again on the same port, bind address, directory and log.
+ */
+export async function stopRedis(url = REDIS_URL): Promise<() => Promise<void>> {
+  const { host, port } = serverAddress(url, 6379);
+  const cli = (...args: string[]) => execFileSync('redis-cli', ['-h', host, '-p', String(port), '--raw', ...args], { encoding: 'utf8' });
+  // `bind` may list several addresses ("127.0.0.1 -::1"): each is its own argument.
+  const settings = REDIS_SETTINGS.flatMap((name) => [`--${name}`, ...(cli('config', 'get', name).split('\n')[1] ?? '').split(name === 'bind' ? ' ' : '\n')]);
+  execFileSync('redis-cli', ['-h', host, '-p', String(port), 'shutdown', 'nosave'], { stdio: 'ignore' });
+  await waitPort(port, false, 'Redis');
   return async () => {
-    execSync(REDIS_START, { stdio: 'ignore' });
-    await waitPort(6379, true, 'Redis');
+    execFileSync(REDIS_BIN, ['--port', String(port), ...settings, '--save', '', '--appendonly', 'no', '--daemonize', 'yes'], { stdio: 'ignore' });
+    await waitPort(port, true, 'Redis');
   };
 }

@@ -7,7 +7,7 @@ import { MemoryBus } from '@ctp/bus';
 import { canonicalEntry, chainHash, entryLeaf, findChainBreak, GENESIS_HASH, NoteSigner, verifyInclusion, verifyPack, type SegmentManifest } from '@ctp/ledger-core';
 import { baseUrl, close, createLogger, createServiceApp, listen } from '@ctp/http';
 import { registry } from '@ctp/telemetry';
-import { OpenApiContract } from '@ctp/testing';
+import { OpenApiContract, PG_URL } from '@ctp/testing';
 import { ledgerRouter } from '../router';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '../embedded';
 import { buildPack } from '../pack_export';
@@ -17,7 +17,6 @@ import { ensurePartitions, hotPartitions, monthStart, partitionName } from './pa
 import { TierMaintenance } from './schedule';
 import { runRetention, type RetentionOptions, type RetentionReport, type RetentionStep } from './retention';
 
-const PG_URL = process.env.CTP_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const ORIGIN = 'ctp.test/tiers';
 const signer = new NoteSigner(ORIGIN, generateKeyPairSync('ed25519').privateKey);
 const schema = () => `ledger_tiers_${randomBytes(4).toString('hex')}`;

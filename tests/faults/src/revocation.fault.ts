@@ -5,7 +5,6 @@ import { join } from 'node:path';
 import {
   GUIDE_ENVELOPE,
   NATS_URL,
-  portOpen,
   postJson,
   REDIS_URL,
   startService,
@@ -19,7 +18,9 @@ import {
 /**
  * Real NATS and Redis, stopped and restarted by the test, with the issuer,
  * broadcaster and introspector as separate processes. In every case a revoked
- * token must be denied afterwards and no revocation may be lost.
+ * token must be denied afterwards and no revocation may be lost. The servers are
+ * the ones CTP_TEST_NATS_URL and CTP_TEST_REDIS_URL name (the shared local ones
+ * by default): point them at private servers on a shared machine.
  */
 describe('revocation under faults (real NATS and Redis, restarted)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'ctp-faults-'));
@@ -41,10 +42,21 @@ describe('revocation under faults (real NATS and Redis, restarted)', () => {
     broadcaster = await startService(tsEntry('apps/revocation-broadcaster/src/main.ts'), backends);
     introspector = await startIntrospector();
   });
+  /** Restarts owed for servers a test stopped; run after each test whatever it did. */
+  const down = new Set<() => Promise<void>>();
+  const stop = async (server: typeof stopNats) => {
+    const start = await server();
+    const restart = async () => {
+      down.delete(restart);
+      await start();
+    };
+    down.add(restart);
+    return restart;
+  };
+  const stopNatsServer = () => stop(stopNats);
+  const stopRedisServer = () => stop(stopRedis);
   afterEach(async () => {
-    // Whatever a test did, leave both servers running for the next one.
-    if (!(await portOpen(4222))) await (await stopNats())();
-    if (!(await portOpen(6379))) await (await stopRedis())();
+    for (const restart of [...down]) await restart();
   });
   afterAll(async () => {
     await Promise.all([introspector?.stop(), broadcaster?.stop(), issuer?.stop()]);
@@ -76,10 +88,52 @@ describe('revocation under faults (real NATS and Redis, restarted)', () => {
     for (const { token } of tokens) await waitFor(async () => (await decision(token, at)).reason === 'revoked', 5000, 'revoked decision');
   };
 
+  const issueMany = async (n: number) => {
+    const tokens: { token: string; jti: string }[] = [];
+    while (tokens.length < n) tokens.push(...(await Promise.all(Array.from({ length: Math.min(20, n - tokens.length) }, issue))));
+    return tokens;
+  };
+  /** How many revocations this introspector has received over the bus since it started. */
+  const pushReceipts = async (at = introspector) =>
+    Number(/ctp_revocation_propagation_seconds_count\{channel="push"\} (\d+)/.exec(await (await fetch(`${at.url}/metrics`)).text())?.[1] ?? 0);
+  const restartServer = async (server: 'NATS' | 'Redis') => (await (server === 'NATS' ? stopNatsServer() : stopRedisServer()))();
+
+  it.each([
+    ['NATS, then Redis', ['NATS', 'Redis'] as const],
+    ['Redis, then NATS', ['Redis', 'NATS'] as const],
+  ])('%s restarted under a running introspector (Redis empty): no revoked token allowed, the same decisions as a fresh introspector', async (_order, [first, second]) => {
+    const revoked = await issueMany(200);
+    const kept = await issueMany(10);
+    await restartServer(first);
+    // Every revocation is answered 200 before the second restart; the last ones just before it.
+    for (const t of revoked) await revoke(t.jti);
+    await restartServer(second);
+    await expectDenied(revoked);
+    const running = [];
+    for (const t of [...revoked, ...kept]) running.push((await decision(t.token)).reason);
+    expect(running.filter((reason) => reason !== 'revoked').length).toBe(kept.length);
+    expect(running.slice(revoked.length)).toEqual(kept.map(() => null));
+    const fresh = await startIntrospector();
+    try {
+      const fromFresh = [];
+      for (const t of [...revoked, ...kept]) fromFresh.push((await decision(t.token, fresh)).reason);
+      expect(fromFresh).toEqual(running);
+    } finally {
+      await fresh.stop();
+    }
+    // Push resumed on the running introspector: a new revocation arrives over the bus.
+    const receipts = await pushReceipts();
+    const later = await issue();
+    await revoke(later.jti);
+    await waitFor(async () => (await pushReceipts()) > receipts, 10_000, 'a revocation received over push');
+    await expectDenied([later]);
+    await waitFor(async () => (await fetch(`${introspector.url}/readyz`)).status === 200, 10_000, 'ready');
+  });
+
   it('NATS down during revocations: the CRL keeps them denied, retries publish them, nothing is lost', async () => {
     const tokens = await Promise.all(Array.from({ length: 20 }, issue));
     for (const t of tokens) expect((await decision(t.token)).decision).toBe('allow');
-    const restartNats = await stopNats();
+    const restartNats = await stopNatsServer();
     const during = Promise.all(tokens.map((t) => revoke(t.jti)));
     await new Promise((r) => setTimeout(r, 800));
     // While NATS is down the broadcaster answered 503 after writing the CRL; the
@@ -99,7 +153,7 @@ describe('revocation under faults (real NATS and Redis, restarted)', () => {
   it('NATS restarted right after revocations: delivery resumes and a new introspector replays them', async () => {
     const tokens = await Promise.all(Array.from({ length: 20 }, issue));
     await Promise.all(tokens.map((t) => revoke(t.jti)));
-    const restartNats = await stopNats();
+    const restartNats = await stopNatsServer();
     await restartNats();
     await expectDenied(tokens);
     const later = await issue();
@@ -111,7 +165,7 @@ describe('revocation under faults (real NATS and Redis, restarted)', () => {
     const before = await issue();
     await revoke(before.jti);
     await expectDenied([before]);
-    const restartRedis = await stopRedis();
+    const restartRedis = await stopRedisServer();
     await restartRedis();
     await expectDenied([before]);
     await introspector.stop();
@@ -133,8 +187,8 @@ describe('revocation under faults (real NATS and Redis, restarted)', () => {
   it('fails closed when it cannot prove freshness (NATS and Redis both down), and recovers', async () => {
     const token = (await issue()).token;
     expect((await decision(token)).decision).toBe('allow');
-    const restartNats = await stopNats();
-    const restartRedis = await stopRedis();
+    const restartNats = await stopNatsServer();
+    const restartRedis = await stopRedisServer();
     await waitFor(async () => (await decision(token)).reason === 'revocation_unavailable', 6000, 'fail-closed deny');
     expect((await fetch(`${introspector.url}/readyz`)).status).toBe(503);
     await restartRedis();
