@@ -30,3 +30,21 @@ export function apiKeyMatches(apiKey: string, stored: string): boolean {
 export function apiKeyDigest(apiKey: string): string {
   return createHash('sha256').update(apiKey).digest('base64url');
 }
+
+/** `slots` hashes that no key matches (of random keys, never kept): padding for matchesWithEqualWork. */
+export function decoyHashes(slots: number): string[] {
+  return Array.from({ length: slots }, () => hashApiKey(randomBytes(32).toString('base64url')));
+}
+
+/**
+ * Whether `apiKey` matches one of `hashes` (undefined: the key names nobody). Exactly
+ * `decoys.length` hashes are checked whoever the key names: the holder's own padded with decoys,
+ * or only decoys, and every one even after a match. So the answer takes as long for an unknown id,
+ * or for a key matching its holder's first hash, as for any other: timing reveals no ids.
+ */
+export function matchesWithEqualWork(apiKey: string, hashes: readonly string[] | undefined, decoys: readonly string[]): boolean {
+  const checked = hashes ? [...hashes, ...decoys.slice(hashes.length)] : decoys;
+  let matched = false;
+  for (const hash of checked) matched = apiKeyMatches(apiKey, hash) || matched;
+  return matched;
+}

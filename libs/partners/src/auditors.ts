@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { apiKeyMatches, hashApiKey } from './api_key';
+import { decoyHashes, matchesWithEqualWork } from './api_key';
 
 /** An auditor as the partners file lists it: read access to the ledger, nothing else. */
 export const auditorSchema = z.strictObject({
@@ -13,9 +13,6 @@ export interface Auditor {
   name: string;
 }
 
-/** Compared against when the key names no auditor, so an unknown id costs the same HMAC as a known one. */
-const NO_AUDITOR_HASH = hashApiKey('no-auditor.key');
-
 /**
  * Auditors who may read the ledger (entries, proofs, anchors, compliance packs) outside
  * dev mode. Their keys are made and stored like partner keys (`ctp partners new-key
@@ -24,12 +21,15 @@ const NO_AUDITOR_HASH = hashApiKey('no-auditor.key');
  */
 export class AuditorRegistry {
   private readonly byId = new Map<string, { auditor: Auditor; hashes: string[] }>();
+  /** As many hashes as the auditor with the most has (at least one), none of them matching (matchesWithEqualWork). */
+  private readonly decoys: string[];
 
   constructor(auditors: z.infer<typeof auditorSchema>[]) {
     for (const a of auditors) {
       if (this.byId.has(a.id)) throw new Error(`auditor id ${a.id} is configured twice`);
       this.byId.set(a.id, { auditor: { id: a.id, name: a.name }, hashes: a.api_key_hashes });
     }
+    this.decoys = decoyHashes(Math.max(1, ...auditors.map((a) => a.api_key_hashes.length)));
   }
 
   get size(): number {
@@ -40,7 +40,7 @@ export class AuditorRegistry {
     if (apiKey.length > 200) return undefined;
     const dot = apiKey.lastIndexOf('.');
     const entry = dot > 0 ? this.byId.get(apiKey.slice(0, dot)) : undefined;
-    const matched = (entry?.hashes ?? [NO_AUDITOR_HASH]).some((h) => apiKeyMatches(apiKey, h));
+    const matched = matchesWithEqualWork(apiKey, entry?.hashes, this.decoys);
     return matched ? entry?.auditor : undefined;
   }
 }

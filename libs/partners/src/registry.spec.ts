@@ -2,6 +2,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { apiKeyMatches, generateApiKey, hashApiKey } from './api_key';
+import { AuditorRegistry } from './auditors';
 import { loadAuditors, mayUseProcessor, PartnerRegistry } from './registry';
 
 describe('partner registry', () => {
@@ -76,6 +77,30 @@ describe('partner registry', () => {
       spy.mockClear();
       expect(two.authenticate(rotating[1]!.apiKey)?.id).toBe('globex');
       expect(spy.mock.calls.length).toBe(counts[0]);
+    } finally {
+      spy.mockRestore();
+    }
+  });
+
+  it('does the same work for every auditor key, known, unknown or rotated, so timing does not reveal auditor ids', () => {
+    const rotating = [generateApiKey('audit-firm'), generateApiKey('audit-firm')];
+    const auditors = new AuditorRegistry([{ id: 'audit-firm', name: 'Audit Firm', api_key_hashes: rotating.map((k) => k.hash) }]);
+    const spy = jest.spyOn(jest.requireActual<typeof import('node:crypto')>('node:crypto'), 'createHmac');
+    const hmacs = (apiKey: string, expected: string | undefined) => {
+      spy.mockClear();
+      expect(auditors.authenticate(apiKey)?.id).toBe(expected);
+      return spy.mock.calls.length;
+    };
+    try {
+      const counts = [
+        hmacs(rotating[0]!.apiKey, 'audit-firm'),
+        hmacs(rotating[1]!.apiKey, 'audit-firm'),
+        hmacs(generateApiKey('audit-firm').apiKey, undefined),
+        hmacs(generateApiKey('nobody').apiKey, undefined),
+        hmacs('no-dot-at-all', undefined),
+      ];
+      expect(counts[0]).toBe(2);
+      expect(new Set(counts).size).toBe(1);
     } finally {
       spy.mockRestore();
     }

@@ -1,8 +1,7 @@
-import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { rateLimitSpec, type RateLimit, type RateLimitedEndpoint } from '@ctp/config';
-import { apiKeyDigest, apiKeyMatches, hashApiKey } from './api_key';
+import { apiKeyDigest, decoyHashes, matchesWithEqualWork } from './api_key';
 import { AuditorRegistry, auditorSchema } from './auditors';
 
 export interface Partner {
@@ -41,11 +40,7 @@ export class PartnerRegistry {
   private readonly byId = new Map<string, { partner: Partner; hashes: string[] }>();
   /** sha256(api key) -> partner, for keys already verified against their salted hash. */
   private readonly verified = new Map<string, Partner>();
-  /**
-   * Hashes no key matches. Every authentication checks exactly as many hashes as the partner with
-   * the most has: its own padded with these, or only these for an id that does not exist, so an
-   * answer takes as long for an unknown partner id as for a known one.
-   */
+  /** As many hashes as the partner with the most has, none of them matching (matchesWithEqualWork). */
   private readonly decoys: string[];
 
   constructor(file: PartnersFile) {
@@ -56,8 +51,7 @@ export class PartnerRegistry {
         hashes: p.api_key_hashes,
       });
     }
-    const slots = Math.max(...file.partners.map((p) => p.api_key_hashes.length));
-    this.decoys = Array.from({ length: slots }, () => hashApiKey(randomBytes(32).toString('base64url')));
+    this.decoys = decoyHashes(Math.max(...file.partners.map((p) => p.api_key_hashes.length)));
   }
 
   static parse(json: unknown): PartnerRegistry {
@@ -79,10 +73,7 @@ export class PartnerRegistry {
     if (cached) return cached;
     const dot = apiKey.lastIndexOf('.');
     const entry = dot > 0 ? this.byId.get(apiKey.slice(0, dot)) : undefined;
-    const hashes = entry ? [...entry.hashes, ...this.decoys.slice(entry.hashes.length)] : this.decoys;
-    let matched = false;
-    // Every hash is checked, even after a match: the work never depends on which one matched.
-    for (const hash of hashes) matched = apiKeyMatches(apiKey, hash) || matched;
+    const matched = matchesWithEqualWork(apiKey, entry?.hashes, this.decoys);
     if (!entry || !matched) return undefined;
     if (this.verified.size >= AUTH_CACHE_LIMIT) this.verified.clear();
     this.verified.set(digest, entry.partner);
