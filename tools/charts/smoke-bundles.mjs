@@ -103,6 +103,9 @@ async function main() {
   await probe(issuer, ['ctp_consent_issued_total', 'ctp_http_requests_total', 'ctp_build_info{version="0.1.0"']);
   const writer = await start('ledger-writer', {
     CTP_NATS_URL: NATS,
+    // Dev mode: the smoke connects as the superuser, which a production writer refuses (its two
+    // roles are tested in apps/ledger-writer/src/ledger.spec.ts); here only the bundle is on trial.
+    CTP_DEV_MODE: 'true',
     CTP_DATABASE_URL: PG,
     CTP_DATABASE_SCHEMA: `smoke_${run}`,
     CTP_LEDGER_DURABLE: `smoke-${run}`,
