@@ -284,6 +284,7 @@ describe('Helm charts', () => {
       expect(ingress).toContain(`(dict "path" "${path}" "type" "${type}" "service" $${service})`);
     route('/issue', 'Exact', 'issuer');
     route('/.well-known/jwks.json', 'Exact', 'issuer');
+    route('/funnel-events', 'Exact', 'issuer');
     route('/introspect', 'Exact', 'introspector');
     route('/revoke', 'Exact', 'broadcaster');
     route('/revocations', 'Prefix', 'broadcaster');

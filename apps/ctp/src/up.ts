@@ -3,7 +3,7 @@ import { connectBus, type EventBus } from '@ctp/bus';
 import { rateLimitsOf } from '@ctp/config';
 import { baseUrl, close, createLogger, createServiceApp, edgeControls, jsonBody, listen, loadTls, partnerAuth, type Logger, type Server } from '@ctp/http';
 import { DecisionLog, Introspector, introspectorRouter } from '@ctp/introspection';
-import { IssuanceService, issuerRouter, keyAdministration } from '@ctp/issuance';
+import { funnelRouter, idempotencyStore, IssuanceService, issuerRouter, keyAdministration } from '@ctp/issuance';
 import { KeyRevocationWatch, loadOrCreateSecret, openTokenKeys, tokenKeySettings } from '@ctp/keys';
 import { ledgerRouter, LEDGER_STREAM, LEDGER_STREAM_SPEC, LedgerStore, loadCheckpointSigners, startEmbeddedPostgres, startLedger } from '@ctp/ledger';
 import { loadPartnerAuth } from '@ctp/partners';
@@ -80,7 +80,8 @@ export async function startCtp(config: UpConfig, logger: Logger = createLogger('
     readiness: { keys: () => keys.ready, revocations: () => revocations.fresh, ...edge.readiness },
     routers: [
       metricsRouter(),
-      issuerRouter({ service: issuance, keys, auth, body }),
+      issuerRouter({ service: issuance, keys, auth, body, idempotency: idempotencyStore(redisOf(crl), config.CTP_REDIS_PREFIX) }),
+      funnelRouter({ events: bus, auth, body }),
       ...keyAdmin.routers,
       introspectorRouter({ introspector, decisions, auth, body }),
       ledgerRouter({ store, writer, signers, origin: config.CTP_LEDGER_ORIGIN }),
@@ -123,7 +124,7 @@ export async function startCtp(config: UpConfig, logger: Logger = createLogger('
 export function banner(config: UpConfig, url: string): string {
   const lines = [
     `CTP is up on ${url}`,
-    '  POST /issue   POST /introspect   POST /revoke   GET /.well-known/jwks.json',
+    '  POST /issue   POST /introspect   POST /revoke   GET /.well-known/jwks.json   POST /funnel-events',
     '  GET /revocations?since=   GET /revocations/stream (SSE)   /revocations/ws (WebSocket)   GET /metrics /healthz /readyz',
     '  GET /admin/keys   POST /admin/keys/changes   POST /admin/keys/changes/{id}/approvals (operators, dual control)',
     '  GET /ledger/checkpoint   /ledger/entries/{seq}   /ledger/proofs/inclusion   /ledger/proofs/consistency   /ledger/anchors',
