@@ -42,4 +42,16 @@ export default [
       'no-restricted-globals': ['error', { name: 'fetch', message: 'ctp-core does no I/O.' }],
     },
   },
+  {
+    // The SDK is published outside the workspace: ctp-core is bundled into it, jose is its dependency,
+    // and nothing of the services may leak in (prom-client and express stay optional peers).
+    files: ['libs/sdk/src/**/*.ts'],
+    ignores: ['libs/sdk/src/**/*.spec.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ group: ['@ctp/*', '!@ctp/ctp-core'], message: 'The SDK may import only @ctp/ctp-core of the workspace (it is bundled into the published package).' }] },
+      ],
+    },
+  },
 ];

@@ -8,3 +8,4 @@ export * from './kms_server';
 export * from './tsa';
 export * from './openapi_arbitraries';
 export * from './private_servers';
+export * from './decision_corpus';
