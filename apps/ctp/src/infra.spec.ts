@@ -385,6 +385,8 @@ describe('Grafana dashboard', () => {
     has(/Consents issued and revoked/, /ctp_consent_issued_total/);
     has(/Consents issued and revoked/, /ctp_consent_revoked_total/);
     has(/Revocation rate/, /ctp_consent_revoked_total.*\/.*ctp_consent_issued_total/);
+    has(/Consent rate \(agreed \/ shown/, /ctp:consent_rate:ratio_rate1d/);
+    has(/Revocation rate \(revoked \/ agreed/, /ctp:revocation_rate:ratio_rate1d/);
     has(/burn rate/i, /slo:sli_error:ratio_rate1h/);
     has(/Error budget left/, /slo:period_error_budget_remaining:ratio/);
     has(/Request rate by route/, /sum by \(route\) \(rate\(ctp_http_requests_total/);
