@@ -3,6 +3,7 @@ export { CtpApiError, TRANSPORT_ERRORS, type CtpApiErrorCode, type TransportErro
 export { backoffMs, parseRetryAfter, type RetryOptions } from './retry';
 export { TokenCache, type TokenCacheOptions } from './token_cache';
 export { consentEnvelope, envelopeHashOf } from './envelope';
+export { CONSENT_STATES, type ConsentState } from './consent_state';
 export { createLocalValidator, type LocalValidator, type LocalValidatorOptions } from './local_validator';
 export { RevocationFollower, type RevocationFollowerOptions } from './revocation_follower';
 export {
