@@ -1,10 +1,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Counter, Histogram, register as defaultRegistry, type Registry } from 'prom-client';
 import type { ContextEnvelope, IntrospectionResult } from '@ctp/ctp-core';
-import type { CtpClient } from './client';
 import { DENY_MESSAGES, type ConsentDenyCode } from './deny_messages';
-import { consentEnvelope } from './envelope';
-import type { LocalValidator } from './local_validator';
+// Through the package's main entry, so the published CJS and ESM builds share one copy of it.
+import { consentEnvelope, type CtpClient, type LocalValidator } from './index';
+
+export { DENY_MESSAGES, type ConsentDenyCode };
 
 /** The header requireConsent reads the consent token from (integration guide, "Express middleware"). */
 export const CONSENT_TOKEN_HEADER = 'CTP-Consent-Token';
