@@ -24,7 +24,9 @@ const version = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).ver
 
 export const EXTERNAL = ['@electric-sql/pglite', '@electric-sql/pglite-socket', 'bufferutil', 'utf-8-validate', 'pino-pretty'];
 
-const all = readdirSync(join(root, 'apps')).filter((name) => existsSync(join(root, 'apps', name, 'src', 'main.ts')));
+// The demo partner app runs from source (`npm run demo`, it bundles the consent element at start); it is no image.
+const NOT_IMAGES = ['demo-partner'];
+const all = readdirSync(join(root, 'apps')).filter((name) => existsSync(join(root, 'apps', name, 'src', 'main.ts')) && !NOT_IMAGES.includes(name));
 const wanted = process.argv.slice(2);
 const unknown = wanted.filter((name) => !all.includes(name));
 if (unknown.length > 0) {
