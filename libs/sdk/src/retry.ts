@@ -31,10 +31,12 @@ export function backoffMs(attempt: number, policy: ResolvedRetry, retryAfterSeco
   return Math.max(jitter, Math.min(retryAfterSeconds * 1000, policy.maxDelayMs));
 }
 
+const IMF_FIXDATE = /^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{2} (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} \d{2}:\d{2}:\d{2} GMT$/;
+
 /** Retry-After as delay-seconds or an HTTP-date (RFC 9110 §10.2.3); undefined when absent or unreadable. */
 export function parseRetryAfter(value: string | null, nowMs = Date.now()): number | undefined {
   if (value === null || value === '') return undefined;
   if (/^\d{1,9}$/.test(value)) return Number(value);
-  const at = Date.parse(value);
-  return Number.isNaN(at) ? undefined : Math.max(0, Math.ceil((at - nowMs) / 1000));
+  if (!IMF_FIXDATE.test(value)) return undefined;
+  return Math.max(0, Math.ceil((Date.parse(value) - nowMs) / 1000));
 }
