@@ -32,6 +32,7 @@ interface Session {
 }
 
 const COOKIE = 'demo_session';
+const MAX_SESSIONS = 10_000;
 
 /**
  * The partner side of the demo: the page with <ctp-consent>, the consent endpoints the element
@@ -44,7 +45,8 @@ export async function createDemoApp(options: DemoOptions): Promise<express.Expre
   const consentMs = (options.consentSeconds ?? 1800) * 1000;
   const tokens = new TokenCache({ client });
   const sessions = new Map<string, Session>();
-  const element = await build({ entryPoints: [require.resolve('@ctp/sdk/consent-element')], bundle: true, format: 'esm', target: 'es2022', write: false, minify: true });
+  // The element as a partner serves it: one ES module bundled from the SDK's consent-element entry.
+  const element = await build({ stdin: { contents: "import '@ctp/sdk/consent-element';", resolveDir: __dirname, loader: 'js' }, bundle: true, format: 'esm', target: 'es2022', write: false, minify: true });
   const elementJs = element.outputFiles[0]!.text;
   const pageJs = readFileSync(join(__dirname, 'public', 'demo.js'), 'utf8');
 
@@ -58,6 +60,8 @@ export async function createDemoApp(options: DemoOptions): Promise<express.Expre
       if (known.state === 'granted' && Date.now() >= known.consentEndsAt!) known.state = 'expired';
       return known;
     }
+    // A demo keeps visitors in memory; the oldest go first beyond MAX_SESSIONS.
+    if (sessions.size >= MAX_SESSIONS) sessions.delete(sessions.keys().next().value!);
     const fresh = randomBytes(32).toString('base64url');
     const session: Session = { subject: `visitor-${randomBytes(9).toString('base64url')}`, state: 'none', uiCopyId: DEMO_COPIES.en };
     sessions.set(fresh, session);

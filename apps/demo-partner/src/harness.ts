@@ -18,7 +18,7 @@ export interface DemoWorld {
 export async function startDemoWorld(): Promise<DemoWorld> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const ctp = await startService(['apps/ctp/bin/ctp.js', 'up'], { CTP_PORT: String(port), CTP_ISSUER: url, CTP_DATA_DIR: mkdtempSync(join(tmpdir(), 'ctp-demo-')) });
+  const ctp = await startService(['apps/ctp/bin/ctp.js', 'up'], { CTP_PORT: String(port), CTP_ISSUER: url, CTP_DATA_DIR: mkdtempSync(join(tmpdir(), 'ctp-demo-')) }, { readyTimeoutMs: 60_000 });
   const client = new CtpClient({ baseUrl: url });
   const validator = createLocalValidator({ baseUrl: url });
   await validator.ready(15_000);

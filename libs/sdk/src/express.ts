@@ -83,8 +83,9 @@ function sendDenied(res: ServerResponse, code: ConsentDenyCode): void {
  * `features`: it reads the token, builds the envelope, decides (locally or through
  * /introspect), and on a deny answers an RFC 9457 problem whose `detail` can be shown to the
  * person and whose `code` is the stable deny reason (403; 503 for `revocation_unavailable`).
- * On allow, `req.consent` holds the decision for the handler. Anything else than an allow,
- * including a failed check, never reaches the handler.
+ * On allow, `req.consent` holds the decision for the handler. Anything else than an allow never
+ * reaches the handler: a check that failed (CTP unreachable in introspect mode, an envelope that is
+ * not valid) goes to the app's error handler through `next(error)`, a CtpApiError or CtpError.
  */
 export function requireConsent(options: RequireConsentOptions) {
   if ((options.validator === undefined) === (options.client === undefined)) throw new TypeError('requireConsent needs exactly one of validator or client');

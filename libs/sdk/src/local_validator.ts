@@ -83,7 +83,6 @@ class JoseLocalValidator implements LocalValidator {
   private readonly cacheSize: number;
   private readonly cooldownMs: number;
   private readonly ctx: ValidationContext;
-  private knownSet: unknown;
   private publishedKids = new Set<string>();
   private lastReloadMs = 0;
 
@@ -138,6 +137,7 @@ class JoseLocalValidator implements LocalValidator {
     }
     if (entry === undefined) {
       const outcome = await this.verify(token, envelope.processor);
+      this.learnKids();
       if ('reason' in outcome) return denyUnverified(outcome.reason);
       entry = outcome;
       if (this.verified.size >= this.cacheSize) this.verified.delete(this.verified.keys().next().value!);
@@ -154,20 +154,23 @@ class JoseLocalValidator implements LocalValidator {
 
   /**
    * Whether `kid` is still in the JWKS, as CTP's introspector re-checks on every cached hit.
-   * Cached hits never reach jose's key lookup, so the set is refreshed here once it is older
-   * than its max-age (at most once per cooldown while the JWKS cannot be fetched).
+   * Cached hits never reach jose's key lookup, so the JWKS is reloaded here once it is older than
+   * its max-age (at most once per cooldown while it cannot be fetched). The kid set is read after
+   * each reload and each verification, never per decision: jose hands out a copy of the JWKS.
    */
   private published(kid: string): boolean {
     if (!this.jwks.fresh && !this.jwks.reloading && Date.now() - this.lastReloadMs >= this.cooldownMs) {
       this.lastReloadMs = Date.now();
-      this.jwks.reload().catch((error: unknown) => this.options.onError?.(error));
-    }
-    const set = this.jwks.jwks();
-    if (set !== this.knownSet) {
-      this.knownSet = set;
-      this.publishedKids = new Set((set?.keys ?? []).map((k) => k.kid).filter((k): k is string => typeof k === 'string'));
+      this.jwks.reload().then(
+        () => this.learnKids(),
+        (error: unknown) => this.options.onError?.(error),
+      );
     }
     return this.publishedKids.has(kid);
+  }
+
+  private learnKids(): void {
+    this.publishedKids = new Set((this.jwks.jwks()?.keys ?? []).map((k) => k.kid).filter((k): k is string => typeof k === 'string'));
   }
 
   /**

@@ -101,7 +101,7 @@ describe('the packed SDK outside the workspace, and every sample of the integrat
     writeFileSync(join(scratch, 'package.json'), JSON.stringify({ name: 'partner-app', version: '1.0.0', private: true }));
     const port = await freePort();
     const url = `http://127.0.0.1:${port}`;
-    const started = startService(['apps/ctp/bin/ctp.js', 'up'], { CTP_PORT: String(port), CTP_ISSUER: url, CTP_DATA_DIR: join(scratch, 'ctp-data') });
+    const started = startService(['apps/ctp/bin/ctp.js', 'up'], { CTP_PORT: String(port), CTP_ISSUER: url, CTP_DATA_DIR: join(scratch, 'ctp-data') }, { readyTimeoutMs: 60_000 });
     execFileSync('npm', ['install', tarball, 'express', 'prom-client', '@types/node@24', '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error'], { cwd: scratch, stdio: 'pipe' });
     ctp = await started;
     env = { ...process.env, CTP_URL: url, CTP_ISSUER: url, CTP_SDK_TARBALL: tarball, PORT: String(await freePort()) };

@@ -1,4 +1,4 @@
-import { MAX_TOKEN_TTL_SECONDS, type ContextEnvelope } from '@ctp/ctp-core';
+import { CLOCK_SKEW_SECONDS, MAX_TOKEN_TTL_SECONDS, type ContextEnvelope } from '@ctp/ctp-core';
 import type { CtpClient, IssuedToken } from './client';
 import { envelopeHashOf } from './envelope';
 
@@ -16,6 +16,8 @@ interface Entry {
   /** When this entry stops being served: the token's expiry (never more than 300 s after issuance) minus the margin. */
   staleAtMs: number;
   subject: string;
+  /** The token's expiry (ms): until then plus the skew, verifiers may still accept it. */
+  expiresAtMs: number;
 }
 
 /**
@@ -27,6 +29,8 @@ interface Entry {
 export class TokenCache {
   private readonly entries = new Map<string, Entry>();
   private readonly pending = new Map<string, Promise<IssuedToken>>();
+  /** Tokens no longer served (replaced or evicted) that verifiers may still accept: forget() revokes them too. */
+  private readonly retired = new Map<string, { jti: string; acceptedUntilMs: number }[]>();
   private readonly refreshBeforeMs: number;
   private readonly maxEntries: number;
   private readonly now: () => number;
@@ -46,7 +50,7 @@ export class TokenCache {
       this.entries.set(key, entry);
       return entry.issued;
     }
-    this.entries.delete(key);
+    if (entry) this.retire(key, entry);
     let pending = this.pending.get(key);
     if (!pending) {
       pending = this.issue(key, subject, envelope).finally(() => this.pending.delete(key));
@@ -55,15 +59,28 @@ export class TokenCache {
     return pending;
   }
 
-  /** Drops every token of a person (consent withdrawn: the next get() needs new consent). Returns their jtis. */
+  /**
+   * Drops every token of a person (consent withdrawn: the next get() needs new consent) and returns
+   * the jtis to revoke: the cached ones and those replaced or evicted that may still be accepted.
+   */
   forget(subject: string): string[] {
-    const jtis: string[] = [];
+    const now = this.now();
+    const jtis = (this.retired.get(subject) ?? []).filter((r) => r.acceptedUntilMs > now).map((r) => r.jti);
+    this.retired.delete(subject);
     for (const [key, entry] of this.entries) {
       if (entry.subject !== subject) continue;
       jtis.push(entry.issued.jti);
       this.entries.delete(key);
     }
     return jtis;
+  }
+
+  private retire(key: string, entry: Entry): void {
+    this.entries.delete(key);
+    const now = this.now();
+    const kept = (this.retired.get(entry.subject) ?? []).filter((r) => r.acceptedUntilMs > now);
+    kept.push({ jti: entry.issued.jti, acceptedUntilMs: entry.expiresAtMs + CLOCK_SKEW_SECONDS * 1000 });
+    this.retired.set(entry.subject, kept);
   }
 
   get size(): number {
@@ -74,8 +91,11 @@ export class TokenCache {
     const requestedAt = this.now();
     const issued = await this.options.client.issue(envelope, { subjectRef: subject });
     const expiresAt = Math.min(Date.parse(issued.expires_at), requestedAt + MAX_TOKEN_TTL_SECONDS * 1000);
-    const entry: Entry = { issued, staleAtMs: expiresAt - this.refreshBeforeMs, subject };
-    if (this.entries.size >= this.maxEntries) this.entries.delete(this.entries.keys().next().value!);
+    const entry: Entry = { issued, staleAtMs: expiresAt - this.refreshBeforeMs, subject, expiresAtMs: Date.parse(issued.expires_at) };
+    if (this.entries.size >= this.maxEntries) {
+      const [oldestKey, oldest] = this.entries.entries().next().value!;
+      this.retire(oldestKey, oldest);
+    }
     this.entries.set(key, entry);
     return issued;
   }
