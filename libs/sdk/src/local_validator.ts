@@ -44,7 +44,7 @@ export interface LocalValidatorOptions {
 export interface LocalValidator {
   /** The decision POST /introspect would give, decided in this process (no network hop on the hot path). */
   decide(token: string, envelope: ContextEnvelope, nowMs?: number): Promise<IntrospectionResult>;
-  /** Resolves once the revocation view is fresh (until then every decision is `revocation_unavailable`). */
+  /** Resolves once the JWKS is loaded and the revocation view is fresh (until then every decision is `revocation_unavailable`). */
   ready(timeoutMs?: number): Promise<void>;
   /** Whether the revocation view is provably current (push channel live, or a pull within staleAfterMs). */
   readonly fresh: boolean;
@@ -116,8 +116,23 @@ class JoseLocalValidator implements LocalValidator {
     return this.follower.fresh;
   }
 
-  ready(timeoutMs?: number): Promise<void> {
-    return this.follower.ready(timeoutMs);
+  async ready(timeoutMs = 10_000): Promise<void> {
+    await Promise.all([this.follower.ready(timeoutMs), this.loadJwks(timeoutMs)]);
+  }
+
+  /** Fetches the JWKS before the first decision needs it (retrying until `timeoutMs`). */
+  private async loadJwks(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      try {
+        await this.jwks.reload();
+        this.learnKids();
+        return;
+      } catch (error) {
+        if (Date.now() > deadline) throw new Error(`the JWKS could not be fetched within ${timeoutMs} ms`, { cause: error });
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+    }
   }
 
   onRevoked(listener: (jti: string) => void): () => void {
