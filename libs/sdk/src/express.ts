@@ -9,6 +9,7 @@ export { DENY_MESSAGES, type ConsentDenyCode };
 
 /** The header requireConsent reads the consent token from (integration guide, "Express middleware"). */
 export const CONSENT_TOKEN_HEADER = 'CTP-Consent-Token';
+const TOKEN_HEADER_KEY = CONSENT_TOKEN_HEADER.toLowerCase();
 /** RFC 9457 `type` of the problem answered on a deny; `code` says which. */
 export const CONSENT_DENIED_TYPE = 'urn:ctp:problem:consent_denied';
 
@@ -92,7 +93,7 @@ export function requireConsent(options: RequireConsentOptions) {
   const mode = options.validator ? 'local' : 'introspect';
   const metrics = metricsFor(options.registry ?? defaultRegistry);
   const readToken = options.token ?? ((req: ConsentRequest) => {
-    const value = req.headers['ctp-consent-token'];
+    const value = req.headers[TOKEN_HEADER_KEY];
     return typeof value === 'string' && value !== '' ? value : undefined;
   });
   // One frozen envelope per context: its hash is computed once, not per request. `ts` is not hashed.

@@ -100,11 +100,6 @@ export class RevocationFollower {
     return (this.pushLive && now - this.lastActivityMs < this.pushIdleMs) || now - this.lastPullOkMs < this.staleAfterMs;
   }
 
-  /** Whether the push channel is connected and replayed (for readiness and tests). */
-  get pushing(): boolean {
-    return this.pushLive;
-  }
-
   /** Called with each newly revoked jti; returns an unsubscribe function. */
   onRevoked(listener: (jti: string) => void): () => void {
     this.listeners.add(listener);
