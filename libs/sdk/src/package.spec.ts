@@ -192,7 +192,7 @@ export async function check(token: string, req: ConsentRequest): Promise<Introsp
           expect([where, ['text'].includes(sample.lang)]).toEqual([where, true]);
           continue;
         }
-        for (const text of sample.expect) expect([where, stdout.includes(text)]).toEqual([where, true]);
+        for (const text of sample.expect) expect([where, text, stdout.includes(text) ? 'printed' : stdout]).toEqual([where, text, 'printed']);
         for (const line of stdout.split('\n').filter((l) => l.startsWith('{"type":"urn:ctp:problem'))) {
           expect([where, 'unexpected problem', sample.expect.some((t) => line.includes(t)) ? '' : line]).toEqual([where, 'unexpected problem', '']);
         }
