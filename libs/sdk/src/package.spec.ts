@@ -106,6 +106,9 @@ describe('the packed SDK outside the workspace, and every sample of the integrat
     ctp = await started;
     env = { ...process.env, CTP_URL: url, CTP_ISSUER: url, CTP_SDK_TARBALL: tarball, PORT: String(await freePort()) };
     delete env.CTP_API_KEY;
+    // Output is compared as text: no colours (nx sets FORCE_COLOR for the processes it runs).
+    delete env.FORCE_COLOR;
+    env.NO_COLOR = '1';
   }, 240_000);
 
   afterAll(async () => {
