@@ -181,10 +181,13 @@ describe('the SDK against ctp up (partners configured)', () => {
     now = Date.parse(first.expires_at) - 5_000;
     expect((await cache.get('user-7', base)).jti).not.toBe(first.jti);
     // The replaced token may still be accepted: revoking the person's consent must cover it too.
-    const toRevoke = cache.forget('user-7');
+    const toRevoke = await cache.forget('user-7');
     expect(toRevoke).toHaveLength(5);
     expect(toRevoke).toContain(first.jti);
-    expect(cache.forget('user-7')).toEqual([]);
+    expect(await cache.forget('user-7')).toEqual([]);
+    const inFlight = cache.get('user-10', base);
+    const forgotten = await cache.forget('user-10');
+    expect(forgotten).toEqual([(await inFlight).jti]);
   });
 
   it('records funnel events: ledger entries and counters, no personal data accepted', async () => {

@@ -121,7 +121,7 @@ export async function createDemoApp(options: DemoOptions): Promise<express.Expre
         break;
       case 'revoke':
         // Withdrawal first, the UI second: every token of this person is revoked before we answer.
-        for (const jti of tokens.forget(session.subject)) await client.revoke(jti, 'user_revoked');
+        for (const jti of await tokens.forget(session.subject)) await client.revoke(jti, 'user_revoked');
         session.state = 'revoked';
         relay(session, 'revoked');
         break;

@@ -48,7 +48,8 @@ describe('demo partner app: consent -> allowed analysis -> revoke -> denied', ()
     const revokedAt = Date.now();
     await page.getByRole('button', { name: 'Revoke consent' }).click();
     // The page polls every 250 ms; the push itself is measured by tools/bench/sdk.ts, not here.
-    await waitFor(async () => (await attribute(page, '#decision', 'data-reason')) === 'revoked', 5000, 'the live view to deny with revoked');
+    // Generous: on a loaded machine the push channel may be reconnecting and the pull fallback takes over.
+    await waitFor(async () => (await attribute(page, '#decision', 'data-reason')) === 'revoked', 15_000, 'the live view to deny with revoked');
     console.log(`demo: revoke click -> live view shows deny in ${Date.now() - revokedAt} ms (includes the 250 ms page poll)`);
     await page.getByRole('button', { name: 'Analyse this call' }).click();
     await waitFor(async () => (await text(page, '#analysis-result'))?.startsWith('You withdrew your consent') === true, 5000, 'a denied analysis after revocation');
@@ -59,5 +60,5 @@ describe('demo partner app: consent -> allowed analysis -> revoke -> denied', ()
     expect(await metric(/^ctp_consent_funnel_events_total\{partner="demo",outcome="agreed"\} (\d+)/m)).toBe(1);
     expect(await metric(/^ctp_consent_funnel_events_total\{partner="demo",outcome="shown"\} (\d+)/m)).toBeGreaterThanOrEqual(1);
     await waitFor(async () => (await metric(/^ctp_ledger_entries_total\{type="consent.funnel"\} (\d+)/m)) >= 3, 10_000, 'funnel events in the ledger');
-  });
+  }, 90_000);
 });

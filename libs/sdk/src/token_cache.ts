@@ -60,10 +60,14 @@ export class TokenCache {
   }
 
   /**
-   * Drops every token of a person (consent withdrawn: the next get() needs new consent) and returns
-   * the jtis to revoke: the cached ones and those replaced or evicted that may still be accepted.
+   * Drops every token of a person (consent withdrawn: the next get() needs new consent) and resolves
+   * to the jtis to revoke: the cached ones, those replaced or evicted that may still be accepted, and
+   * those of issuances still running.
    */
-  forget(subject: string): string[] {
+  async forget(subject: string): Promise<string[]> {
+    // An issuance still running for this person would otherwise land after the withdrawal.
+    const prefix = `${subject}\u0000`;
+    await Promise.allSettled([...this.pending].filter(([key]) => key.startsWith(prefix)).map(([, p]) => p));
     const now = this.now();
     const jtis = (this.retired.get(subject) ?? []).filter((r) => r.acceptedUntilMs > now).map((r) => r.jti);
     this.retired.delete(subject);
