@@ -63,4 +63,28 @@ describe('issuer service', () => {
       await issuer.stop();
     }
   });
+
+  it('replays an Idempotency-Key through Redis and records funnel events', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ctp-issuer-'));
+    const issuer = await startService(tsEntry('apps/issuer/src/main.ts'), {
+      CTP_DEV_MODE: 'true',
+      CTP_KEY_DIR: join(dir, 'keys'),
+      CTP_SUBJECT_SECRET_FILE: join(dir, 'subject.secret'),
+      CTP_REDIS_PREFIX: `ctp-test:${randomUUID()}:`,
+    });
+    try {
+      const key = { 'idempotency-key': `"${randomUUID()}"` };
+      const first = await postJson(`${issuer.url}/issue`, GUIDE_ENVELOPE, key);
+      const again = await postJson(`${issuer.url}/issue`, GUIDE_ENVELOPE, key);
+      expect(first.status).toBe(200);
+      expect(again.body).toEqual(first.body);
+      expect(again.headers.get('idempotent-replayed')).toBe('true');
+      const { ts: _ts, channel: _channel, processor: _processor, retention: _retention, ...context } = GUIDE_ENVELOPE;
+      const recorded = await postJson(`${issuer.url}/funnel-events`, { ...context, outcome: 'shown', at: new Date().toISOString() });
+      expect(recorded.status).toBe(200);
+      expect(recorded.body.event_id).toMatch(/^consent\.funnel:demo:/);
+    } finally {
+      await issuer.stop();
+    }
+  });
 });
