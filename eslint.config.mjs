@@ -42,9 +42,10 @@ export default [
     rules: { '@typescript-eslint/no-non-null-assertion': 'off' },
   },
   {
-    // Test support never ships: only specs, fault suites and tools import it.
+    // Test support never ships: only specs, fault suites and tools import it (and the demo partner
+    // app's test harness, which only its specs import: it starts `ctp up` as `npm run demo` does).
     files: ['apps/*/src/**/*.ts', 'libs/*/src/**/*.ts'],
-    ignores: ['**/*.spec.ts', '**/*.fault.ts', 'libs/testing/**'],
+    ignores: ['**/*.spec.ts', '**/*.fault.ts', 'libs/testing/**', 'apps/demo-partner/src/harness.ts'],
     rules: {
       'no-restricted-imports': ['error', { paths: [{ name: '@ctp/testing', message: 'test support: import it from *.spec.ts files only.' }] }],
     },
@@ -78,6 +79,18 @@ export default [
           paths: [{ name: '@ctp/bus', allowTypeImports: true, message: 'the event catalogue imports only types from @ctp/bus.' }],
           patterns: [{ group: ['@ctp/*', '!@ctp/bus', '!@ctp/ctp-core'], message: 'the event catalogue sits below the domains: it imports no other CTP library.' }],
         },
+      ],
+    },
+  },
+  {
+    // The SDK is published outside the workspace: ctp-core is bundled into it, jose is its dependency,
+    // and nothing of the services may leak in (prom-client and express stay optional peers).
+    files: ['libs/sdk/src/**/*.ts'],
+    ignores: ['libs/sdk/src/**/*.spec.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ group: ['@ctp/*', '!@ctp/ctp-core'], message: 'The SDK may import only @ctp/ctp-core of the workspace (it is bundled into the published package).' }] },
       ],
     },
   },

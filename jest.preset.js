@@ -2,7 +2,7 @@
 // crashes on the `[name, options]` tuple form. ts-jest transpiles without type
 // checking because tsconfig sets isolatedModules; `npm run typecheck` checks types.
 // ESM-only packages in ESM_ONLY are compiled to CommonJS by tools/jest/esm-to-cjs.cjs.
-const ESM_ONLY = ['pkijs', 'asn1js', 'bytestreamjs', '@peculiar/utils', '@noble/hashes', '@noble/curves', '@noble/post-quantum'];
+const ESM_ONLY = ['jose', 'pkijs', 'asn1js', 'bytestreamjs', '@peculiar/utils', '@noble/hashes', '@noble/curves', '@noble/post-quantum'];
 module.exports = {
   testEnvironment: 'node',
   transform: { '^.+\\.ts$': 'ts-jest', '^.+\\.m?js$': `${__dirname}/tools/jest/esm-to-cjs.cjs` },

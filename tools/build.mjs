@@ -54,7 +54,9 @@ function withDependencies(name) {
   return keys;
 }
 
-const all = readdirSync(join(root, 'apps')).filter((name) => existsSync(join(root, 'apps', name, 'src', 'main.ts')));
+// The demo partner app runs from source (`npm run demo`, it bundles the consent element at start); it is no image.
+const NOT_IMAGES = ['demo-partner'];
+const all = readdirSync(join(root, 'apps')).filter((name) => existsSync(join(root, 'apps', name, 'src', 'main.ts')) && !NOT_IMAGES.includes(name));
 const wanted = process.argv.slice(2);
 const unknown = wanted.filter((name) => !all.includes(name));
 if (unknown.length > 0) {

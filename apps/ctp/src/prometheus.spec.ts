@@ -14,8 +14,8 @@ import { startCtp, type RunningCtp } from './up';
  * End to end: a real Prometheus (Debian's package, /usr/bin/prometheus) scrapes `ctp up`, evaluates
  * the repository's rule file as is (infra/prometheus_alerts_ctp_slos.yaml), and every recording rule
  * and every query of the Grafana dashboard (infra/grafana_ctp_revocation_dashboard.json) must return
- * data once light traffic has run: issue, introspect (allow and several deny reasons), revoke, an SSE
- * follower, partner pulls, one failed issuance.
+ * data once light traffic has run: issue, introspect (allow and several deny reasons), revoke, consent-dialog
+ * outcomes (POST /funnel-events), an SSE follower, partner pulls, one failed issuance.
  *
  * `ctp up` serves every service from one process, so the one target is scraped under each job name the
  * rules and the dashboard select on (the charts' ServiceMonitors set job="ctp-<service>"), with a
@@ -321,6 +321,11 @@ describe('Prometheus scraping ctp up: every recording rule and every dashboard q
           bump(seen.statuses, issued.status);
           if (issued.status !== 200) continue;
           const { token, jti } = issued.body as { token: string; jti: string };
+          // The consent dialog's outcomes, as a partner backend relays them (the funnel recording rules).
+          for (const outcome of ['shown', 'agreed', ...(i % 4 === 0 ? ['revoked'] : [])]) {
+            const { ts: _ts, channel: _c, processor: _p, retention: _r, ...context } = GUIDE_ENVELOPE;
+            bump(seen.statuses, (await postJson(`${url}/funnel-events`, { ...context, outcome, at: new Date().toISOString() })).status);
+          }
           await introspect(token);
           if (i % 3 === 0) await introspect(token, { ...GUIDE_ENVELOPE, ui_copy_id: 'consent-modal-2025-11-01#fr-FR' });
           if (i % 5 === 0) await introspect('not-a-jwt');

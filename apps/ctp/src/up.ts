@@ -3,7 +3,7 @@ import { connectBus, type EventBus } from '@ctp/bus';
 import { rateLimitsOf } from '@ctp/config';
 import { auditorAuth, baseUrl, close, connectRedis, createLogger, createServiceApp, edgeControls, jsonBody, listen, loadTls, partnerAuth, type Logger, type Server } from '@ctp/http';
 import { DecisionLog, Introspector, introspectorRouter } from '@ctp/introspection';
-import { IssuanceService, issuerRouter, keyAdministration } from '@ctp/issuance';
+import { funnelRouter, idempotencyStore, IssuanceService, issuerRouter, keyAdministration } from '@ctp/issuance';
 import { KeyRevocationWatch, loadOrCreateSecret, openTokenKeys, tokenKeySettings } from '@ctp/keys';
 import { LEDGER_STREAM_SPEC, REVOCATION_STREAM_SPEC, TOKEN_OWNER_STREAM_SPEC } from '@ctp/events';
 import { ledgerRouter, loadCheckpointSigners, openLedgerStores, startEmbeddedPostgres, startLedger } from '@ctp/ledger';
@@ -92,7 +92,8 @@ export async function startCtp(config: UpConfig, logger: Logger = createLogger('
     readiness: { keys: () => keys.ready, revocations: () => revocations.ready, ...edge.readiness },
     routers: [
       metricsRouter(),
-      issuerRouter({ service: issuance, keys, auth, body }),
+      issuerRouter({ service: issuance, keys, auth, body, idempotency: idempotencyStore(redis, config.CTP_REDIS_PREFIX) }),
+      funnelRouter({ events: bus, auth, body }),
       ...keyAdmin.routers,
       introspectorRouter({ introspector, decisions, auth, body }),
       ledgerRouter({
@@ -141,7 +142,7 @@ export async function startCtp(config: UpConfig, logger: Logger = createLogger('
 export function banner(config: UpConfig, url: string): string {
   const lines = [
     `CTP is up on ${url}`,
-    '  POST /issue   POST /introspect   POST /revoke   GET /.well-known/jwks.json',
+    '  POST /issue   POST /introspect   POST /revoke   GET /.well-known/jwks.json   POST /funnel-events',
     '  GET /revocations?since=   GET /revocations/stream (SSE)   /revocations/ws (WebSocket)   GET /metrics /healthz /readyz',
     '  GET /admin/keys   POST /admin/keys/changes   POST /admin/keys/changes/{id}/approvals (operators, dual control)',
     '  GET /ledger/checkpoint   /ledger/entries/{seq}   /ledger/proofs/inclusion   /ledger/proofs/consistency   /ledger/anchors',

@@ -1,7 +1,7 @@
 import { connectBus } from '@ctp/bus';
 import { rateLimitsOf } from '@ctp/config';
 import { connectRedis, createLogger, createServiceApp, edgeControls, jsonBody, listen, loadTls, partnerAuth, shutdownOnSignals } from '@ctp/http';
-import { IssuanceService, issuerRouter, keyAdministration } from '@ctp/issuance';
+import { funnelRouter, idempotencyStore, IssuanceService, issuerRouter, keyAdministration } from '@ctp/issuance';
 import { loadOrCreateSecret, openTokenKeys, tokenKeySettings } from '@ctp/keys';
 import { loadPartnerAuth } from '@ctp/partners';
 import { TokenOwnerRegistry } from '@ctp/revocation';
@@ -32,12 +32,14 @@ async function main() {
     ttlSeconds: config.CTP_TOKEN_TTL_SECONDS,
     subjectSecret: loadOrCreateSecret(config.CTP_SUBJECT_SECRET_FILE),
   });
+  const auth = partnerAuth(partners, edge.rateLimits);
   const app = createServiceApp({
     logger,
     readiness: { keys: () => keys.ready, bus: () => bus.status === 'connected', ...edge.readiness },
     routers: [
       metricsRouter(),
-      issuerRouter({ service, keys, auth: partnerAuth(partners, edge.rateLimits), body: jsonBody() }),
+      issuerRouter({ service, keys, auth, body: jsonBody(), idempotency: idempotencyStore(redis, config.CTP_REDIS_PREFIX) }),
+      funnelRouter({ events: bus, auth, body: jsonBody() }),
       ...keyAdmin.routers,
     ],
   });

@@ -3,7 +3,8 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { allNotFound, GUIDE_ENVELOPE, postJson, REPO_ROOT, spellingStatuses, startService, tsEntry } from '@ctp/testing';
+import { Redis } from 'ioredis';
+import { allNotFound, GUIDE_ENVELOPE, postJson, REDIS_URL, REPO_ROOT, spellingStatuses, startService, tsEntry } from '@ctp/testing';
 import { loadIssuerConfig } from './config';
 
 function runIssuer(env: Record<string, string>) {
@@ -60,6 +61,38 @@ describe('issuer service', () => {
       for (const path of ['/.well-known/jwks.json', '/healthz', '/readyz', '/metrics']) expect(await spellingStatuses(issuer.url, 'GET', path)).toEqual(allNotFound(path));
       expect(issuer.output()).not.toContain(r.body.token as string);
     } finally {
+      await issuer.stop();
+    }
+  });
+
+  it('replays an Idempotency-Key through Redis and records funnel events', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ctp-issuer-'));
+    const prefix = `ctp-test:${randomUUID()}:`;
+    const issuer = await startService(tsEntry('apps/issuer/src/main.ts'), {
+      CTP_DEV_MODE: 'true',
+      CTP_KEY_DIR: join(dir, 'keys'),
+      CTP_SUBJECT_SECRET_FILE: join(dir, 'subject.secret'),
+      CTP_REDIS_URL: REDIS_URL,
+      CTP_REDIS_PREFIX: prefix,
+    });
+    const redis = new Redis(REDIS_URL);
+    try {
+      const key = { 'idempotency-key': `"${randomUUID()}"` };
+      const first = await postJson(`${issuer.url}/issue`, GUIDE_ENVELOPE, key);
+      const again = await postJson(`${issuer.url}/issue`, GUIDE_ENVELOPE, key);
+      expect(first.status).toBe(200);
+      expect(again.body).toEqual(first.body);
+      expect(again.headers.get('idempotent-replayed')).toBe('true');
+      // The record is in Redis (the process's one connection, shared with the rate limits), not in process.
+      expect(await redis.keys(`${prefix}idem:demo:*`)).toHaveLength(1);
+      const { ts: _ts, channel: _channel, processor: _processor, retention: _retention, ...context } = GUIDE_ENVELOPE;
+      const funnelEvent = { ...context, outcome: 'shown', at: new Date().toISOString() };
+      const recorded = await postJson(`${issuer.url}/funnel-events`, funnelEvent);
+      expect(recorded.status).toBe(200);
+      expect(recorded.body.event_id).toMatch(/^consent\.funnel:demo:/);
+      expect(await spellingStatuses(issuer.url, 'POST', '/funnel-events', {}, JSON.stringify(funnelEvent))).toEqual(allNotFound('/funnel-events'));
+    } finally {
+      redis.disconnect();
       await issuer.stop();
     }
   });

@@ -56,6 +56,26 @@ export const revokeRequestSchema = z.strictObject({
 });
 export type RevokeRequest = z.infer<typeof revokeRequestSchema>;
 
+/** What a person did with a consent dialog; the funnel's steps (brief §3: consent rate, revocation rate). */
+export const FUNNEL_OUTCOMES = ['shown', 'agreed', 'declined', 'revoked'] as const;
+export type FunnelOutcome = (typeof FUNNEL_OUTCOMES)[number];
+
+/**
+ * POST /funnel-events body: one consent-dialog outcome, relayed by the partner backend. Only
+ * the consent's context and the outcome, never a person: no subject, token, jti or address.
+ * `event_id` (the partner's, optional) makes a retried call count once.
+ */
+export const funnelEventRequestSchema = z.strictObject({
+  event_id: z.uuid({ message: 'a UUID such as c0b3e1f8-4567-4890-abcd-1234567890ab' }).optional(),
+  outcome: z.enum(FUNNEL_OUTCOMES),
+  purpose: contextEnvelopeSchema.shape.purpose,
+  features: contextEnvelopeSchema.shape.features,
+  ui_copy_id: contextEnvelopeSchema.shape.ui_copy_id,
+  jurisdiction: contextEnvelopeSchema.shape.jurisdiction,
+  at: contextEnvelopeSchema.shape.ts,
+});
+export type FunnelEventRequest = z.infer<typeof funnelEventRequestSchema>;
+
 function ruleOf(issue: z.core.$ZodIssue): string {
   switch (issue.code) {
     case 'invalid_type':

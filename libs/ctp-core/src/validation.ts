@@ -37,6 +37,8 @@ export interface ValidationContext {
   isRevoked: (jti: string) => boolean;
   /** Whether the revocation view is provably current; when not, deny (fail closed). */
   revocationsFresh: boolean;
+  /** contextHash(envelope) when the caller already has it (a verifier memoising frozen envelopes); computed otherwise. */
+  envelopeHash?: string;
 }
 
 /**
@@ -63,6 +65,6 @@ function denyReason(claims: ConsentClaims, envelope: ContextEnvelope, ctx: Valid
   for (const feature of envelope.features) {
     if (!claims.scope.includes(`${feature}.read`)) return 'scope_insufficient';
   }
-  if (claims.context_hash !== contextHash(envelope)) return 'context_mismatch';
+  if (claims.context_hash !== (ctx.envelopeHash ?? contextHash(envelope))) return 'context_mismatch';
   return null;
 }

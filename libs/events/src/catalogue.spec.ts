@@ -2,6 +2,7 @@ import { MemoryBus, subjectMatches } from '@ctp/bus';
 import {
   ALL_LEDGER_EVENTS,
   consentIssuedEvent,
+  consentFunnelEvent,
   consentRevokedEvent,
   eventIdentity,
   introspectionDecisionsEvent,
@@ -24,6 +25,9 @@ const issued = consentIssuedEvent({
   jti: 'j1', partner_id: 'acme', sub: 's', aud: 'svc://a', purpose: 'p', scope: ['tone.read'], context_hash: 'h', channel: 'voice', retention: 'session_only',
   jurisdiction: 'US-KY', ui_copy_id: 'c', consent_ts: '2025-11-09T20:17:00Z', iat: 1, exp: 2, kid: 'k1', policy_uri: 'https://p',
 });
+const funnel = consentFunnelEvent('5B0F7D1E-2C44-4D5B-9D1A-0E6F5E9B8A11', {
+  partner_id: 'acme', outcome: 'agreed', purpose: 'p', features: ['b', 'a', 'b'], ui_copy_id: 'c', jurisdiction: 'US-KY', at: '2025-11-09T20:17:00Z', received_at_ms: 1,
+});
 const events: CatalogueEvent[] = [
   issued,
   consentRevokedEvent({ jti: 'j1', partner_id: 'acme', reason: 'user_revoked', revoked_at_ms: 1, expires_at: 2 }),
@@ -32,6 +36,7 @@ const events: CatalogueEvent[] = [
   keyChangeApprovedEvent(step),
   keyChangeAppliedEvent({ change_id: 'change-1', action: 'rotate', kid: 'k1', new_kid: 'k2', approved_by: ['alice', 'bob'] }),
   keyRevokedEvent({ kid: 'k1', change_id: 'change-1', revoked_at_ms: 1, replacement_kid: null }),
+  funnel,
 ];
 
 describe('event catalogue', () => {
@@ -44,7 +49,9 @@ describe('event catalogue', () => {
       ['ctp.ledger.key.change.approved', 'key.change.approved', 'key.change.approved:change-1:alice'],
       ['ctp.ledger.key.change.applied', 'key.change.applied', 'key.change.applied:change-1'],
       ['ctp.ledger.key.revoked', 'key.revoked', 'key.revoked:k1'],
+      ['ctp.ledger.consent.funnel', 'consent.funnel', 'consent.funnel:acme:5b0f7d1e-2c44-4d5b-9d1a-0e6f5e9b8a11'],
     ]);
+    expect(funnel.data.features).toEqual(['a', 'b']);
     for (const e of events) {
       const stored = [LEDGER_STREAM_SPEC, REVOCATION_STREAM_SPEC].filter((spec) => spec.subjects.some((f) => subjectMatches(f, e.subject)));
       expect([e.subject, stored.length]).toEqual([e.subject, 1]);

@@ -1,8 +1,8 @@
 /**
  * The event catalogue: every stream, subject and event payload CTP publishes, each
  * payload built (with its `event_id`) by one function here. A new event (a guard
- * receipt, a consent-funnel step) gets a module beside these: its payload type, its
- * subject (ledgerSubject(type) to land in the ledger) and its builder, exported below.
+ * receipt, say) gets a module beside these: its payload type, its subject
+ * (ledgerSubject(type) to land in the ledger) and its builder, exported below.
  */
 export {
   ALL_LEDGER_EVENTS,
@@ -21,6 +21,7 @@ export {
 } from './streams';
 export { publishEvent, type CatalogueEvent, type EventPayload, type EventPublisher } from './publisher';
 export { CONSENT_ISSUED_SUBJECT, consentIssuedEvent, consentRevokedEvent, consentRevokedEventId, type ConsentIssuedEvent, type ConsentRevokedEvent } from './consent';
+export { CONSENT_FUNNEL_SUBJECT, consentFunnelEvent, funnelEventId, type ConsentFunnelEvent } from './funnel';
 export { DECISIONS_SUBJECT, introspectionDecisionsEvent, type IntrospectionDecision, type IntrospectionDecisionsEvent } from './introspection';
 export {
   KEY_CHANGE_APPLIED_SUBJECT,

@@ -1,7 +1,8 @@
 import type { RequestHandler, Router } from 'express';
-import { issueRequestSchema, parseOrThrow } from '@ctp/ctp-core';
+import { CtpError, issueRequestSchema, parseOrThrow } from '@ctp/ctp-core';
 import { apiRouter, methodNotAllowed, partnerOf } from '@ctp/http';
 import type { TokenKeys } from '@ctp/keys';
+import { issueIdempotently, parseIdempotencyKey, type IdempotencyStore } from './idempotency';
 import type { IssuanceService } from './issuance_service';
 
 export const JWKS_PATH = '/.well-known/jwks.json';
@@ -13,13 +14,26 @@ export interface IssuerRouterOptions {
   keys: TokenKeys;
   auth: RequestHandler;
   body: RequestHandler;
+  /** Where Idempotency-Key records live (Redis, or in process under `ctp up` without Redis). */
+  idempotency: IdempotencyStore;
 }
 
 export function issuerRouter(options: IssuerRouterOptions): Router {
   const router = apiRouter();
   router.post('/issue', options.auth, options.body, async (req, res) => {
+    const key = parseIdempotencyKey(req.headers['idempotency-key']);
     const request = parseOrThrow(issueRequestSchema, req.body);
-    res.json(await options.service.issue(partnerOf(res), request, Date.now(), req.headers.traceparent));
+    const partner = partnerOf(res);
+    const issue = () => options.service.issue(partner, request, Date.now(), req.headers.traceparent);
+    if (key === undefined) return void res.json(await issue());
+    try {
+      const { issued, replayed } = await issueIdempotently(options.idempotency, partner, key, request, issue);
+      if (replayed) res.setHeader('Idempotent-Replayed', 'true');
+      res.json(issued);
+    } catch (error) {
+      if (error instanceof CtpError && error.code === 'idempotency_key_in_progress') res.setHeader('Retry-After', '1');
+      throw error;
+    }
   });
   router.all('/issue', methodNotAllowed('POST'));
   router.get(JWKS_PATH, (_req, res) => {

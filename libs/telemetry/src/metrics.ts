@@ -63,6 +63,13 @@ export const consentRevoked = new Counter({
   registers: [registry],
 });
 
+export const consentFunnelEvents = new Counter({
+  name: 'ctp_consent_funnel_events_total',
+  help: 'Consent-dialog outcomes reported by partners (POST /funnel-events), by partner and outcome (shown, agreed, declined, revoked).',
+  labelNames: ['partner', 'outcome'] as const,
+  registers: [registry],
+});
+
 export const revocationStale = new Gauge({
   name: 'ctp_revocation_view_stale',
   help: '1 while this introspector cannot prove its revocation view is fresh (it then denies).',

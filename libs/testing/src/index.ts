@@ -10,3 +10,4 @@ export * from './tsa';
 export * from './openapi_arbitraries';
 export * from './private_servers';
 export * from './ledger_roles';
+export * from './decision_corpus';

@@ -269,6 +269,7 @@ describe('what the templates promise', () => {
     expect(paths).toEqual([
       ['/issue', 'Exact', 'ci-issuer'],
       ['/.well-known/jwks.json', 'Exact', 'ci-issuer'],
+      ['/funnel-events', 'Exact', 'ci-issuer'],
       ['/introspect', 'Exact', 'ci-introspector'],
       ['/revoke', 'Exact', 'ci-revocation-broadcaster'],
       ['/revocations', 'Prefix', 'ci-revocation-broadcaster'],

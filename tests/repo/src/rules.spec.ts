@@ -8,7 +8,7 @@ import { DASHBOARD_FILE, read, readYaml, render, ROOT, RULES_FILE, RUNBOOKS, TES
  * The Prometheus rules, their runbooks and promtool unit tests, the Grafana dashboard, and the umbrella
  * chart's templated copies of both (equal to the tested files apart from the runbook link base).
  */
-type Panel = { id: number; type: string; title: string; datasource?: { uid: string }; targets?: { expr: string; datasource?: { uid: string } }[]; panels?: Panel[]; gridPos: { x: number; w: number } };
+type Panel = { id: number; type: string; title: string; datasource?: { uid: string }; targets?: { expr: string; datasource?: { uid: string } }[]; panels?: Panel[]; gridPos: { x: number; y: number; w: number; h: number } };
 
 const rules = readYaml(RULES_FILE) as { groups: { name: string; rules: JsonObject[] }[] };
 const alertRules = rules.groups.flatMap((g) => g.rules).filter((r) => typeof r.alert === 'string') as {
@@ -110,6 +110,18 @@ describe('Grafana dashboard', () => {
     expect(new Set(panels.map((p) => p.id)).size).toBe(panels.length);
   });
 
+  it('lays out its top-level panels without overlap (rows of merged branches share one grid)', () => {
+    const top = dashboard.panels as unknown as Panel[];
+    const overlapping: string[] = [];
+    top.forEach((a, i) => {
+      for (const b of top.slice(i + 1)) {
+        const apart = a.gridPos.x + a.gridPos.w <= b.gridPos.x || b.gridPos.x + b.gridPos.w <= a.gridPos.x || a.gridPos.y + a.gridPos.h <= b.gridPos.y || b.gridPos.y + b.gridPos.h <= a.gridPos.y;
+        if (!apart) overlapping.push(`${a.title} / ${b.title}`);
+      }
+    });
+    expect(overlapping).toEqual([]);
+  });
+
   it('has the panels operations relies on', () => {
     const has = (title: RegExp, expr: RegExp) =>
       expect([title.source, queries.some((q) => title.test(q.panel) && expr.test(q.expr))]).toEqual([title.source, true]);
@@ -122,6 +134,8 @@ describe('Grafana dashboard', () => {
     has(/Consents issued and revoked/, /ctp_consent_issued_total/);
     has(/Consents issued and revoked/, /ctp_consent_revoked_total/);
     has(/Revocation rate/, /ctp_consent_revoked_total.*\/.*ctp_consent_issued_total/);
+    has(/Consent rate \(agreed \/ shown/, /ctp:consent_rate:ratio_rate1d/);
+    has(/Revocation rate \(revoked \/ agreed/, /ctp:revocation_rate:ratio_rate1d/);
     has(/burn rate/i, /slo:sli_error:ratio_rate1h/);
     has(/Error budget left/, /slo:period_error_budget_remaining:ratio/);
     has(/Request rate by route/, /sum by \(route\) \(rate\(ctp_http_requests_total/);

@@ -1,0 +1,1 @@
+module.exports = { displayName: 'demo-partner', preset: '../../jest.preset.js' };
