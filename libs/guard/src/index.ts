@@ -1,1 +1,1 @@
-export {};
+export type { BreakerSignal, BreakerState, GuardBreaker, PolicyShield, ReceiptInput, ReceiptSink, RouteRef, ShieldDecision } from './contracts';
