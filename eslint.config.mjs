@@ -47,7 +47,21 @@ export default [
     files: ['apps/*/src/**/*.ts', 'libs/*/src/**/*.ts'],
     ignores: ['**/*.spec.ts', '**/*.fault.ts', 'libs/testing/**', 'apps/demo-partner/src/harness.ts'],
     rules: {
-      'no-restricted-imports': ['error', { paths: [{ name: '@ctp/testing', message: 'test support: import it from *.spec.ts files only.' }] }],
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: [{ name: '@ctp/testing', message: 'test support: import it from *.spec.ts files only.' }],
+          patterns: [{ group: ['@ctp/*/internal'], message: "a library's ./internal subpath is test support: import it from *.spec.ts files only." }],
+        },
+      ],
+    },
+  },
+  {
+    // Each library names its public surface (issue 11): index.ts lists every export, test-only
+    // helpers go to internal.ts (the ./internal subpath), and neither re-exports a whole module.
+    files: ['libs/*/src/index.ts', 'libs/*/src/internal.ts'],
+    rules: {
+      'no-restricted-syntax': ['error', { selector: 'ExportAllDeclaration', message: 'name each export: `export { a, type B } from ...`, never `export *`.' }],
     },
   },
   {

@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { buildClaims } from '@ctp/ctp-core';
-import { createLogger, MAX_BODY_BYTES } from '@ctp/http';
+import { createLogger } from '@ctp/http';
+import { MAX_BODY_BYTES } from '@ctp/http/internal';
 import { KeyDirectory } from '@ctp/keys';
 import { generateApiKey } from '@ctp/partners';
 import {

@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MemoryBus } from '@ctp/bus';
 import { NoteSigner } from '@ctp/ledger-core';
-import { ensurePartitions, hotPartitions, LedgerStore, LedgerWriter, loadCheckpointSigners, monthStart, partitionName } from '@ctp/ledger';
+import { LedgerStore, LedgerWriter, loadCheckpointSigners } from '@ctp/ledger';
+import { ensurePartitions, hotPartitions, monthStart, partitionName } from '@ctp/ledger/internal';
 import { PG_URL } from '@ctp/testing';
 import { retentionCommand } from './ledger_commands';
 

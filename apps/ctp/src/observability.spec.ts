@@ -7,7 +7,8 @@ import { InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@o
 import { createLogger } from '@ctp/http';
 import { generateApiKey } from '@ctp/partners';
 import { LEDGER_STREAM, REVOCATION_STREAM } from '@ctp/events';
-import { startTracing, type Tracing } from '@ctp/telemetry';
+import { startTracing } from '@ctp/telemetry';
+import { type Tracing } from '@ctp/telemetry/internal';
 import { GUIDE_ENVELOPE, postJson } from '@ctp/testing';
 import { upConfigSchema } from './config';
 import { startCtp, type RunningCtp } from './up';

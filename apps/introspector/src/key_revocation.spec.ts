@@ -2,7 +2,8 @@ import { createPrivateKey } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { generateOperatorKey, signStatement, type ApprovalStatement } from '@ctp/keys';
+import { generateOperatorKey, signStatement } from '@ctp/keys';
+import { type ApprovalStatement } from '@ctp/keys/internal';
 import { GUIDE_ENVELOPE, postJson, startService, tsEntry, waitFor, type ServiceProcess } from '@ctp/testing';
 
 /**

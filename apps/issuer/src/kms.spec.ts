@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { NatsBus } from '@ctp/bus';
 import { decodeCompactJws } from '@ctp/ctp-core';
-import { kmsKid } from '@ctp/keys';
+import { kmsKid } from '@ctp/keys/internal';
 import { LEDGER_STREAM_SPEC, TOKEN_OWNER_STREAM, TOKEN_OWNER_STREAM_SPEC, type TokenOwnerRecord } from '@ctp/events';
 import { generateApiKey } from '@ctp/partners';
 import { TokenOwnerRegistry } from '@ctp/revocation';

@@ -3,7 +3,7 @@ import { NATS_URL, privateNats, waitFor, type PrivateServer } from '@ctp/testing
 import { subjectMatches, type BusEvent, type EventBus } from './event_bus';
 import { MemoryBus } from './memory_bus';
 import { NatsBus } from './nats_bus';
-import { registry } from '@ctp/telemetry';
+import { registry } from '@ctp/telemetry/internal';
 
 async function connectNats(): Promise<NatsBus> {
   try {

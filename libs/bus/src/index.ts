@@ -1,4 +1,4 @@
-export * from './event_bus';
-export * from './memory_bus';
-export * from './nats_bus';
-export * from './connect';
+export type { BusEvent, BusStatus, EventBus, StreamSpec, Subscription } from './event_bus';
+export { MemoryBus } from './memory_bus';
+export { NatsBus } from './nats_bus';
+export { connectBus } from './connect';

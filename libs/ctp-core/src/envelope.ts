@@ -47,14 +47,12 @@ export const introspectRequestSchema = z.strictObject({
   token: z.string(),
   context_envelope: contextEnvelopeSchema,
 });
-export type IntrospectRequest = z.infer<typeof introspectRequestSchema>;
 
 /** POST /revoke body. The jti is taken in any letter case and normalised to the canonical lowercase one. */
 export const revokeRequestSchema = z.strictObject({
   jti: z.uuid({ message: 'a UUID such as c0b3e1f8-4567-4890-abcd-1234567890ab' }).transform((jti) => jti.toLowerCase()),
   reason: slug(64).optional(),
 });
-export type RevokeRequest = z.infer<typeof revokeRequestSchema>;
 
 /** What a person did with a consent dialog; the funnel's steps (brief §3: consent rate, revocation rate). */
 export const FUNNEL_OUTCOMES = ['shown', 'agreed', 'declined', 'revoked'] as const;
@@ -74,7 +72,6 @@ export const funnelEventRequestSchema = z.strictObject({
   jurisdiction: contextEnvelopeSchema.shape.jurisdiction,
   at: contextEnvelopeSchema.shape.ts,
 });
-export type FunnelEventRequest = z.infer<typeof funnelEventRequestSchema>;
 
 function ruleOf(issue: z.core.$ZodIssue): string {
   switch (issue.code) {

@@ -1,8 +1,29 @@
-export * from './errors';
-export * from './envelope';
-export * from './context_hash';
-export * from './claims';
-export * from './jws';
-export * from './pseudonym';
-export * from './validation';
-export * from './crc32c';
+export { CtpError, DENY_REASON_CODES, DENY_REASONS, type DenyReason, type FieldError, type ProblemBody, type ProblemCode, PROBLEMS } from './errors';
+export {
+  type ContextEnvelope,
+  contextEnvelopeSchema,
+  FUNNEL_OUTCOMES,
+  funnelEventRequestSchema,
+  type FunnelOutcome,
+  introspectRequestSchema,
+  type IssueRequest,
+  issueRequestSchema,
+  parseOrThrow,
+  revokeRequestSchema,
+} from './envelope';
+export { contextHash } from './context_hash';
+export {
+  buildClaims,
+  CANONICAL_JTI,
+  CLOCK_SKEW_SECONDS,
+  type ConsentClaims,
+  consentClaimsSchema,
+  DEFAULT_TOKEN_TTL_SECONDS,
+  MAX_TOKEN_TTL_SECONDS,
+  REVOCATION_REPLAY_WINDOW_SECONDS,
+  TOKEN_VERIFY_HORIZON_SECONDS,
+} from './claims';
+export { decodeCompactJws, decodeJwsPayload, type Es256PublicJwk, importEs256Jwk, publicJwkOf, signEs256With, verifyJwsSignature } from './jws';
+export { pairwiseSubject } from './pseudonym';
+export { denyUnverified, type IntrospectionResult, validateClaims, type ValidationContext } from './validation';
+export { crc32c } from './crc32c';

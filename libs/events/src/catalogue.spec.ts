@@ -1,4 +1,5 @@
-import { MemoryBus, subjectMatches } from '@ctp/bus';
+import { MemoryBus } from '@ctp/bus';
+import { subjectMatches } from '@ctp/bus/internal';
 import {
   ALL_LEDGER_EVENTS,
   consentIssuedEvent,
@@ -11,7 +12,6 @@ import {
   keyChangeRequestedEvent,
   keyRevokedEvent,
   LEDGER_STREAM_SPEC,
-  ledgerTypeOf,
   publishEvent,
   REVOCATION_STREAM_SPEC,
   TOKEN_OWNER_STREAM_SPEC,
@@ -19,6 +19,7 @@ import {
   tokenOwnerSubject,
   type CatalogueEvent,
 } from './index';
+import { ledgerTypeOf } from './streams';
 
 const step = { change_id: 'change-1', action: 'rotate', kid: 'k1', expires_at: 1, operator: 'alice', signature: 's' };
 const issued = consentIssuedEvent({

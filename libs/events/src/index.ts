@@ -10,8 +10,6 @@ export {
   LEDGER_STREAM,
   LEDGER_STREAM_SPEC,
   ledgerSubject,
-  ledgerTypeOf,
-  REVOCATION_RETENTION_MS,
   REVOCATION_STREAM,
   REVOCATION_STREAM_SPEC,
   revocationSubject,
@@ -19,22 +17,16 @@ export {
   TOKEN_OWNER_STREAM_SPEC,
   tokenOwnerSubject,
 } from './streams';
-export { publishEvent, type CatalogueEvent, type EventPayload, type EventPublisher } from './publisher';
-export { CONSENT_ISSUED_SUBJECT, consentIssuedEvent, consentRevokedEvent, consentRevokedEventId, type ConsentIssuedEvent, type ConsentRevokedEvent } from './consent';
-export { CONSENT_FUNNEL_SUBJECT, consentFunnelEvent, funnelEventId, type ConsentFunnelEvent } from './funnel';
-export { DECISIONS_SUBJECT, introspectionDecisionsEvent, type IntrospectionDecision, type IntrospectionDecisionsEvent } from './introspection';
+export { publishEvent, type CatalogueEvent, type EventPublisher } from './publisher';
+export { consentIssuedEvent, consentRevokedEvent, type ConsentRevokedEvent } from './consent';
+export { consentFunnelEvent } from './funnel';
+export { introspectionDecisionsEvent, type IntrospectionDecision } from './introspection';
 export {
-  KEY_CHANGE_APPLIED_SUBJECT,
-  KEY_CHANGE_APPROVED_SUBJECT,
-  KEY_CHANGE_REQUESTED_SUBJECT,
   KEY_REVOKED_SUBJECT,
   keyChangeAppliedEvent,
   keyChangeApprovedEvent,
   keyChangeRequestedEvent,
   keyRevokedEvent,
-  type KeyChangeAppliedEvent,
-  type KeyChangeApprovedEvent,
-  type KeyChangeRequestedEvent,
   type KeyRevokedEvent,
 } from './keys';
 export { tokenOwnerRecord, type TokenOwnerRecord } from './owners';

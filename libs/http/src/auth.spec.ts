@@ -1,5 +1,6 @@
 import type { Server } from 'node:http';
-import { DEMO_PARTNER, generateApiKey, PartnerRegistry } from '@ctp/partners';
+import { generateApiKey, PartnerRegistry } from '@ctp/partners';
+import { DEMO_PARTNER } from '@ctp/partners/internal';
 import { apiRouter, createServiceApp } from './app';
 import { partnerAuth, partnerOf } from './auth';
 import { baseUrl, close, listen } from './listen';

@@ -1,6 +1,6 @@
 import type { Server } from 'node:http';
 import { request } from 'node:http';
-import { registry } from '@ctp/telemetry';
+import { registry } from '@ctp/telemetry/internal';
 import { createLogger } from './logger';
 import { apiRouter, createServiceApp } from './app';
 import { jsonBody, DEV_NOTICE_HEADER, MAX_BODY_BYTES } from './body';

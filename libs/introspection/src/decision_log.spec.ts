@@ -1,7 +1,7 @@
 import { MemoryBus, type BusEvent } from '@ctp/bus';
 import type { IntrospectionResult } from '@ctp/ctp-core';
-import { DECISIONS_SUBJECT } from '@ctp/events';
-import { registry } from '@ctp/telemetry';
+import { DECISIONS_SUBJECT } from '@ctp/events/internal';
+import { registry } from '@ctp/telemetry/internal';
 import { DecisionLog } from './decision_log';
 
 const allow = (jti: string): IntrospectionResult => ({ active: true, decision: 'allow', reason: null, sub: 's', jti, scope: ['tone.read'], purpose: 'p' });

@@ -4,11 +4,13 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MemoryBus } from '@ctp/bus';
-import { buildClaims, publicJwkOf, signEs256, type ContextEnvelope } from '@ctp/ctp-core';
+import { buildClaims, publicJwkOf, type ContextEnvelope } from '@ctp/ctp-core';
+import { signEs256 } from '@ctp/ctp-core/internal';
 import { JwksClient, KeyDirectory } from '@ctp/keys';
 import { REVOCATION_STREAM_SPEC, TOKEN_OWNER_STREAM_SPEC } from '@ctp/events';
-import { MemoryRevocationStore, RevocationService, RevocationSync, TokenOwnerRegistry } from '@ctp/revocation';
-import { DEMO_PARTNER } from '@ctp/partners';
+import { RevocationService, RevocationSync, TokenOwnerRegistry } from '@ctp/revocation';
+import { MemoryRevocationStore } from '@ctp/revocation/internal';
+import { DEMO_PARTNER } from '@ctp/partners/internal';
 import { GUIDE_ENVELOPE, signatureCases } from '@ctp/testing';
 import { Introspector } from './introspector';
 

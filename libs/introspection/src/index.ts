@@ -1,3 +1,3 @@
-export * from './introspector';
-export * from './router';
-export * from './decision_log';
+export { Introspector } from './introspector';
+export { introspectorRouter } from './router';
+export { DecisionLog } from './decision_log';

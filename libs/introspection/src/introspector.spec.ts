@@ -2,12 +2,14 @@ import { GUIDE_ENVELOPE } from '@ctp/testing';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildClaims, signEs256, type ContextEnvelope } from '@ctp/ctp-core';
+import { buildClaims, type ContextEnvelope } from '@ctp/ctp-core';
+import { signEs256 } from '@ctp/ctp-core/internal';
 import { KeyDirectory, type VerificationKeys } from '@ctp/keys';
 import { MemoryBus } from '@ctp/bus';
 import { REVOCATION_STREAM_SPEC, TOKEN_OWNER_STREAM_SPEC } from '@ctp/events';
-import { MemoryRevocationStore, RevocationService, RevocationSync, TokenOwnerRegistry } from '@ctp/revocation';
-import { DEMO_PARTNER } from '@ctp/partners';
+import { RevocationService, RevocationSync, TokenOwnerRegistry } from '@ctp/revocation';
+import { MemoryRevocationStore } from '@ctp/revocation/internal';
+import { DEMO_PARTNER } from '@ctp/partners/internal';
 import { Introspector } from './introspector';
 
 const keys = KeyDirectory.open(join(mkdtempSync(join(tmpdir(), 'ctp-introspect-')), 'keys'));

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { CtpError, type IssueRequest } from '@ctp/ctp-core';
-import { DEMO_PARTNER, type Partner } from '@ctp/partners';
+import { type Partner } from '@ctp/partners';
+import { DEMO_PARTNER } from '@ctp/partners/internal';
 import { GUIDE_ENVELOPE, REDIS_URL } from '@ctp/testing';
 import { issueIdempotently, MemoryIdempotencyStore, parseIdempotencyKey, RedisIdempotencyStore, type IdempotencyStore } from './idempotency';
 import type { IssuedToken } from './issuance_service';

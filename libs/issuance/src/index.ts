@@ -1,5 +1,5 @@
-export * from './issuance_service';
-export * from './router';
-export * from './key_admin';
-export * from './idempotency';
-export * from './funnel_router';
+export { IssuanceService } from './issuance_service';
+export { issuerRouter } from './router';
+export { keyAdministration } from './key_admin';
+export { idempotencyStore } from './idempotency';
+export { funnelRouter } from './funnel_router';

@@ -1,8 +1,9 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DEFAULT_PRE_PUBLISH_SECONDS, KeyDirectory } from '@ctp/keys';
-import { registry } from '@ctp/telemetry';
+import { KeyDirectory } from '@ctp/keys';
+import { DEFAULT_PRE_PUBLISH_SECONDS } from '@ctp/keys/internal';
+import { registry } from '@ctp/telemetry/internal';
 import { JWKS_MAX_AGE_SECONDS } from './router';
 import { startKeyAgeCheck } from './key_admin';
 

@@ -1,10 +1,18 @@
-export * from './ecdsa_der';
-export * from './jwks_client';
-export * from './key_directory';
-export * from './kms';
-export * from './signer';
-export * from './key_states';
-export * from './key_changes';
-export * from './key_revocations';
-export * from './operators';
-export * from './verification_keys';
+export { JwksClient } from './jwks_client';
+export { KeyDirectory, loadOrCreateSecret } from './key_directory';
+export { openTokenKeys, tokenKeySettings } from './kms';
+export { SigningUnavailableError, type TokenKeys } from './signer';
+export { type KeyChange, KeyChanges } from './key_changes';
+export { KeyRevocationWatch, type RevokedKeys } from './key_revocations';
+export {
+  CHANGE_ID,
+  generateOperatorKey,
+  KEY_CHANGE_ACTIONS,
+  type KeyChangeAction,
+  KID,
+  loadOperatorKey,
+  OPERATOR_ID,
+  OperatorRegistry,
+  signStatement,
+} from './operators';
+export type { VerificationKeys } from './verification_keys';

@@ -1,7 +1,8 @@
 import { mkdtempSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CLOCK_SKEW_SECONDS, decodeCompactJws, MAX_TOKEN_TTL_SECONDS, signEs256, verifyJwsSignature } from '@ctp/ctp-core';
+import { CLOCK_SKEW_SECONDS, decodeCompactJws, MAX_TOKEN_TTL_SECONDS, verifyJwsSignature } from '@ctp/ctp-core';
+import { signEs256 } from '@ctp/ctp-core/internal';
 import { KeyDirectory, loadOrCreateSecret } from './key_directory';
 
 const tempDir = () => join(mkdtempSync(join(tmpdir(), 'ctp-keys-')), 'keys');

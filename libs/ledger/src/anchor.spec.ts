@@ -3,7 +3,7 @@ import { rmSync } from 'node:fs';
 import { strFromU8, strToU8, unzipSync, zipSync } from 'fflate';
 import { MemoryBus } from '@ctp/bus';
 import { certificatesFromPem, NoteSigner, LedgerVerificationError, timestampRequest, verifyPackWithAnchors, verifyTimestampResponse, type PackAnchor } from '@ctp/ledger-core';
-import { registry } from '@ctp/telemetry';
+import { registry } from '@ctp/telemetry/internal';
 import { createTestCa, freePort, PG_URL, startTestTsa, waitFor, type TestCa, type TestTsa } from '@ctp/testing';
 import { Anchorer, listAnchors } from './anchor';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from './embedded';

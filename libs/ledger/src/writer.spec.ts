@@ -1,7 +1,7 @@
 import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
 import { MemoryBus, NatsBus, type EventBus } from '@ctp/bus';
 import { NoteSigner, openNote, parseCheckpoint, verifyConsistency, verifyInclusion } from '@ctp/ledger-core';
-import { registry } from '@ctp/telemetry';
+import { registry } from '@ctp/telemetry/internal';
 import { NATS_URL, PG_URL, waitFor } from '@ctp/testing';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from './embedded';
 import { LEDGER_STREAM_SPEC, ledgerSubject, REVOCATION_STREAM_SPEC, revocationSubject } from '@ctp/events';

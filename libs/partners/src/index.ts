@@ -1,3 +1,3 @@
-export * from './api_key';
-export * from './registry';
-export * from './auditors';
+export { generateApiKey } from './api_key';
+export { loadAuditors, loadPartnerAuth, mayUseProcessor, type Partner, PartnerRegistry } from './registry';
+export { AuditorRegistry } from './auditors';

@@ -1,8 +1,8 @@
-export * from './feed';
-export * from './revocation_list';
-export * from './revocation_service';
-export * from './revocation_store';
-export * from './revocation_sync';
-export * from './router';
-export * from './token_owners';
-export * from './websocket';
+export { RevocationFeed } from './feed';
+export type { RevocationList } from './revocation_list';
+export { RevocationService } from './revocation_service';
+export { revocationStore, type RevocationStore } from './revocation_store';
+export { RevocationSync } from './revocation_sync';
+export { revocationRouter } from './router';
+export { TokenOwnerRegistry } from './token_owners';
+export { attachRevocationWebSocket } from './websocket';

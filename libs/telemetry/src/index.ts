@@ -1,3 +1,40 @@
-export * from './metrics';
-export * from './trace_context';
-export * from './tracing';
+export {
+  busStreamBytes,
+  busStreamEvents,
+  clientAborts,
+  clockOffset,
+  consentFunnelEvents,
+  consentIssued,
+  consentRevoked,
+  decisionsBuffered,
+  decisionsDropped,
+  httpMetrics,
+  introspections,
+  ledgerAnchorInterval,
+  ledgerAnchors,
+  ledgerAppendLatency,
+  ledgerChainBreaks,
+  ledgerEntries,
+  ledgerIntegrityOk,
+  ledgerLastAnchor,
+  ledgerRetentionRuns,
+  ledgerTierEntries,
+  ledgerTreeSize,
+  metricsRouter,
+  pushStreamsRefused,
+  rateLimited,
+  rateLimitFallbacks,
+  registerBusMetrics,
+  registerLedgerMetrics,
+  revocationPropagation,
+  revocationPushSilent,
+  revocationStale,
+  signingKeyAge,
+  signingKeyRotationPeriod,
+  signingKeys,
+  validationErrors,
+  validationLatency,
+  watchConsumerLag,
+} from './metrics';
+export { clientSpan, consumeSpan, publishSpan } from './trace_context';
+export { startTracing, stopTracing } from './tracing';

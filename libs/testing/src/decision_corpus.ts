@@ -1,5 +1,6 @@
 import { createHmac, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
-import { buildClaims, CLOCK_SKEW_SECONDS, MAX_TOKEN_LENGTH, MAX_TOKEN_TTL_SECONDS, publicJwkOf, type DenyReason } from '@ctp/ctp-core';
+import { buildClaims, CLOCK_SKEW_SECONDS, MAX_TOKEN_TTL_SECONDS, publicJwkOf, type DenyReason } from '@ctp/ctp-core';
+import { MAX_TOKEN_LENGTH } from '@ctp/ctp-core/internal';
 import { GUIDE_ENVELOPE } from './fixtures';
 
 /**

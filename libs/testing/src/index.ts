@@ -1,14 +1,24 @@
-export * from './fixtures';
-export * from './openapi';
-export * from './processes';
-export * from './servers';
-export * from './spellings';
-export * from './sse';
-export * from './tls';
-export * from './kms_server';
-export * from './tsa';
-export * from './openapi_arbitraries';
-export * from './private_servers';
-export * from './ledger_roles';
-export * from './decision_corpus';
+export { expectReadmeDocuments, GUIDE_ENVELOPE, postJson } from './fixtures';
+export { OpenApiContract } from './openapi';
+export { freePort, REPO_ROOT, type ServiceProcess, startService, tsEntry, waitFor } from './processes';
+export { NATS_URL, PG_URL, portOpen, REDIS_URL, stopNats, stopRedis } from './servers';
+export { allNotFound, pathSpellings, spellingStatuses } from './spellings';
+export { openSse, type SseClient } from './sse';
+export { makeTestCertificate, type TestCertificate } from './tls';
+export { type KmsFault, KmsStandIn, signP256Digest } from './kms_server';
+export { createTestCa, startTestTsa, type TestCa, type TestTsa } from './tsa';
+export { type GeneratedRequest, hostileString, hostileValue, type Json, requestArbitrary, SchemaArbitraries, setOwn } from './openapi_arbitraries';
+export { PG_BIN, privateNats, privatePostgres, privateRedis, type PrivateServer } from './private_servers';
+export { ledgerRoles, type LedgerRoles } from './ledger_roles';
+export {
+  attackerJwks,
+  corpusClaims,
+  type CorpusWorld,
+  craftJws,
+  DECISION_CORPUS,
+  type DecisionCase,
+  joseShouldAccept,
+  newAttacker,
+  signatureCases,
+} from './decision_corpus';
 export { cycloneDxValidator } from './cyclonedx';

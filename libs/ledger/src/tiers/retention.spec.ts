@@ -6,7 +6,7 @@ import postgres from 'postgres';
 import { MemoryBus } from '@ctp/bus';
 import { canonicalEntry, chainHash, entryLeaf, findChainBreak, GENESIS_HASH, NoteSigner, verifyInclusion, verifyPack, type SegmentManifest } from '@ctp/ledger-core';
 import { baseUrl, close, createLogger, createServiceApp, listen } from '@ctp/http';
-import { registry } from '@ctp/telemetry';
+import { registry } from '@ctp/telemetry/internal';
 import { OpenApiContract, PG_URL } from '@ctp/testing';
 import { ledgerRouter } from '../router';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '../embedded';

@@ -1,0 +1,2 @@
+// Test support of @ctp/bus (the ./internal subpath): names only specs and fault suites import.
+export { subjectMatches } from './event_bus';

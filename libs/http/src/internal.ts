@@ -1,0 +1,2 @@
+// Test support of @ctp/http (the ./internal subpath): names only specs and fault suites import.
+export { MAX_BODY_BYTES } from './body';

@@ -1,0 +1,2 @@
+// Test support of @ctp/revocation (the ./internal subpath): names only specs and fault suites import.
+export { MemoryRevocationStore } from './revocation_store';
