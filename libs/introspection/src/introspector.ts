@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import {
   consentClaimsSchema,
+  ContextHashMemo,
   decodeCompactJws,
   decodeJwsPayload,
   denyUnverified,
@@ -36,6 +37,7 @@ interface Verified {
 export class Introspector {
   private readonly verified = new Map<string, Verified>();
   private readonly cacheSize: number;
+  private readonly contextHashes = new ContextHashMemo();
 
   constructor(private readonly options: IntrospectorOptions) {
     this.cacheSize = options.cacheSize ?? 100_000;
@@ -62,6 +64,7 @@ export class Introspector {
       nowSeconds,
       isRevoked: (jti) => this.options.revocations.isRevoked(jti),
       revocationsFresh: this.options.revocations.fresh,
+      envelopeHash: this.contextHashes.hash(envelope),
     });
     if (result.reason === 'expired') this.verified.delete(digest);
     return result;
