@@ -15,6 +15,7 @@ export const { values: flags } = parseArgs({
     'wait-quiet': { type: 'string', default: '0' },
     only: { type: 'string' },
     rounds: { type: 'string' },
+    'baseline-root': { type: 'string' },
   },
 });
 

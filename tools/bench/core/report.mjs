@@ -71,14 +71,16 @@ function roundsSection(rd, lines) {
   lines.push('#### Same rounds: every shape against the floor');
   lines.push('');
   lines.push(
-    `${rd.rounds} rounds; in each round every workload runs ${rd.seconds} s after a ${rd.warmup_s} s warm-up, one after the other, with every server up (idle while another is measured). Closed loop: autocannon, ${CFG.closedConnections} connections; first-seen: ${fmt(CFG.fixedRate)}/s open loop with freshly minted tokens. Each figure is the median over rounds; "vs floor" is the median of the per-round ratios. Server CPU is the serving processes' user + system time (all threads) over the run divided by the requests answered, from tools/bench/core/probe.mjs; the standalone rows add Redis's own CPU (INFO cpu). GC and event-loop delay are the servers' own (PerformanceObserver, monitorEventLoopDelay), summed / worst over rounds.`,
+    `${rd.rounds} rounds; in each round every workload runs ${rd.seconds} s after a ${rd.warmup_s} s warm-up, one after the other, with every server up (idle while another is measured). Closed loop: autocannon, ${CFG.closedConnections} connections; first-seen: ${fmt(CFG.fixedRate)}/s open loop with freshly minted tokens. Each figure is the median over rounds; "vs floor" is the median of the per-round ratios. Server CPU is the serving processes' user + system time (all threads) over the run divided by the requests answered, from tools/bench/core/probe.mjs; the standalone rows add Redis's own CPU (INFO cpu). "Net of idle" subtracts the servers' background CPU, measured for 1 s idle right before each run (timers, flushes, the ledger), so a slow run on a busy machine does not inflate it.${rd.baseline_root ? ` Rows marked [baseline] run the checkout at ${rd.baseline_root} in the same rounds (A/B).` : ''} GC and event-loop delay are the servers' own (PerformanceObserver, monitorEventLoopDelay), summed / worst over rounds.`,
   );
   lines.push('');
-  lines.push('| workload | req/s | vs floor | server CPU µs/req | CPU vs floor | per process (µs/req) | p99 | GC (count, total, max pause) | loop delay p99 / max | wrong | other processes (max cores) |');
-  lines.push('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+  lines.push('| workload | req/s | vs floor | server CPU µs/req (gross) | net of idle | net vs floor | per process, gross (µs/req) | idle (cores) | p99 | GC (count, total, max pause) | loop delay p99 / max | wrong | other processes (max cores) |');
+  lines.push('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
   for (const s of rd.summary) {
     const procs = Object.entries(s.per_process_cpu_us_per_req).map(([n, v]) => `${n} ${v}`).join(', ');
-    lines.push(`| ${s.name} | ${fmt(s.rps_median)} | ${Number.isFinite(s.vs_floor) ? `${s.vs_floor.toFixed(2)}x` : '– (fixed rate)'} | ${s.cpu_us_per_req} | ${s.cpu_vs_floor.toFixed(2)}x | ${procs} | ${ms(s.p99_ms)} | ${gcText(s)} | ${ms(s.loop_p99_ms)} / ${ms(s.loop_max_ms)} | ${s.bad} | ${s.other_cores_max} |`);
+    lines.push(
+      `| ${s.name} | ${fmt(s.rps_median)} | ${Number.isFinite(s.vs_floor) ? `${s.vs_floor.toFixed(2)}x` : '– (fixed rate)'} | ${s.cpu_us_per_req} | ${s.net_cpu_us_per_req} | ${s.net_cpu_vs_floor.toFixed(2)}x | ${procs} | ${s.idle_cpu_cores} | ${ms(s.p99_ms)} | ${gcText(s)} | ${ms(s.loop_p99_ms)} / ${ms(s.loop_max_ms)} | ${s.bad} | ${s.other_cores_max} |`,
+    );
   }
   lines.push('');
 }

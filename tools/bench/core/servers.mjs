@@ -6,6 +6,7 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { ENVELOPE_JSON, log, ROOT, round, sleep } from './config.mjs';
 
 /** Live child processes (servers and helpers); killed when the bench exits. */
@@ -49,13 +50,13 @@ export async function freePort() {
   throw new Error(`no free port in CTP_BENCH_PORTS ${RANGE.from}-${RANGE.to}`);
 }
 
-const PROBE = ['--import', './tools/bench/core/probe.mjs'];
+const PROBE = ['--import', pathToFileURL(join(ROOT, 'tools/bench/core/probe.mjs')).href];
 
 /** Starts a server process (probe preloaded) and waits until GET /readyz answers 200 (at most 60 s). */
-export async function startServer(name, args, env, { port: fixedPort } = {}) {
+export async function startServer(name, args, env, { port: fixedPort, root = ROOT } = {}) {
   const port = fixedPort ?? (await freePort());
   const child = spawn(process.execPath, [...PROBE, ...args], {
-    cwd: ROOT,
+    cwd: root,
     env: { ...process.env, LOG_LEVEL: 'warn', ...env, PORT: String(port), CTP_PORT: String(port), CTP_HOST: '127.0.0.1' },
     stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
   });
@@ -145,6 +146,7 @@ export async function measured(servers, fn, requests) {
     result,
     server: {
       requests: n,
+      cpu_us: cpu,
       cpu_us_per_req: n > 0 ? round(cpu / n, 1) : NaN,
       per_process: after.map((s, i) => ({
         name: servers[i].name,
@@ -196,9 +198,12 @@ export async function mint(dataDir, count) {
 export const startRaw = () => startServer('raw node:net responder', ['tools/bench/raw-server.mjs'], {});
 export const startFloor = () => startServer('express echo floor', ['tools/bench/floor-server.mjs'], {});
 
-/** `ctp up` in dev mode on a data directory: in-process bus and revocation list, embedded PGlite ledger. */
-export function startCtp(dataDir, extraArgs = []) {
-  return startServer('ctp up', [...extraArgs, 'apps/ctp/bin/ctp.js', 'up'], { CTP_DATA_DIR: dataDir, CTP_DEV_MODE: 'true' });
+/**
+ * `ctp up` in dev mode on a data directory: in-process bus and revocation list, embedded PGlite ledger.
+ * `root` is the checkout to run (another one, e.g. a baseline commit, for an A/B in the same rounds).
+ */
+export function startCtp(dataDir, extraArgs = [], { root = ROOT, label = '' } = {}) {
+  return startServer(`${label}ctp up`, [...extraArgs, 'apps/ctp/bin/ctp.js', 'up'], { CTP_DATA_DIR: dataDir, CTP_DEV_MODE: 'true' }, { root });
 }
 
 /** NATS and Redis for the standalone shape: CTP_BENCH_NATS_URL / CTP_BENCH_REDIS_URL, else the local defaults. */
@@ -213,19 +218,17 @@ export const backends = () => ({
  * issuer's JWKS. The issuer's key and subject secret live in `dataDir` in ctp up's layout,
  * so mint.cjs makes tokens the introspector accepts.
  */
-export async function startStandalone(dataDir) {
+export async function startStandalone(dataDir, { root = ROOT, label = '' } = {}) {
   const { nats, redis } = backends();
   const common = { CTP_NATS_URL: nats, CTP_REDIS_URL: redis, CTP_REDIS_PREFIX: `bench:${randomBytes(4).toString('hex')}:`, CTP_DEV_MODE: 'true' };
-  const issuer = await startServer('standalone issuer', ['--import', 'tsx', 'apps/issuer/src/main.ts'], {
-    ...common,
-    CTP_KEY_DIR: join(dataDir, 'keys'),
-    CTP_SUBJECT_SECRET_FILE: join(dataDir, 'subject.secret'),
-  });
+  const issuer = await startServer(
+    `${label}standalone issuer`,
+    ['--import', 'tsx', 'apps/issuer/src/main.ts'],
+    { ...common, CTP_KEY_DIR: join(dataDir, 'keys'), CTP_SUBJECT_SECRET_FILE: join(dataDir, 'subject.secret') },
+    { root },
+  );
   try {
-    const introspector = await startServer('standalone introspector', ['--import', 'tsx', 'apps/introspector/src/main.ts'], {
-      ...common,
-      CTP_JWKS_URL: `${issuer.url}/.well-known/jwks.json`,
-    });
+    const introspector = await startServer(`${label}standalone introspector`, ['--import', 'tsx', 'apps/introspector/src/main.ts'], { ...common, CTP_JWKS_URL: `${issuer.url}/.well-known/jwks.json` }, { root });
     return { issuer, introspector, nats, redis, prefix: common.CTP_REDIS_PREFIX };
   } catch (error) {
     await stopServer(issuer);

@@ -3,9 +3,9 @@
 // comparison of every shape against the express floor.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { closedCount, paced } from '../loadgen.mjs';
-import { CFG, ENVELOPE_JSON, introspectBody, isAllow, isOk, log, median, round, sleep } from './config.mjs';
+import { CFG, ENVELOPE_JSON, flags, introspectBody, isAllow, isOk, log, median, ROOT, round, sleep } from './config.mjs';
 import { cpuSnap, otherCores } from './machine.mjs';
 import { autocannonMeasured, closedLoop, fixedRate, maxRate, serverSummary } from './load.mjs';
 import { measured, mint, redisMeter, startCtp, startFloor, startRaw, startStandalone, stopServer } from './servers.mjs';
@@ -187,48 +187,65 @@ export async function benchStandalone(dataDir) {
 
 /**
  * Same rounds: every shape against the express floor, interleaved, so each ratio compares
- * figures measured minutes apart at most, under the same machine load. Every server is up for
- * the whole comparison (idle while another is measured). Per round and workload: closed loop
- * (or 1,000/s fixed rate for first-seen tokens) for CFG.roundMs after CFG.roundWarmupMs.
+ * figures measured seconds apart, under the same machine load. Every server is up for the
+ * whole comparison (idle while another is measured). Per round and workload: closed loop (or
+ * 1,000/s fixed rate for first-seen tokens) for CFG.roundMs after CFG.roundWarmupMs, preceded
+ * by 1 s of idle to measure the servers' background CPU (timers, ledger, flushes), which the
+ * net CPU per request leaves out. With --baseline-root <checkout>, the same workloads also run
+ * on that checkout's servers (an A/B in the same rounds).
  */
 export async function benchRounds() {
-  const ctpDir = mkdtempSync(join(tmpdir(), 'ctp-bench-rounds-'));
-  const saDir = mkdtempSync(join(tmpdir(), 'ctp-bench-rounds-sa-'));
+  const dirs = [];
+  const tmp = (prefix) => {
+    const dir = mkdtempSync(join(tmpdir(), prefix));
+    dirs.push(dir);
+    return dir;
+  };
   const up = [];
-  let redis;
+  const meters = [];
   try {
     const floor = await startFloor();
     up.push(floor);
-    const ctp = await startCtp(ctpDir);
-    up.push(ctp);
-    const sa = await startStandalone(saDir);
-    up.push(sa.introspector, sa.issuer);
-    redis = await redisMeter(sa.redis);
-    const ctpPool = await cachedPool(ctp, ctp, { drainLedger: true });
-    const saPool = await cachedPool(sa.issuer, sa.introspector);
-    const closedWorkload = (name, url, load, servers) => ({ name, kind: 'closed', url, load, servers });
-    const firstSeenWorkload = (name, port, dataDir, servers) => ({ name, kind: 'first-seen', port, dataDir, servers });
-    const workloads = [
-      closedWorkload('floor', `${floor.url}/introspect`, { bodies: ctpPool }, [floor]),
-      closedWorkload('ctp up introspect, cached', `${ctp.url}/introspect`, { bodies: ctpPool }, [ctp]),
-      closedWorkload('standalone introspect, cached', `${sa.introspector.url}/introspect`, { bodies: saPool }, [sa.introspector, redis]),
-      firstSeenWorkload('ctp up introspect, first-seen 1,000/s', ctp.port, ctpDir, [ctp]),
-      firstSeenWorkload('standalone introspect, first-seen 1,000/s', sa.introspector.port, saDir, [sa.introspector, redis]),
-      closedWorkload('ctp up issue', `${ctp.url}/issue`, { body: ENVELOPE_JSON }, [ctp]),
-      closedWorkload('standalone issue', `${sa.issuer.url}/issue`, { body: ENVELOPE_JSON }, [sa.issuer, redis]),
-    ];
+    const shapes = [{ label: '', root: ROOT }];
+    if (flags['baseline-root']) shapes.push({ label: '[baseline] ', root: resolve(flags['baseline-root']) });
+    const workloads = [{ name: 'floor', kind: 'closed', url: `${floor.url}/introspect`, servers: [floor], load: undefined }];
+    for (const { label, root } of shapes) {
+      const ctpDir = tmp('ctp-bench-rounds-');
+      const saDir = tmp('ctp-bench-rounds-sa-');
+      const ctp = await startCtp(ctpDir, [], { root, label });
+      up.push(ctp);
+      const sa = await startStandalone(saDir, { root, label });
+      up.push(sa.introspector, sa.issuer);
+      const redis = await redisMeter(sa.redis);
+      meters.push(redis);
+      const ctpPool = await cachedPool(ctp, ctp, { drainLedger: true });
+      const saPool = await cachedPool(sa.issuer, sa.introspector);
+      workloads[0].load ??= { bodies: ctpPool };
+      workloads.push(
+        { name: `${label}ctp up introspect, cached`, kind: 'closed', url: `${ctp.url}/introspect`, load: { bodies: ctpPool }, servers: [ctp] },
+        { name: `${label}standalone introspect, cached`, kind: 'closed', url: `${sa.introspector.url}/introspect`, load: { bodies: saPool }, servers: [sa.introspector, redis] },
+        { name: `${label}ctp up introspect, first-seen 1,000/s`, kind: 'first-seen', port: ctp.port, dataDir: ctpDir, servers: [ctp] },
+        { name: `${label}standalone introspect, first-seen 1,000/s`, kind: 'first-seen', port: sa.introspector.port, dataDir: saDir, servers: [sa.introspector, redis] },
+        { name: `${label}ctp up issue`, kind: 'closed', url: `${ctp.url}/issue`, load: { body: ENVELOPE_JSON }, servers: [ctp], drain: ctp },
+        { name: `${label}standalone issue`, kind: 'closed', url: `${sa.issuer.url}/issue`, load: { body: ENVELOPE_JSON }, servers: [sa.issuer, redis] },
+      );
+    }
     const rows = Object.fromEntries(workloads.map((w) => [w.name, []]));
     for (let k = 0; k < CFG.rounds; k++) {
       for (const w of workloads) {
         let entry;
+        let tokens;
+        if (w.kind === 'closed') await autocannonMeasured(w.url, w.load, CFG.roundWarmupMs, []);
+        else tokens = await mint(w.dataDir, Math.round(((CFG.roundWarmupMs + CFG.roundMs) / 1000) * CFG.fixedRate) + 10);
+        await sleep(300);
+        const idle = await measured(w.servers, () => sleep(1000), () => 1);
+        const idleUsPerMs = idle.server.cpu_us / 1000;
         const snap = cpuSnap();
+        const t0 = performance.now();
         if (w.kind === 'closed') {
-          await autocannonMeasured(w.url, w.load, CFG.roundWarmupMs, []);
           const { r, server } = await autocannonMeasured(w.url, w.load, CFG.roundMs, w.servers);
           entry = { rps: r.requests.p50, p99_ms: r.latency.p99, bad: r.non2xx + r.errors + r.timeouts, server };
         } else {
-          const count = Math.round(((CFG.roundWarmupMs + CFG.roundMs) / 1000) * CFG.fixedRate) + 10;
-          const tokens = await mint(w.dataDir, count);
           const m = await measured(
             w.servers,
             () => paced({ port: w.port, path: '/introspect', rate: CFG.fixedRate, durationMs: CFG.roundMs, warmupMs: CFG.roundWarmupMs, body: (i) => introspectBody(tokens[i]), check: isAllow }),
@@ -236,10 +253,15 @@ export async function benchRounds() {
           );
           entry = { rps: m.result.achieved_rate, p99_ms: round(m.result.p99_ms, 3), bad: m.result.bad_responses + m.result.errors, server: m.server };
         }
+        const ms = performance.now() - t0;
+        entry.net_cpu_us_per_req = round(Math.max(0, entry.server.cpu_us - idleUsPerMs * ms) / entry.server.requests, 1);
+        entry.idle_cpu_cores = round(idleUsPerMs / 1000, 3);
         entry.other_cores = otherCores(snap);
         rows[w.name].push(entry);
-        log(`round ${k + 1}/${CFG.rounds} ${w.name}: ${entry.rps}/s p99 ${entry.p99_ms} ms, ${entry.server.cpu_us_per_req} µs CPU/req (${entry.server.per_process.map((p) => `${p.name} ${p.cpu_us_per_req}`).join(', ')}), other ${entry.other_cores}`);
-        if (w.name === 'ctp up issue') await ledgerDrained(ctp);
+        log(
+          `round ${k + 1}/${CFG.rounds} ${w.name}: ${entry.rps}/s p99 ${entry.p99_ms} ms, CPU/req ${entry.server.cpu_us_per_req} µs gross, ${entry.net_cpu_us_per_req} µs net of ${entry.idle_cpu_cores} cores idle (${entry.server.per_process.map((p) => `${p.name} ${p.cpu_us_per_req}`).join(', ')}), other ${entry.other_cores}`,
+        );
+        if (w.drain) await ledgerDrained(w.drain);
       }
     }
     const floorRows = rows.floor;
@@ -251,19 +273,19 @@ export async function benchRounds() {
         rps_median: round(median(rs.map((r) => r.rps)), 0),
         // Ratio to the floor measured in the same round, median over rounds (closed loop only: a fixed-rate run's rate is set).
         vs_floor: w.kind === 'closed' ? round(median(rs.map((r, i) => r.rps / floorRows[i].rps)), 2) : NaN,
-        cpu_us_per_req: round(median(rs.map((r) => r.server.cpu_us_per_req)), 1),
-        cpu_vs_floor: round(median(rs.map((r, i) => r.server.cpu_us_per_req / floorRows[i].server.cpu_us_per_req)), 2),
+        net_cpu_us_per_req: round(median(rs.map((r) => r.net_cpu_us_per_req)), 1),
+        net_cpu_vs_floor: round(median(rs.map((r, i) => r.net_cpu_us_per_req / floorRows[i].net_cpu_us_per_req)), 2),
+        idle_cpu_cores: round(median(rs.map((r) => r.idle_cpu_cores)), 3),
         p99_ms: round(median(rs.map((r) => r.p99_ms)), 2),
         bad: rs.reduce((a, r) => a + r.bad, 0),
         other_cores_max: Math.max(...rs.map((r) => r.other_cores)),
         ...serverSummary(rs.map((r) => r.server)),
       };
     });
-    return { rounds: CFG.rounds, seconds: CFG.roundMs / 1000, warmup_s: CFG.roundWarmupMs / 1000, summary, raw: rows };
+    return { rounds: CFG.rounds, seconds: CFG.roundMs / 1000, warmup_s: CFG.roundWarmupMs / 1000, baseline_root: flags['baseline-root'], summary, raw: rows };
   } finally {
-    await redis?.close();
+    for (const m of meters) await m.close();
     for (const s of up.reverse()) await stopServer(s);
-    rmSync(ctpDir, { recursive: true, force: true });
-    rmSync(saDir, { recursive: true, force: true });
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
   }
 }
