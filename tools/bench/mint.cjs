@@ -1,7 +1,7 @@
 'use strict';
 // Mints consent tokens with the running `ctp up` server's own signing key, subject
 // secret, issuer and TTL (read from CTP_DATA_DIR and the same environment), through
-// the real IssuanceService with no-op owner registry and ledger. The tokens are
+// the real IssuanceService with no-op owner registry and event bus. The tokens are
 // exactly what POST /issue returns, minus the side effects, and much faster to make
 // in bulk; run.mjs uses them only where it needs tens of thousands of never-seen
 // tokens (the first-seen rate search). Writes one token per line to stdout.
@@ -22,7 +22,7 @@ async function main() {
   const service = new IssuanceService({
     keys: KeyDirectory.open(join(config.CTP_DATA_DIR, 'keys')),
     owners: { setOwner: async () => undefined },
-    ledger: { publish: async () => 0 },
+    events: { publish: async () => 0 },
     issuer: config.CTP_ISSUER,
     ttlSeconds: config.CTP_TOKEN_TTL_SECONDS,
     subjectSecret: loadOrCreateSecret(join(config.CTP_DATA_DIR, 'subject.secret')),

@@ -90,12 +90,14 @@ export async function startCtp(config: UpConfig, logger: Logger = createLogger('
   const app = createServiceApp({
     logger,
     readiness: { keys: () => keys.ready, revocations: () => revocations.ready, ...edge.readiness },
+    // Hot routes first: express tries each router's routes in order, so /introspect and /issue
+    // pass no other router's path checks. No two routers share a path, so the order changes no answer.
     routers: [
-      metricsRouter(),
+      introspectorRouter({ introspector, decisions, auth, body }),
       issuerRouter({ service: issuance, keys, auth, body, idempotency: idempotencyStore(redis, config.CTP_REDIS_PREFIX) }),
+      metricsRouter(),
       funnelRouter({ events: bus, auth, body }),
       ...keyAdmin.routers,
-      introspectorRouter({ introspector, decisions, auth, body }),
       ledgerRouter({
         store,
         view: writer,

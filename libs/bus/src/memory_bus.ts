@@ -61,7 +61,23 @@ export class MemoryBus implements EventBus {
     registerBusMetrics();
   }
 
+  /** The stream storing each subject published so far (streams are looked up once per subject, not per event). */
+  private readonly subjectStreams = new Map<string, Stream>();
+
+  private streamFor(subject: string): Stream {
+    let stream = this.subjectStreams.get(subject);
+    if (stream === undefined) {
+      stream = [...this.streams.values()].find((s) => s.spec.subjects.some((f) => subjectMatches(f, subject)));
+      if (!stream) throw new Error(`no stream stores subject ${subject}`);
+      // Subjects carry ids (consent.revoked.<jti>): keep the memo bounded.
+      if (this.subjectStreams.size >= 1024) this.subjectStreams.clear();
+      this.subjectStreams.set(subject, stream);
+    }
+    return stream;
+  }
+
   async ensureStreams(specs: StreamSpec[]): Promise<void> {
+    this.subjectStreams.clear();
     for (const spec of specs) {
       const existing = this.streams.get(spec.name);
       if (existing) existing.spec = spec;
@@ -73,8 +89,7 @@ export class MemoryBus implements EventBus {
   }
 
   async publish(subject: string, data: object, options: PublishOptions = {}): Promise<number> {
-    const stream = [...this.streams.values()].find((s) => s.spec.subjects.some((f) => subjectMatches(f, subject)));
-    if (!stream) throw new Error(`no stream stores subject ${subject}`);
+    const stream = this.streamFor(subject);
     const now = Date.now();
     if (options.msgId !== undefined) {
       const seen = stream.dedup.get(options.msgId);
@@ -82,10 +97,12 @@ export class MemoryBus implements EventBus {
       if (stream.dedup.size > 100_000) stream.dedup.clear();
     }
     const headers = { ...options.headers };
-    const bytes = Buffer.byteLength(subject) + Buffer.byteLength(JSON.stringify(data)) + Buffer.byteLength(JSON.stringify(headers));
+    const json = JSON.stringify(data);
+    const bytes = Buffer.byteLength(subject) + Buffer.byteLength(json) + Buffer.byteLength(JSON.stringify(headers));
     if (bytes > this.maxBytes) throw new Error(`an event of ${bytes} bytes exceeds the stream limit of ${this.maxBytes} bytes`);
     this.discard(stream, (oldest) => oldest.storedAtMs < now - stream.spec.maxAgeMs || count(stream) >= this.maxEvents || stream.bytes + bytes > this.maxBytes);
-    const event: Stored = { subject, seq: stream.firstSeq + count(stream), data: structuredClone(data), headers, storedAtMs: now, bytes };
+    // Stored as what NATS would carry: the payload's JSON, parsed back (a copy the publisher cannot change afterwards).
+    const event: Stored = { subject, seq: stream.firstSeq + count(stream), data: JSON.parse(json) as object, headers, storedAtMs: now, bytes };
     stream.events.push(event);
     stream.bytes += bytes;
     stream.bySubject.set(subject, event);

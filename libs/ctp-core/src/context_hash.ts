@@ -26,3 +26,30 @@ export function contextHash(envelope: ContextBinding): string {
   if (canonical === undefined) throw new TypeError('context binding is not serialisable');
   return createHash('sha256').update(canonical, 'utf8').digest('hex');
 }
+
+/**
+ * contextHash memoised per distinct binding: a server sees the same few envelopes again and
+ * again, so the canonical JSON and SHA-256 are computed once per envelope, keyed by the
+ * binding fields in a fixed order (JSON.stringify of an array: injective, and native). At
+ * most `maxEntries` keys of at most MEMO_KEY_CHARS are kept (a longer binding is hashed
+ * without memo); when full, the memo starts over (no per-call bookkeeping).
+ */
+const MEMO_KEY_CHARS = 2048;
+
+export class ContextHashMemo {
+  private readonly hashes = new Map<string, string>();
+
+  constructor(private readonly maxEntries = 1024) {}
+
+  hash(envelope: ContextBinding): string {
+    const key = JSON.stringify([envelope.channel, envelope.features, envelope.processor, envelope.purpose, envelope.retention, envelope.jurisdiction, envelope.ui_copy_id]);
+    if (key.length > MEMO_KEY_CHARS) return contextHash(envelope);
+    let hash = this.hashes.get(key);
+    if (hash === undefined) {
+      hash = contextHash(envelope);
+      if (this.hashes.size >= this.maxEntries) this.hashes.clear();
+      this.hashes.set(key, hash);
+    }
+    return hash;
+  }
+}

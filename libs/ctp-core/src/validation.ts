@@ -19,7 +19,10 @@ export function denyUnverified(reason: DenyReason): IntrospectionResult {
   return { active: false, decision: 'deny', reason, sub: null, jti: null, scope: null, purpose: null };
 }
 
-function result(claims: ConsentClaims, reason: DenyReason | null): IntrospectionResult {
+/** The claims a decision reads: what a verifier needs to keep of a verified token. */
+export type DecisionClaims = Pick<ConsentClaims, 'iss' | 'aud' | 'sub' | 'iat' | 'exp' | 'nbf' | 'jti' | 'scope' | 'purpose' | 'context_hash'>;
+
+function result(claims: DecisionClaims, reason: DenyReason | null): IntrospectionResult {
   return {
     active: reason === null,
     decision: reason === null ? 'allow' : 'deny',
@@ -46,11 +49,11 @@ export interface ValidationContext {
  * checked before the context hash, which also covers them, so a partner learns the
  * specific mismatch instead of a generic one.
  */
-export function validateClaims(claims: ConsentClaims, envelope: ContextEnvelope, ctx: ValidationContext): IntrospectionResult {
+export function validateClaims(claims: DecisionClaims, envelope: ContextEnvelope, ctx: ValidationContext): IntrospectionResult {
   return result(claims, denyReason(claims, envelope, ctx));
 }
 
-function denyReason(claims: ConsentClaims, envelope: ContextEnvelope, ctx: ValidationContext): DenyReason | null {
+function denyReason(claims: DecisionClaims, envelope: ContextEnvelope, ctx: ValidationContext): DenyReason | null {
   if (claims.iss !== ctx.issuer) return 'issuer_mismatch';
   if (claims.aud !== envelope.processor) return 'audience_mismatch';
   if (ctx.nowSeconds > claims.exp + CLOCK_SKEW_SECONDS) return 'expired';

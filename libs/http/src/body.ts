@@ -1,4 +1,4 @@
-import type { RequestHandler } from 'express';
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { CtpError } from '@ctp/ctp-core';
 import { parseShellMangledJson } from './shell_mangled_json';
 
@@ -20,31 +20,33 @@ export const DEV_NOTICE_HEADER = 'CTP-Dev-Notice';
  */
 export function jsonBody(options: JsonBodyOptions = {}): RequestHandler {
   const limit = options.limit ?? MAX_BODY_BYTES;
-  return async (req, res, next) => {
+  return (req, res, next) => {
     const type = req.headers['content-type'] ?? '';
-    const [mediaType, ...params] = type.split(';').map((s) => s.trim().toLowerCase());
-    const charset = params.find((p) => p.startsWith('charset='))?.slice(8);
-    if (mediaType !== 'application/json' || (charset !== undefined && charset !== 'utf-8')) {
-      return next(new CtpError('unsupported_media_type', `Content-Type must be application/json (UTF-8), got ${JSON.stringify(type.slice(0, 100))}`));
+    if (type !== 'application/json') {
+      const [mediaType, ...params] = type.split(';').map((s) => s.trim().toLowerCase());
+      const charset = params.find((p) => p.startsWith('charset='))?.slice(8);
+      if (mediaType !== 'application/json' || (charset !== undefined && charset !== 'utf-8')) {
+        return next(new CtpError('unsupported_media_type', `Content-Type must be application/json (UTF-8), got ${JSON.stringify(type.slice(0, 100))}`));
+      }
     }
     const declared = Number(req.headers['content-length'] ?? 0);
     if (declared > limit) {
       res.setHeader('Connection', 'close');
       return next(new CtpError('body_too_large', `body is ${declared} bytes; the limit is ${limit}`));
     }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const chunk of req as AsyncIterable<Buffer>) {
-      size += chunk.length;
-      if (size > limit) {
+    readBody(req, limit).then((body) => {
+      if (body === undefined) {
         res.setHeader('Connection', 'close');
         return next(new CtpError('body_too_large', `body exceeds the limit of ${limit} bytes`));
       }
-      chunks.push(chunk);
-    }
+      decodeInto(req, res, body, next);
+    }, next);
+  };
+
+  function decodeInto(req: Request, res: Response, body: Buffer, next: NextFunction): void {
     let text: string;
     try {
-      text = new TextDecoder('utf-8', { fatal: true }).decode(Buffer.concat(chunks, size));
+      text = UTF8.decode(body);
     } catch {
       return next(new CtpError('invalid_encoding', 'body contains bytes that are not valid UTF-8'));
     }
@@ -61,7 +63,52 @@ export function jsonBody(options: JsonBodyOptions = {}): RequestHandler {
       }
     }
     next();
-  };
+  }
+}
+
+/** Strict UTF-8 (a decode without `stream` keeps no state between calls, so one decoder serves every request). */
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * The request body, or undefined once it exceeds `limit` bytes (reading stops there). Events
+ * rather than an async iterator: one small body usually arrives as one chunk.
+ */
+function readBody(req: Request, limit: number): Promise<Buffer | undefined> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const cleanup = () => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onError);
+      req.off('close', onClose);
+    };
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        cleanup();
+        req.pause();
+        return resolve(undefined);
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = () => {
+      cleanup();
+      resolve(Buffer.concat(chunks, size));
+    };
+    const onError = (error: Error) => {
+      cleanup();
+      reject(error);
+    };
+    const onClose = () => {
+      cleanup();
+      reject(Object.assign(new Error('aborted'), { code: 'ECONNRESET' }));
+    };
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', onError);
+    req.on('close', onClose);
+  });
 }
 
 function invalidJson(error: unknown): CtpError {

@@ -51,59 +51,135 @@ export class MemoryRateLimiter implements RateLimiter {
 }
 
 /**
- * GCRA in one Lua step, timed by Redis TIME so replicas with different clocks agree.
- * KEYS[1] holds the TAT in µs and expires when it is in the past (an idle key costs
- * nothing). Returns {1, 0} or {0, retry-after µs}.
+ * GCRA in one Lua step, timed by Redis TIME so replicas with different clocks agree, granting
+ * up to ARGV[3] cells at once: as many as the limit allows now (at least 1, else a refusal).
+ * KEYS[1] holds the TAT in µs and expires when it is in the past (an idle key costs nothing).
+ * Returns {granted, 0} or {0, retry-after µs}. With ARGV[3] = 1 it is the plain one-cell GCRA.
  */
 const GCRA_SCRIPT = `
 local interval = tonumber(ARGV[1])
 local burst = tonumber(ARGV[2])
+local want = tonumber(ARGV[3])
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
 if tat < now then tat = now end
-local nextTat = tat + interval
-local allowAt = nextTat - burst * interval
+local allowAt = tat + interval - burst * interval
 if allowAt > now then
   return {0, math.ceil(allowAt - now)}
 end
+local granted = math.min(want, math.floor((now - allowAt) / interval) + 1)
+local nextTat = tat + granted * interval
 redis.call('SET', KEYS[1], string.format('%.0f', nextTat), 'PX', math.ceil((nextTat - now) / 1000) + 1)
-return {1, 0}`;
+return {granted, 0}`;
 
 export interface RedisRateLimiterOptions {
   /** Key prefix (the deployment's CTP_REDIS_PREFIX); keys are `<prefix>rl:<key>`. */
   prefix?: string;
   /** Called when Redis fails and the in-process fallback decides instead. */
   onStoreError?: (error: unknown) => void;
+  /**
+   * How long cells taken from Redis in one batch may be spent locally (default 50 ms); cells
+   * not spent by then are dropped. A batch holds at most the cells the limit accrues in this
+   * time, so limits slower than one cell per lease are decided by Redis call by call.
+   */
+  leaseMs?: number;
+  /** The most cells taken in one Redis call (default 64; 1 makes every decision a Redis call). */
+  maxBatch?: number;
 }
 
+interface Lease {
+  /** Cells taken from Redis and not yet spent. */
+  cells: number;
+  /** performance.now() after which unspent cells are dropped. */
+  expiresAt: number;
+  /** The Redis call in flight for this key, which every waiting request shares. */
+  pending: Promise<Grant> | undefined;
+}
+
+type Grant = { granted: number; retryAfterMs: number } | { failed: true };
+
+const ALLOWED: RateDecision = Object.freeze({ allowed: true, retryAfterMs: 0 });
+
 /**
- * Limits shared by every replica through Redis. When Redis fails the decision falls
- * back to an in-process limiter with the same limits (each replica then enforces the
- * limit alone, so the fleet allows up to replicas x limit): availability of issue and
- * introspect does not hinge on the limiter's store, and a runaway client is still held.
+ * Limits shared by every replica through Redis. A replica takes cells from the shared GCRA
+ * in batches and spends them locally (one Redis round trip per batch, not per request):
+ * Redis charges each cell when it grants it, so the fleet is never granted more than the
+ * limit; a granted cell is spent at most `leaseMs` later, so in any window the fleet allows
+ * at most `replicas x batch` calls beyond the limit (the overshoot bound, docs/operations.md),
+ * and cells a replica leaves unspent are lost to the others for at most `leaseMs`. A batch is
+ * at most the cells the limit accrues in `leaseMs` (1 for slow limits: exact, call by call).
+ *
+ * When Redis fails the decision falls back to an in-process limiter with the same limits
+ * (each replica then enforces the limit alone, so the fleet allows up to replicas x limit):
+ * availability of issue and introspect does not hinge on the limiter's store, and a runaway
+ * client is still held.
  */
 export class RedisRateLimiter implements RateLimiter {
   private readonly prefix: string;
   private readonly fallback = new MemoryRateLimiter();
+  private readonly leases = new Map<string, Lease>();
+  private readonly leaseMs: number;
+  private readonly maxBatch: number;
 
   constructor(
     private readonly redis: Redis,
     private readonly options: RedisRateLimiterOptions = {},
   ) {
     this.prefix = options.prefix ?? 'ctp:';
+    this.leaseMs = options.leaseMs ?? 50;
+    this.maxBatch = options.maxBatch ?? 64;
     redis.defineCommand('ctpGcra', { numberOfKeys: 1, lua: GCRA_SCRIPT });
   }
 
-  async take(key: string, limit: RateLimit): Promise<RateDecision> {
+  /** Cells per Redis call for a limit: what it accrues in one lease, between 1 and maxBatch. */
+  batchFor(limit: RateLimit): number {
+    return Math.max(1, Math.min(this.maxBatch, Math.floor((limit.requests * this.leaseMs) / (limit.periodSeconds * 1000))));
+  }
+
+  take(key: string, limit: RateLimit): Promise<RateDecision> {
+    const lease = this.leases.get(key);
+    if (lease !== undefined && lease.cells > 0 && lease.expiresAt > performance.now()) {
+      lease.cells--;
+      return Promise.resolve(ALLOWED);
+    }
+    return this.takeFromRedis(key, limit);
+  }
+
+  private async takeFromRedis(key: string, limit: RateLimit): Promise<RateDecision> {
+    let lease = this.leases.get(key);
+    if (lease === undefined) {
+      lease = { cells: 0, expiresAt: 0, pending: undefined };
+      this.leases.set(key, lease);
+    }
+    for (;;) {
+      if (lease.cells > 0 && lease.expiresAt > performance.now()) {
+        lease.cells--;
+        return ALLOWED;
+      }
+      lease.pending ??= this.grant(key, limit, lease);
+      const grant = await lease.pending;
+      if ('failed' in grant) {
+        rateLimitFallbacks.inc();
+        return this.fallback.take(key, limit);
+      }
+      if (grant.granted === 0) return { allowed: false, retryAfterMs: grant.retryAfterMs };
+      // Cells granted: take one (the loop), or, if the requests that shared the call spent them all, ask again.
+    }
+  }
+
+  private async grant(key: string, limit: RateLimit, lease: Lease): Promise<Grant> {
     const run = (this.redis as unknown as { ctpGcra: (...args: (string | number)[]) => Promise<[number, number]> }).ctpGcra;
     try {
-      const [allowed, retryMicros] = await run.call(this.redis, `${this.prefix}rl:${key}`, intervalMicros(limit), limit.requests);
-      return { allowed: allowed === 1, retryAfterMs: retryMicros / 1000 };
+      const [granted, retryMicros] = await run.call(this.redis, `${this.prefix}rl:${key}`, intervalMicros(limit), limit.requests, this.batchFor(limit));
+      lease.cells = granted;
+      lease.expiresAt = performance.now() + this.leaseMs;
+      return { granted, retryAfterMs: retryMicros / 1000 };
     } catch (error) {
-      rateLimitFallbacks.inc();
       this.options.onStoreError?.(error);
-      return this.fallback.take(key, limit);
+      return { failed: true };
+    } finally {
+      lease.pending = undefined;
     }
   }
 }

@@ -96,6 +96,22 @@ describe('Introspector', () => {
     expect(introspector.cachedTokens).toBe(1);
   });
 
+  it('bounds the cache by bytes too, keeping only what the decision reads', async () => {
+    const counting = new CountingKeys();
+    const introspector = new Introspector({ keys: counting, issuer: 'http://ctp.test', revocations: (await revocationWorld()).revocations, cacheBytes: 1500 });
+    const tokens = Array.from({ length: 10 }, (_, i) => token({ jti: jtiNo(20 + i) }));
+    for (const t of tokens) expect((await introspector.introspect(t, envelope)).decision).toBe('allow');
+    const perToken = introspector.cachedTokenBytes / introspector.cachedTokens;
+    expect(introspector.cachedTokens).toBeGreaterThan(0);
+    expect(introspector.cachedTokenBytes).toBeLessThanOrEqual(1500);
+    expect(introspector.cachedTokens).toBe(Math.floor(1500 / perToken));
+    // The newest tokens stay cached (no new verification); the same answer as a first-seen one.
+    const resolves = counting.resolves;
+    const again = await introspector.introspect(tokens[9]!, envelope);
+    expect(counting.resolves).toBe(resolves);
+    expect(again).toEqual({ active: true, decision: 'allow', reason: null, sub: 's', jti: jtiNo(29), scope: ['sentiment.read', 'tone.read'], purpose: envelope.purpose });
+  });
+
   it('denies signed tokens whose claims are incomplete, without echoing them', async () => {
     const introspector = new Introspector({ keys, issuer: 'http://ctp.test', revocations: (await revocationWorld()).revocations });
     expect(await introspector.introspect(token({ exp: 'soon' }), envelope)).toMatchObject({ reason: 'invalid_claims', sub: null });

@@ -9,6 +9,17 @@ describe('traceparentFor', () => {
       expect(traceparentFor(bad)).not.toBe(valid);
     }
   });
+
+  it('draws new ids from a pooled CSPRNG buffer: valid and distinct across refills', () => {
+    const seen = new Set<string>();
+    for (let i = 0; i < 1000; i++) {
+      const tp = traceparentFor(undefined);
+      expect(tp).toMatch(/^00-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-01$/);
+      seen.add(tp.slice(3, 35));
+      seen.add(tp.slice(36, 52));
+    }
+    expect(seen.size).toBe(2000);
+  });
 });
 
 // No SDK is started in this file: the helpers must behave exactly as CTP did before tracing.

@@ -21,7 +21,26 @@ const TRACEPARENT = /^00-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}
  */
 export function traceparentFor(incoming: string | string[] | undefined): string {
   if (typeof incoming === 'string' && TRACEPARENT.test(incoming)) return incoming;
-  return `00-${randomBytes(16).toString('hex')}-${randomBytes(8).toString('hex')}-01`;
+  const ids = nextIds();
+  return `00-${ids.slice(0, 32)}-${ids.slice(32)}-01`;
+}
+
+/** Random bytes for 170 trace/span id pairs, drawn from the CSPRNG at once rather than twice per event. */
+const ID_POOL_PAIRS = 170;
+let idPool = '';
+let idPoolNext = ID_POOL_PAIRS;
+
+/** 48 random hex digits (a 16-byte trace id and an 8-byte span id), never all zeros in either part. */
+function nextIds(): string {
+  for (;;) {
+    if (idPoolNext >= ID_POOL_PAIRS) {
+      idPool = randomBytes(24 * ID_POOL_PAIRS).toString('hex');
+      idPoolNext = 0;
+    }
+    const ids = idPool.slice(idPoolNext * 48, ++idPoolNext * 48);
+    // W3C: an all-zero trace id or span id is invalid (probability 2^-64 or less; drawn again).
+    if (!/^0{32}/.test(ids) && !/0{16}$/.test(ids)) return ids;
+  }
 }
 
 /**
