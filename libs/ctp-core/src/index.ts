@@ -11,7 +11,7 @@ export {
   parseOrThrow,
   revokeRequestSchema,
 } from './envelope';
-export { contextHash } from './context_hash';
+export { contextHash, ContextHashMemo } from './context_hash';
 export {
   buildClaims,
   CANONICAL_JTI,
@@ -25,5 +25,5 @@ export {
 } from './claims';
 export { decodeCompactJws, decodeJwsPayload, type Es256PublicJwk, importEs256Jwk, publicJwkOf, signEs256With, verifyJwsSignature } from './jws';
 export { pairwiseSubject } from './pseudonym';
-export { denyUnverified, type IntrospectionResult, validateClaims, type ValidationContext } from './validation';
+export { type DecisionClaims, denyUnverified, type IntrospectionResult, validateClaims, type ValidationContext } from './validation';
 export { crc32c } from './crc32c';
