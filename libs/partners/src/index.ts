@@ -1,3 +1,4 @@
 export * from './api_key';
 export * from './registry';
 export * from './auditors';
+export * from './signing_keys';
