@@ -191,6 +191,23 @@ describe('guard middleware (against ctp up, nonces in Redis)', () => {
     expect(((await res.json()) as { detail: string }).detail).toMatch(/Unsupported key algorithm/);
   });
 
+  it('refuses to run after a body parser consumed the body (a configuration error, not a hang)', async () => {
+    const app = express();
+    const errors: string[] = [];
+    app.post('/v1/summarize', express.json(), guard({ keys, nonces: new RedisNonceStore(redis), consent: { purpose: PURPOSE, features: FEATURES, envelope: CONTEXT }, validator }), (_req, res) => void res.json({}));
+    app.use((error: Error, _req: express.Request, res: express.Response, _next: express.NextFunction) => {
+      errors.push(error.message);
+      res.status(500).end();
+    });
+    const server = app.listen(0, '127.0.0.1');
+    await new Promise((r) => server.once('listening', r));
+    servers.push(server);
+    const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/v1/summarize`;
+    const { res } = await handSigned(url);
+    expect(res.status).toBe(500);
+    expect(errors).toEqual(['the request body was read before the guard: mount guard() before any body parser']);
+  });
+
   it('answers a consent deny as requireConsent does, with a deny receipt', async () => {
     const receipts = new ListSink();
     const url = await start({ receipts });

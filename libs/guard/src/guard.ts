@@ -77,6 +77,7 @@ class Refusal extends Error {
 
 function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
+    if (req.readableEnded) return reject(new Error('the request body was read before the guard: mount guard() before any body parser'));
     const declared = Number(req.headers['content-length'] ?? 0);
     if (declared > limit) return reject(new Refusal('body_too_large', `the body is larger than ${limit} bytes`));
     const chunks: Buffer[] = [];
@@ -192,7 +193,7 @@ export function guard(options: GuardOptions) {
       const origin = options.origin ?? `${secure ? 'https' : 'http'}://${single(headers.host) ?? 'localhost'}`;
       const message = { method: route.method, url: origin + target, headers };
       for (const sig of [classical, ...(pq ? [pq] : [])] as DeclaredSignature[]) {
-        const verified = await verifyDeclared(message, sig, required, policy);
+        const verified = await verifyDeclared(message, sig, required, policy, pq === undefined);
         if (!verified.ok) throw new Refusal(verified.code, verified.detail, 'classical');
       }
       const issuedAtMs = await options.nonces.consume(classical.nonce);

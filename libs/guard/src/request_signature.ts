@@ -113,6 +113,7 @@ export async function verifyDeclared(
   sig: DeclaredSignature,
   requiredComponents: readonly string[],
   policy: SignaturePolicy,
+  sole: boolean,
   nowSeconds = Math.floor(Date.now() / 1000),
 ): Promise<SignatureFailure | { ok: true }> {
   const missing = requiredComponents.filter((c) => !sig.components.includes(c));
@@ -121,11 +122,10 @@ export async function verifyDeclared(
   if (sig.created > nowSeconds + policy.toleranceSeconds) return invalid(`signature ${sig.label} was created in the future`);
   const key = sig.key;
   const verifying: VerifyingKey = { id: key.keyid, algs: [HTTPSIG_ALG[key.alg]], verify: async (data, signature) => verifyWith(key, data, signature) };
-  const headers = {
-    ...message.headers,
-    'signature-input': serializeDictionary(new Map([[sig.label, sig.input]])),
-    signature: serializeDictionary(new Map([[sig.label, [sig.value, new Map()]]])),
-  };
+  // With two signatures, the library sees this label's members only; a sole signature is passed as received.
+  const headers = sole
+    ? message.headers
+    : { ...message.headers, 'signature-input': serializeDictionary(new Map([[sig.label, sig.input]])), signature: serializeDictionary(new Map([[sig.label, [sig.value, new Map()]]])) };
   try {
     const verified = await httpbis.verifyMessage(
       {
