@@ -54,8 +54,8 @@ function withDependencies(name) {
   return keys;
 }
 
-// The demo partner app runs from source (`npm run demo`, it bundles the consent element at start); it is no image.
-const NOT_IMAGES = ['demo-partner'];
+// The demo partner (`npm run demo`, it bundles the consent element at start) and the demo processor (`npm run demo:processor`) run from source; they are no images.
+const NOT_IMAGES = ['demo-partner', 'demo-processor'];
 const all = readdirSync(join(root, 'apps')).filter((name) => existsSync(join(root, 'apps', name, 'src', 'main.ts')) && !NOT_IMAGES.includes(name));
 const wanted = process.argv.slice(2);
 const unknown = wanted.filter((name) => !all.includes(name));

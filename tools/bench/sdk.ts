@@ -5,13 +5,12 @@
 //   npm run bench:sdk                    full run, prints JSON
 //   npm run bench:sdk -- --write         also updates BENCHMARKS.md
 //   npm run bench:sdk -- --quick         tiny counts (smoke run)
-import { spawn, type ChildProcess } from 'node:child_process';
 import { createPublicKey, verify } from 'node:crypto';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { consentEnvelope, CtpClient, createLocalValidator, type ContextEnvelope, type LocalValidator } from '@ctp/sdk';
-import { freePort } from '@ctp/testing';
+import { startCtpUp } from './ctp_up';
 
 const args = process.argv.slice(2);
 const QUICK = args.includes('--quick');
@@ -44,21 +43,6 @@ async function measure(n: number, work: () => Promise<void> | void): Promise<Rat
   return { wall_per_s: Math.round(n / wallS), per_core_per_s: Math.round(n / ((cpu.user + cpu.system) / 1e6)) };
 }
 
-async function startCtp(): Promise<{ url: string; child: ChildProcess }> {
-  const port = await freePort();
-  const url = `http://127.0.0.1:${port}`;
-  const child = spawn(process.execPath, [join(ROOT, 'apps/ctp/bin/ctp.js'), 'up'], {
-    cwd: ROOT,
-    env: { ...process.env, LOG_LEVEL: 'warn', CTP_PORT: String(port), CTP_ISSUER: url, CTP_DATA_DIR: mkdtempSync(join(tmpdir(), 'ctp-bench-sdk-')), CTP_RATE_LIMIT_ISSUE: '1000000/1s', CTP_RATE_LIMIT_REVOKE: '1000000/1s' },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  for (let i = 0; i < 300; i++) {
-    if (await fetch(`${url}/readyz`).then((r) => r.ok, () => false)) return { url, child };
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  child.kill();
-  throw new Error('ctp up did not become ready');
-}
 
 async function issueMany(client: CtpClient, envelope: ContextEnvelope, n: number): Promise<{ token: string; jti: string }[]> {
   const out: { token: string; jti: string }[] = [];
@@ -67,7 +51,7 @@ async function issueMany(client: CtpClient, envelope: ContextEnvelope, n: number
 }
 
 async function main() {
-  const ctp = await startCtp();
+  const ctp = await startCtpUp('sdk', { CTP_RATE_LIMIT_ISSUE: '1000000/1s', CTP_RATE_LIMIT_REVOKE: '1000000/1s' });
   const client = new CtpClient({ baseUrl: ctp.url });
   const envelope = consentEnvelope({
     ts: '2025-11-09T20:17:00Z', channel: 'voice', features: ['tone', 'sentiment'], processor: 'svc://cx-ai/v1',

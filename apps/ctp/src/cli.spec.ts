@@ -96,5 +96,11 @@ describe('the ctp CLI: exit codes 0 ok, 1 failure, 2 usage', () => {
     const again = await ctp(['operators', 'new-key', 'carol', '--out', out]);
     expect([again.status, again.stderr]).toEqual([1, expect.stringContaining(`cannot write ${out}: EEXIST`)]);
     expect(existsSync(out)).toBe(true);
+    const signingOut = join(dir, 'acme-sig.pem');
+    const signing = await ctp(['partners', 'new-signing-key', 'acme', '--alg', 'Ed25519', '--kid', 'acme-ed', '--out', signingOut, '--json']);
+    expect(JSON.parse(signing.stdout)).toEqual({ partner: 'acme', private_key_file: signingOut, entry: { kid: 'acme-ed', jwk: { kty: 'OKP', crv: 'Ed25519', alg: 'Ed25519', x: expect.any(String) } } });
+    expect(statSync(signingOut).mode & 0o777).toBe(0o600);
+    const badAlg = await ctp(['partners', 'new-signing-key', 'acme', '--alg', 'RS256']);
+    expect([badAlg.status, badAlg.stderr]).toEqual([expect.any(Number), expect.stringContaining('--alg must be one of ES256, Ed25519, ML-DSA-65')]);
   });
 });

@@ -7,7 +7,7 @@ import { KeyDirectory } from '@ctp/keys';
 import { generateApiKey } from '@ctp/partners';
 import { startTracing } from '@ctp/telemetry';
 import { loadUpConfig } from './config';
-import { approveCommand, newOperatorKeyCommand, proposeCommand, statusCommand } from './key_commands';
+import { approveCommand, newOperatorKeyCommand, newSigningKeyCommand, proposeCommand, statusCommand } from './key_commands';
 import { retentionCommand } from './ledger_commands';
 import { CliError, UsageError, type Output } from './output';
 import { exportCommand, verifyCommand } from './pack_commands';
@@ -127,9 +127,17 @@ export function buildProgram(version: string, result: { code: number; serving: b
     .option(...JSON_OPTION)
     .action((id: string, options: { out?: string; json?: boolean }) => done(newOperatorKeyCommand(id, options, out(options))));
 
-  program
-    .command('partners')
-    .description('partner credentials')
+  const partners = program.command('partners').description('partner credentials');
+  partners
+    .command('new-signing-key')
+    .description('write a new request-signing key (0600) for a partner and print its partners-file signing_keys entry')
+    .argument('<id>', 'the partner id')
+    .requiredOption('--alg <alg>', 'ES256, Ed25519 or ML-DSA-65 (the hybrid signature)')
+    .option('--kid <kid>', 'the keyid its signatures name (default <id>-<alg>-<random>)')
+    .option('--out <file>', 'private key file (default <kid>.pem; never overwritten)')
+    .option(...JSON_OPTION)
+    .action((id: string, options: { alg: string; kid?: string; out?: string; json?: boolean }) => done(newSigningKeyCommand(id, options, out(options))));
+  partners
     .command('new-key')
     .description('print a new API key for a partner and the hash to put in the partners file')
     .argument('<id>', 'the partner id')

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { generateOperatorKey, KEY_CHANGE_ACTIONS, loadOperatorKey, signStatement, type KeyChangeAction } from '@ctp/keys';
 import { CliError, request, type Output } from './output';
+import { generateSigningKey, SIGNING_KEY_ALGS, type SigningKeyAlg } from '@ctp/partners';
 
 export interface KeyCommandOptions {
   url?: string;
@@ -75,6 +76,25 @@ export async function approveCommand(id: string, options: KeyCommandOptions, out
 
 export async function statusCommand(options: KeyCommandOptions, output: Output): Promise<number> {
   return report(await call(`${baseUrl(options.url)}/admin/keys`, 'GET'), output);
+}
+
+/** `ctp partners new-signing-key <id>`: the private key to a 0600 file, the partners-file entry to stdout. */
+export function newSigningKeyCommand(partnerId: string, options: { alg: string; kid?: string; out?: string }, output: Output): number {
+  if (!(SIGNING_KEY_ALGS as readonly string[]).includes(options.alg)) throw new CliError(`--alg must be one of ${SIGNING_KEY_ALGS.join(', ')}`);
+  const { privateKeyPem, entry } = generateSigningKey(partnerId, options.alg as SigningKeyAlg, options.kid);
+  const out = options.out ?? `${entry.kid}.pem`;
+  try {
+    writeFileSync(out, privateKeyPem, { mode: 0o600, flag: 'wx' });
+  } catch (error) {
+    throw new CliError(`cannot write ${out}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, { cause: error });
+  }
+  if (output.json) {
+    console.log(JSON.stringify({ partner: partnerId, private_key_file: out, entry }));
+    return 0;
+  }
+  console.log(`private key (the partner keeps it; it signs guarded requests): ${out}`);
+  console.log(`add to the partner's "signing_keys" in the partners file: ${JSON.stringify(entry)}`);
+  return 0;
 }
 
 /** `ctp operators new-key <id>`: the private key to a 0600 file, the public entry to stdout. */

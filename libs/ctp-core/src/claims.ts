@@ -39,6 +39,8 @@ export const consentClaimsSchema = z.object({
   policy_uri: z.string(),
   consent_level: z.literal(CONSENT_LEVEL),
   consent_version: z.literal(CONSENT_VERSION),
+  /** RFC 7800 confirmation: the RFC 7638 thumbprint of the key a guarded request must be signed with. */
+  cnf: z.strictObject({ jkt: z.string() }).optional(),
 });
 export type ConsentClaims = z.infer<typeof consentClaimsSchema>;
 
@@ -55,6 +57,8 @@ export interface ClaimsInput {
   policyUri: string;
   nowSeconds: number;
   ttlSeconds: number;
+  /** Bind the token to this key thumbprint (`cnf.jkt`). */
+  keyBindingJkt?: string;
 }
 
 export function buildClaims(input: ClaimsInput): ConsentClaims {
@@ -76,5 +80,6 @@ export function buildClaims(input: ClaimsInput): ConsentClaims {
     policy_uri: input.policyUri,
     consent_level: CONSENT_LEVEL,
     consent_version: CONSENT_VERSION,
+    ...(input.keyBindingJkt === undefined ? {} : { cnf: { jkt: input.keyBindingJkt } }),
   };
 }

@@ -36,9 +36,16 @@ export const contextEnvelopeSchema = z.strictObject({
 
 export type ContextEnvelope = z.infer<typeof contextEnvelopeSchema>;
 
-/** POST /issue body: the envelope plus an optional subject reference that is not hashed. */
+/** RFC 7638 JWK thumbprint (sha-256, base64url, 43 characters). */
+export const JWK_THUMBPRINT = /^[A-Za-z0-9_-]{43}$/;
+
+/**
+ * POST /issue body: the envelope plus an optional subject reference that is not hashed, and an optional
+ * key binding (RFC 7800 `cnf.jkt`): the thumbprint of the request-signing key the token may be presented with.
+ */
 export const issueRequestSchema = contextEnvelopeSchema.extend({
   subject_ref: z.string().min(1).max(256).optional(),
+  key_binding: z.strictObject({ jkt: z.string().regex(JWK_THUMBPRINT) }).optional(),
 });
 export type IssueRequest = z.infer<typeof issueRequestSchema>;
 

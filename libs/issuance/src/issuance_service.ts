@@ -40,7 +40,7 @@ export class IssuanceService {
    * returned names a jti nobody holds.
    */
   async issue(partner: Partner, request: IssueRequest, nowMs = Date.now(), traceparent?: string | string[]): Promise<IssuedToken> {
-    const { subject_ref: subjectRef, ...envelope } = request;
+    const { subject_ref: subjectRef, key_binding: keyBinding, ...envelope } = request;
     if (!mayUseProcessor(partner, envelope.processor)) {
       throw new CtpError('processor_not_allowed', `partner ${partner.id} is not configured for processor ${envelope.processor}`, {
         errors: [{ field: 'processor', rule: 'allowed_processor', message: 'not among the partner configured processors' }],
@@ -60,6 +60,7 @@ export class IssuanceService {
       policyUri: partner.policyUri,
       nowSeconds,
       ttlSeconds: this.options.ttlSeconds,
+      keyBindingJkt: keyBinding?.jkt,
     });
     const { token, kid } = await this.sign(claims);
     const event = consentIssuedEvent({

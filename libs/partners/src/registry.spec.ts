@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { apiKeyMatches, generateApiKey, hashApiKey } from './api_key';
 import { AuditorRegistry } from './auditors';
-import { loadAuditors, mayUseProcessor, PartnerRegistry } from './registry';
+import { loadAuditors, loadSigningKeys, mayUseProcessor, PartnerRegistry } from './registry';
+import { generateSigningKey } from './signing_keys';
 
 describe('partner registry', () => {
   const acme = generateApiKey('acme');
@@ -118,6 +119,19 @@ describe('partner registry', () => {
     } finally {
       spy.mockRestore();
     }
+  });
+
+  it('reads registered request-signing keys (generated like API keys), and refuses a key whose alg does not fit its type', () => {
+    const es = generateSigningKey('acme', 'ES256', 'acme-es');
+    const ed = generateSigningKey('acme', 'Ed25519');
+    expect(es.privateKeyPem).toMatch(/^-----BEGIN PRIVATE KEY-----/);
+    expect(ed.entry.kid).toMatch(/^acme-ed25519-[0-9a-f]{8}$/);
+    const path = join(mkdtempSync(join(tmpdir(), 'ctp-partners-')), 'partners.json');
+    const partner = { id: 'acme', name: 'Acme', api_key_hashes: [acme.hash], processors: ['*'], policy_uri: 'https://acme.example/p' };
+    writeFileSync(path, JSON.stringify({ partners: [{ ...partner, signing_keys: [es.entry, ed.entry] }] }));
+    expect(loadSigningKeys(path)).toEqual([{ partnerId: 'acme', ...es.entry }, { partnerId: 'acme', ...ed.entry }]);
+    writeFileSync(path, JSON.stringify({ partners: [{ ...partner, signing_keys: [{ ...es.entry, jwk: { ...es.entry.jwk, alg: 'ES384' } }] }] }));
+    expect(() => loadSigningKeys(path)).toThrow(/partners\.0\.signing_keys\.0\.jwk\.alg/);
   });
 
   it('reads the auditors of the file, who authenticate like partners but are not partners', () => {

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { rateLimitSpec, type RateLimit, type RateLimitedEndpoint } from '@ctp/config';
 import { apiKeyDigest, decoyHashes, matchesWithEqualWork } from './api_key';
 import { AuditorRegistry, auditorSchema } from './auditors';
+import { signingKeyEntrySchema, type SigningKeyEntry } from './signing_keys';
 
 export interface Partner {
   id: string;
@@ -21,6 +22,8 @@ const partnerSchema = z.strictObject({
   processors: z.array(z.string().min(1)).min(1),
   policy_uri: z.url(),
   rate_limits: z.strictObject({ issue: rateLimitSpec().optional(), introspect: rateLimitSpec().optional(), revoke: rateLimitSpec().optional() }).optional(),
+  /** Public keys the partner signs guarded requests with (`ctp partners new-signing-key`). */
+  signing_keys: z.array(signingKeyEntrySchema).max(16).optional(),
 });
 
 export const partnersFileSchema = z.strictObject({ partners: z.array(partnerSchema).min(1), auditors: z.array(auditorSchema).optional() });
@@ -95,6 +98,13 @@ export function loadPartnerAuth(partnersFile: string | undefined, devMode: boole
   if (!partnersFile && !devMode) throw new Error('CTP_PARTNERS_FILE is required unless CTP_DEV_MODE=true');
   const registry = partnersFile ? PartnerRegistry.parse(JSON.parse(readFileSync(partnersFile, 'utf8'))) : undefined;
   return { registry, devPartner: devMode ? DEMO_PARTNER : undefined };
+}
+
+/** Every partner's registered request-signing keys (for a processor's guard: `new KeyRing(...)`). */
+export function loadSigningKeys(partnersFile: string): ({ partnerId: string } & SigningKeyEntry)[] {
+  const parsed = partnersFileSchema.safeParse(JSON.parse(readFileSync(partnersFile, 'utf8')));
+  if (!parsed.success) throw new Error(`invalid partners file: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  return parsed.data.partners.flatMap((p) => (p.signing_keys ?? []).map((k) => ({ partnerId: p.id, ...k })));
 }
 
 /** The auditors of a partners file (none without a file, or without `auditors`): who may read the ledger outside dev mode. */

@@ -25,6 +25,11 @@ export interface IssueOptions {
    * connection) are retried.
    */
   idempotencyKey?: string | false;
+  /**
+   * Bind the token to your request-signing key (`cnf.jkt`): the RFC 7638 thumbprint of its public key
+   * (`signingKeyThumbprint`). A route protected by `@ctp/guard` then accepts it only signed with that key.
+   */
+  keyBindingJkt?: string;
 }
 
 export interface IssuedToken {
@@ -96,7 +101,11 @@ export class CtpClient {
   /** POST /issue: call after the person agreed, with the exact envelope they saw. */
   async issue(envelope: ContextEnvelope, options: IssueOptions = {}): Promise<IssuedToken> {
     const key = options.idempotencyKey === undefined ? randomUUID() : options.idempotencyKey;
-    const body = options.subjectRef === undefined ? envelope : { ...envelope, subject_ref: options.subjectRef };
+    const body = {
+      ...envelope,
+      ...(options.subjectRef === undefined ? {} : { subject_ref: options.subjectRef }),
+      ...(options.keyBindingJkt === undefined ? {} : { key_binding: { jkt: options.keyBindingJkt } }),
+    };
     const headers: Record<string, string> = key === false ? {} : { 'idempotency-key': `"${key}"` };
     const issued = await this.send<IssuedToken>('/issue', body, key === false ? 'not-idempotent' : 'idempotent', headers);
     if (typeof issued.token !== 'string' || typeof issued.jti !== 'string' || typeof issued.expires_at !== 'string') {

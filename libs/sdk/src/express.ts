@@ -70,7 +70,8 @@ function metricsFor(registry: Registry): ConsentMetrics {
 
 const MAX_REMEMBERED_ENVELOPES = 1000;
 
-function sendDenied(res: ServerResponse, code: ConsentDenyCode): void {
+/** Answers a refused consent check as requireConsent does (RFC 9457; 403, or 503 with Retry-After for revocation_unavailable). */
+export function sendConsentDenied(res: ServerResponse, code: ConsentDenyCode): void {
   const status = code === 'revocation_unavailable' ? 503 : 403;
   if (status === 503) res.setHeader('Retry-After', '1');
   res.statusCode = status;
@@ -119,13 +120,13 @@ export function requireConsent(options: RequireConsentOptions) {
       const token = await readToken(req);
       if (token === undefined) {
         finish('deny', 'consent_missing');
-        return sendDenied(res, 'consent_missing');
+        return sendConsentDenied(res, 'consent_missing');
       }
       const envelope = envelopeFor(typeof options.envelope === 'function' ? await options.envelope(req) : options.envelope);
       const result = options.validator ? await options.validator.decide(token, envelope) : await options.client!.introspect(token, envelope);
       if (result.decision !== 'allow') {
         finish('deny', result.reason ?? 'unknown');
-        return sendDenied(res, result.reason ?? 'malformed');
+        return sendConsentDenied(res, result.reason ?? 'malformed');
       }
       finish('allow', 'none');
       req.consent = { ...result, mode };

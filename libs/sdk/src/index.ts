@@ -18,3 +18,4 @@ export {
   type IntrospectionResult,
   type ProblemCode,
 } from '@ctp/ctp-core';
+export { contentDigestOf, signatureHeaders, signedRequest, signingKeyThumbprint, type RequestSigningKey, type SignedRequestInit, type SignedRequestOptions, type SignedResponse } from './signed_request';

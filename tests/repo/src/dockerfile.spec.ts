@@ -40,8 +40,9 @@ describe('Dockerfile', () => {
   });
 
   it('documents a build command for every app, with the port its chart uses', () => {
-    // The demo partner app runs from source (npm run demo) and has no image (tools/build.mjs skips it too).
-    const apps = readdirSync(join(ROOT, 'apps')).filter((a) => existsSync(join(ROOT, 'apps', a, 'src/main.ts')) && a !== 'demo-partner');
+    // The demo partner and demo processor apps run from source (npm run demo, npm run demo:processor) and
+    // have no image (tools/build.mjs skips them too).
+    const apps = readdirSync(join(ROOT, 'apps')).filter((a) => existsSync(join(ROOT, 'apps', a, 'src/main.ts')) && !['demo-partner', 'demo-processor'].includes(a));
     for (const app of apps) expect(text).toMatch(new RegExp(`--build-arg APP=${app} +--build-arg PORT=\\d+`));
   });
 });

@@ -1,0 +1,1 @@
+module.exports = { displayName: 'demo-processor', preset: '../../jest.preset.js' };

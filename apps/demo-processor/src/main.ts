@@ -1,0 +1,40 @@
+import { CtpClient, createLocalValidator } from '@ctp/sdk';
+import { KeyRing, MemoryNonceStore, RedisNonceStore } from '@ctp/guard';
+import { connectRedis, createLogger, listen, loadTls, shutdownOnSignals, baseUrl } from '@ctp/http';
+import { loadSigningKeys } from '@ctp/partners';
+import { createProcessorApp } from './app';
+
+/**
+ * `npm run demo:processor`: the demo processor svc://cx-ai/v1 against a running CTP (CTP_URL, default
+ * http://127.0.0.1:8000, e.g. `npm start`). PROCESSOR_PARTNERS_FILE lists the partners' signing keys
+ * (`ctp partners new-signing-key`); CTP_TLS_CERT_FILE/CTP_TLS_KEY_FILE make it terminate TLS (channel
+ * binding); REDIS_URL keeps nonces in Redis (else in this process). CTP_API_KEY: the processor's partner key.
+ */
+async function main() {
+  const logger = createLogger('demo-processor');
+  const ctpUrl = process.env.CTP_URL ?? 'http://127.0.0.1:8000';
+  const partnersFile = process.env.PROCESSOR_PARTNERS_FILE;
+  if (!partnersFile) throw new Error('PROCESSOR_PARTNERS_FILE is required: the partners file with the signing_keys of the partners that call this processor');
+  const apiKey = process.env.CTP_API_KEY;
+  const validator = createLocalValidator({ baseUrl: ctpUrl, apiKey, issuer: process.env.CTP_ISSUER ?? ctpUrl, onError: (e) => logger.warn({ err: e }, 'revocation channel') });
+  await validator.ready(15_000);
+  const redis = await connectRedis(process.env.REDIS_URL);
+  const app = createProcessorApp({
+    keys: new KeyRing(loadSigningKeys(partnersFile)),
+    nonces: redis ? new RedisNonceStore(redis) : new MemoryNonceStore(),
+    validator,
+    client: new CtpClient({ baseUrl: ctpUrl, apiKey }),
+    logger,
+  });
+  const server = await listen(app, Number(process.env.PROCESSOR_PORT ?? 8443), '127.0.0.1', { tls: loadTls(process.env) });
+  logger.info(`demo processor svc://cx-ai/v1 on ${baseUrl(server)} (CTP at ${ctpUrl})`);
+  shutdownOnSignals([server], async () => {
+    await validator.close();
+    redis?.disconnect();
+  });
+}
+
+main().catch((error: unknown) => {
+  console.error((error as Error).message);
+  process.exit(1);
+});
