@@ -1,2 +1,1 @@
-// passWithNoTests only until the first guard module lands (the guard helpers remove it).
-module.exports = { displayName: 'guard', preset: '../../jest.preset.js', passWithNoTests: true };
+module.exports = { displayName: 'guard', preset: '../../jest.preset.js' };

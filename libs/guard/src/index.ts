@@ -1,1 +1,3 @@
 export type { BreakerSignal, BreakerState, GuardBreaker, PolicyShield, ReceiptInput, ReceiptSink, RouteRef, ShieldDecision } from './contracts';
+export { DEFAULT_BREAKER_OPTIONS, HysteresisBreaker, countFlaps } from './breaker';
+export type { BreakerOptions, BreakerSnapshot, BreakerTransition } from './breaker';
