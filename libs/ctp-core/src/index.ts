@@ -6,3 +6,4 @@ export * from './jws';
 export * from './pseudonym';
 export * from './validation';
 export * from './crc32c';
+export * from './receipt';

@@ -3,3 +3,5 @@ export { DEFAULT_BREAKER_OPTIONS, HysteresisBreaker, countFlaps } from './breake
 export type { BreakerOptions, BreakerSnapshot, BreakerTransition } from './breaker';
 export { CedarPolicyShield, DEFAULT_POLICY_ID, PolicyError, SHIELD_ACTIONS, loadPolicyFiles, loadPolicySet } from './policy';
 export type { CedarShieldOptions, LoadedPolicySet } from './policy';
+export { SqliteReceiptStore, toGuardReceipt } from './receipts';
+export type { ReceiptAck, SqliteReceiptStoreOptions, StoredReceipt } from './receipts';
