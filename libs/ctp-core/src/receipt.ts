@@ -33,3 +33,25 @@ export const receiptBatchRequestSchema = z.strictObject({
   receipts: z.array(guardReceiptSchema).min(1).max(MAX_RECEIPTS_PER_BATCH),
 });
 export type ReceiptBatchRequest = z.infer<typeof receiptBatchRequestSchema>;
+
+/** The ledger and bus id of a receipt: the guard's receipt id within the partner's namespace, so a re-forwarded receipt is stored once. */
+export const guardReceiptEventId = (partnerId: string, receiptId: string) => `guard.receipt:${partnerId}:${receiptId.toLowerCase()}`;
+
+/**
+ * Checks a `guard.receipt` ledger entry (its event id and data): a well-formed receipt (as POST /receipts
+ * takes it) whose event id is its receipt id in its partner's namespace. Returns what is wrong, or
+ * null. `ctp verify` runs it on every receipt in a compliance pack.
+ */
+export function receiptEntryProblem(eventId: string, data: Record<string, unknown>): string | null {
+  const { receipt_id, partner_id, received_at_ms, ...fields } = data;
+  if (typeof partner_id !== 'string' || partner_id === '') return 'partner_id is missing';
+  if (typeof receipt_id !== 'string' || receipt_id !== receipt_id.toLowerCase()) return 'receipt_id is missing or not lowercase';
+  if (!Number.isSafeInteger(received_at_ms)) return 'received_at_ms is not an integer';
+  if (eventId !== guardReceiptEventId(partner_id, receipt_id)) return `event_id ${eventId} is not guard.receipt:<partner_id>:<receipt_id>`;
+  const parsed = guardReceiptSchema.safeParse({ id: receipt_id, ...fields });
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    return `${issue.path.join('.') || 'receipt'}: ${issue.message}`;
+  }
+  return null;
+}

@@ -5,3 +5,5 @@ export { CedarPolicyShield, DEFAULT_POLICY_ID, PolicyError, SHIELD_ACTIONS, load
 export type { CedarShieldOptions, LoadedPolicySet } from './policy';
 export { SqliteReceiptStore, toGuardReceipt } from './receipts';
 export type { ReceiptAck, SqliteReceiptStoreOptions, StoredReceipt } from './receipts';
+export { ReceiptForwarder } from './receipt_forwarder';
+export type { ReceiptForwarderOptions, ReceiptTransport } from './receipt_forwarder';

@@ -15,3 +15,4 @@ export * from './service';
 export * from './pack_files';
 export * from './reader';
 export * from './roles';
+export * from './receipts_router';
