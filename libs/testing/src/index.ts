@@ -11,3 +11,4 @@ export * from './openapi_arbitraries';
 export * from './private_servers';
 export * from './ledger_roles';
 export * from './decision_corpus';
+export * from './fault_proxy';
