@@ -162,6 +162,20 @@ describe('HysteresisBreaker: the state machine', () => {
     expect(h.breaker.snapshot()).toEqual(before);
   });
 
+  it('run() times and records a call, counts a throw or a not-ok value as an error, and does not call while open', async () => {
+    const h = make({ minSamples: 1, dwellMs: { closed: 0, open: 2_000, half_open: 0 } });
+    await expect(h.breaker.run(async () => 'v')).resolves.toEqual({ ran: true, value: 'v' });
+    await expect(h.breaker.run(async () => 'bad', (v) => v === 'good')).resolves.toEqual({ ran: true, value: 'bad' });
+    expect(h.breaker.snapshot().errorRate).toBeCloseTo(0.2);
+    await expect(h.breaker.run(() => Promise.reject(new Error('down')))).rejects.toThrow('down');
+    // Error EWMA 0, 0.2, 0.36, then 0.488 and 0.59: open.
+    for (let i = 0; i < 2; i++) await h.breaker.run(() => Promise.reject(new Error('down'))).catch(() => undefined);
+    expect(h.breaker.state).toBe('open');
+    const call = jest.fn(async () => 'x');
+    await expect(h.breaker.run(call)).resolves.toEqual({ ran: false });
+    expect(call).not.toHaveBeenCalled();
+  });
+
   it('rejects thresholds without a hysteresis band', () => {
     expect(() => make({ closeErrorRate: 0.5 })).toThrow(/closeErrorRate < openErrorRate/);
     expect(() => make({ closeLatencyMs: 300 })).toThrow(/closeLatencyMs < openLatencyMs/);

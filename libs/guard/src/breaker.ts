@@ -221,6 +221,26 @@ export class HysteresisBreaker implements GuardBreaker {
     }
   }
 
+  /**
+   * Runs `call` if the breaker allows it, timing it and recording the outcome: a throw (rethrown)
+   * or `isOk(value) === false` is an error. Resolves `{ ran: false }` without calling when the
+   * breaker refuses: the caller then applies the route's availability floor (fail closed, or a
+   * cached local decision no older than the revocation pull interval).
+   */
+  async run<T>(call: () => Promise<T>, isOk: (value: T) => boolean = () => true): Promise<{ ran: true; value: T } | { ran: false }> {
+    if (!this.tryAcquire()) return { ran: false };
+    const started = performance.now();
+    let value: T;
+    try {
+      value = await call();
+    } catch (error) {
+      this.record({ ok: false, latencyMs: performance.now() - started });
+      throw error;
+    }
+    this.record({ ok: isOk(value), latencyMs: performance.now() - started });
+    return { ran: true, value };
+  }
+
   /** Adds the time lived in the current state, up to now, to the time-in-state counter. */
   accrue(now = this.opts.clock()): void {
     if (now > this.accruedTo) {
