@@ -68,6 +68,7 @@ export async function verifyCommand(path: string, keys: string[], tsaRootPath: s
   complete:      ${edges(s)}
   checkpoints:   ${s.checkpoints} signed by ${s.signedBy.join(', ')}, each consistent with the previous
   inclusion:     ${s.inclusionProofs} sampled inclusion proofs verify
+  receipts:      ${s.receipts} guard receipt(s), each well-formed under its partner's id, chained and in the checkpoint
 ${anchorLines(s)}
   verified in:   ${seconds.toFixed(2)} s`);
     if (!s.pinnedKeys) console.log('  WARNING: --insecure-no-key: checked against the keys inside the pack. Pin the operator\'s published key to rule out a forged pack.');

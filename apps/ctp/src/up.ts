@@ -6,7 +6,7 @@ import { DecisionLog, Introspector, introspectorRouter } from '@ctp/introspectio
 import { funnelRouter, idempotencyStore, IssuanceService, issuerRouter, keyAdministration } from '@ctp/issuance';
 import { KeyRevocationWatch, loadOrCreateSecret, openTokenKeys, tokenKeySettings } from '@ctp/keys';
 import { LEDGER_STREAM_SPEC, REVOCATION_STREAM_SPEC, TOKEN_OWNER_STREAM_SPEC } from '@ctp/events';
-import { ledgerRouter, loadCheckpointSigners, openLedgerStores, startEmbeddedPostgres, startLedger } from '@ctp/ledger';
+import { ledgerRouter, loadCheckpointSigners, openLedgerStores, receiptsRouter, startEmbeddedPostgres, startLedger } from '@ctp/ledger';
 import { loadAuditors, loadPartnerAuth } from '@ctp/partners';
 import {
   attachRevocationWebSocket,
@@ -105,6 +105,7 @@ export async function startCtp(config: UpConfig, logger: Logger = createLogger('
         origin: config.CTP_LEDGER_ORIGIN,
         auditorAuth: auditorAuth({ auditors: loadAuditors(config.CTP_PARTNERS_FILE), devMode: config.CTP_DEV_MODE }),
       }),
+      receiptsRouter({ events: bus, auth, store, view: writer }),
       revocationRouter({
         service: new RevocationService({ bus, store: revocationList, owners }),
         feed,
@@ -148,6 +149,7 @@ export function banner(config: UpConfig, url: string): string {
     '  GET /revocations?since=   GET /revocations/stream (SSE)   /revocations/ws (WebSocket)   GET /metrics /healthz /readyz',
     '  GET /admin/keys   POST /admin/keys/changes   POST /admin/keys/changes/{id}/approvals (operators, dual control)',
     '  GET /ledger/checkpoint   /ledger/entries/{seq}   /ledger/proofs/inclusion   /ledger/proofs/consistency   /ledger/anchors',
+    '  POST /receipts   GET /receipts/{id} (a partner guard\'s receipts, with ledger entry and inclusion proof)',
     `  data directory: ${config.CTP_DATA_DIR} (${config.CTP_KMS_KEY ? '' : 'signing keys, '}subject secret)`,
     ...(config.CTP_KMS_KEY ? [`  token signing key: Cloud KMS ${config.CTP_KMS_KEY}${config.CTP_KMS_ENDPOINT ? ` at ${config.CTP_KMS_ENDPOINT}` : ''}`] : []),
     `  event bus: ${config.CTP_NATS_URL ? `NATS JetStream at ${config.CTP_NATS_URL}` : 'in-process'};` +

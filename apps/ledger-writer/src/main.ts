@@ -1,8 +1,8 @@
 import { connectBus } from '@ctp/bus';
-import { auditorAuth, createLogger, createServiceApp, listen, loadTls, shutdownOnSignals } from '@ctp/http';
+import { auditorAuth, createLogger, createServiceApp, listen, loadTls, partnerAuth, shutdownOnSignals } from '@ctp/http';
 import { LEDGER_STREAM_SPEC, REVOCATION_STREAM_SPEC } from '@ctp/events';
-import { ledgerRouter, loadCheckpointSigners, openLedgerStores, startLedger } from '@ctp/ledger';
-import { loadAuditors } from '@ctp/partners';
+import { ledgerRouter, loadCheckpointSigners, openLedgerStores, receiptsRouter, startLedger } from '@ctp/ledger';
+import { loadAuditors, loadPartnerAuth } from '@ctp/partners';
 import { metricsRouter, startTracing } from '@ctp/telemetry';
 import { loadLedgerWriterConfig } from './config';
 
@@ -24,10 +24,17 @@ async function main() {
   const { writer } = ledger;
   const auditors = loadAuditors(config.CTP_PARTNERS_FILE);
   if (!config.CTP_DEV_MODE && auditors.size === 0) logger.warn({}, 'no auditors in CTP_PARTNERS_FILE: /ledger entries, proofs, anchors and exports answer 401');
+  const receiptAuth = config.CTP_PARTNERS_FILE || config.CTP_DEV_MODE ? partnerAuth(loadPartnerAuth(config.CTP_PARTNERS_FILE, config.CTP_DEV_MODE)) : undefined;
+  if (!receiptAuth) logger.warn({}, 'no CTP_PARTNERS_FILE: /receipts (the guards\' receipts) is not served');
   const app = createServiceApp({
     logger,
     readiness: { bus: () => bus.status === 'connected' },
-    routers: [metricsRouter(), ledgerRouter({ store, view: writer, verifiers: signers.map((s) => s.verifier), origin: config.CTP_LEDGER_ORIGIN, auditorAuth: auditorAuth({ auditors, devMode: config.CTP_DEV_MODE }) })],
+    routers: [
+      metricsRouter(),
+      ledgerRouter({ store, view: writer, verifiers: signers.map((s) => s.verifier), origin: config.CTP_LEDGER_ORIGIN, auditorAuth: auditorAuth({ auditors, devMode: config.CTP_DEV_MODE }) }),
+      // The partners' guards forward their receipts here (the writer owns the ledger they go to).
+      ...(receiptAuth ? [receiptsRouter({ events: bus, auth: receiptAuth, store, view: writer })] : []),
+    ],
   });
   const server = await listen(app, config.CTP_PORT, config.CTP_HOST, { tls });
   shutdownOnSignals([server], async () => {

@@ -27,3 +27,4 @@ export { decodeCompactJws, decodeJwsPayload, type Es256PublicJwk, importEs256Jwk
 export { pairwiseSubject } from './pseudonym';
 export { type DecisionClaims, denyUnverified, type IntrospectionResult, validateClaims, type ValidationContext } from './validation';
 export { crc32c } from './crc32c';
+export { BREAKER_STATES, type GuardReceipt, guardReceiptEventId, guardReceiptSchema, MAX_RECEIPT_PATH, MAX_RECEIPTS_PER_BATCH, type ReceiptBatchRequest, receiptBatchRequestSchema, receiptEntryProblem } from './receipt';

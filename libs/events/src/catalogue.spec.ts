@@ -4,6 +4,8 @@ import {
   ALL_LEDGER_EVENTS,
   consentIssuedEvent,
   consentFunnelEvent,
+  guardReceiptEvent,
+  receiptOfEvent,
   consentRevokedEvent,
   eventIdentity,
   introspectionDecisionsEvent,
@@ -29,6 +31,11 @@ const issued = consentIssuedEvent({
 const funnel = consentFunnelEvent('5B0F7D1E-2C44-4D5B-9D1A-0E6F5E9B8A11', {
   partner_id: 'acme', outcome: 'agreed', purpose: 'p', features: ['b', 'a', 'b'], ui_copy_id: 'c', jurisdiction: 'US-KY', at: '2025-11-09T20:17:00Z', received_at_ms: 1,
 });
+const receiptFields = {
+  id: '0B7C6D3E-1F2A-4B5C-8D9E-0F1A2B3C4D5E', decision: 'allow', reason: 'ok', method: 'POST', path: '/v1/infer', content_digest: null, jti: null,
+  algs: ['ES256'], breaker_state: 'closed', policy_id: 'p', policy_hash: 'a'.repeat(64), at: 1,
+} as const;
+const receipt = guardReceiptEvent('acme', { ...receiptFields, algs: ['ES256'] }, 2);
 const events: CatalogueEvent[] = [
   issued,
   consentRevokedEvent({ jti: 'j1', partner_id: 'acme', reason: 'user_revoked', revoked_at_ms: 1, expires_at: 2 }),
@@ -38,6 +45,7 @@ const events: CatalogueEvent[] = [
   keyChangeAppliedEvent({ change_id: 'change-1', action: 'rotate', kid: 'k1', new_kid: 'k2', approved_by: ['alice', 'bob'] }),
   keyRevokedEvent({ kid: 'k1', change_id: 'change-1', revoked_at_ms: 1, replacement_kid: null }),
   funnel,
+  receipt,
 ];
 
 describe('event catalogue', () => {
@@ -51,7 +59,9 @@ describe('event catalogue', () => {
       ['ctp.ledger.key.change.applied', 'key.change.applied', 'key.change.applied:change-1'],
       ['ctp.ledger.key.revoked', 'key.revoked', 'key.revoked:k1'],
       ['ctp.ledger.consent.funnel', 'consent.funnel', 'consent.funnel:acme:5b0f7d1e-2c44-4d5b-9d1a-0e6f5e9b8a11'],
+      ['ctp.ledger.guard.receipt', 'guard.receipt', 'guard.receipt:acme:0b7c6d3e-1f2a-4b5c-8d9e-0f1a2b3c4d5e'],
     ]);
+    expect(receiptOfEvent(receipt.data)).toEqual({ ...receiptFields, id: receiptFields.id.toLowerCase(), algs: ['ES256'] });
     expect(funnel.data.features).toEqual(['a', 'b']);
     for (const e of events) {
       const stored = [LEDGER_STREAM_SPEC, REVOCATION_STREAM_SPEC].filter((spec) => spec.subjects.some((f) => subjectMatches(f, e.subject)));

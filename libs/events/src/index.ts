@@ -31,3 +31,4 @@ export {
 } from './keys';
 export { tokenOwnerRecord, type TokenOwnerRecord } from './owners';
 export { eventIdentity } from './identity';
+export { GUARD_RECEIPT_SUBJECT, guardReceiptEvent, guardReceiptEventId, receiptOfEvent, type GuardReceiptEntryData, type GuardReceiptEvent } from './receipts';

@@ -6,3 +6,11 @@ export { MemoryNonceStore, newNonce, RedisNonceStore, type NonceStore } from './
 export { contentDigest, checkContentDigest } from './content_digest';
 export { CHANNEL_BINDING_FIELD, CONSENT_TOKEN_FIELD, PQ_SIGNATURE_LABEL, SIGNATURE_LABEL } from './request_signature';
 export { tlsExporter, TLS_EXPORTER_LABEL } from './channel_binding';
+export { DEFAULT_BREAKER_OPTIONS, HysteresisBreaker, countFlaps } from './breaker';
+export type { BreakerOptions, BreakerSnapshot, BreakerTransition } from './breaker';
+export { CedarPolicyShield, DEFAULT_POLICY_ID, PolicyError, SHIELD_ACTIONS, loadPolicyFiles, loadPolicySet } from './policy';
+export type { CedarShieldOptions, LoadedPolicySet } from './policy';
+export { SqliteReceiptStore, toGuardReceipt } from './receipts';
+export type { ReceiptAck, SqliteReceiptStoreOptions, StoredReceipt } from './receipts';
+export { ReceiptForwarder } from './receipt_forwarder';
+export type { ReceiptForwarderOptions, ReceiptTransport } from './receipt_forwarder';

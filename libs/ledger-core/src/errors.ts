@@ -28,6 +28,7 @@ export const LEDGER_VERIFICATION_CODES = {
   not_in_checkpoint: 'the entries are not contained in the signed checkpoint (Merkle root not consistent)',
   bad_inclusion_proof: 'an inclusion proof does not verify against the signed checkpoint',
   incomplete_range: 'the pack does not prove that no entry of its time range is missing at either edge',
+  bad_receipt: 'a guard receipt entry (`guard.receipt`) is not a well-formed receipt, or its event id is not its receipt id in its partner\'s namespace',
   bad_anchor: 'an RFC 3161 anchor does not verify',
   bad_tsa_root: 'the pinned TSA root file holds no PEM certificate',
 } as const;

@@ -1,3 +1,4 @@
+import { receiptEntryProblem } from '@ctp/ctp-core';
 import { entryLeaf, readCanonicalEntry, verifyEntries, type LedgerEntry } from './chain';
 import { NoteVerifier, openNote, parseCheckpoint } from './checkpoint';
 import { failVerification, LedgerVerificationError, type LedgerVerificationCode } from './errors';
@@ -107,6 +108,8 @@ export interface PackSummary {
   checkpoints: number;
   checkpointSize: number;
   inclusionProofs: number;
+  /** Guard receipts (`guard.receipt` entries) in the range, each checked well-formed (and, as every entry, chained and proven). */
+  receipts: number;
   signedBy: string[];
   pinnedKeys: boolean;
   /** The seqs of the boundary entries proven just outside the range (null: the log's start, or an open end). */
@@ -258,10 +261,16 @@ function verifyContents(zip: Uint8Array | ByteSource, options: VerifyOptions): V
   })();
   const range = expected > 0 ? new RangeHasher(first - 1, hashes(manifest.frontier, 'bad_frontier', 'frontier')) : undefined;
   let done = 0;
+  let receipts = 0;
   for (const e of verifyEntries(rows, hash(manifest.prev_entry_hash, 'bad_manifest', 'prev_entry_hash'), first)) {
     const recorded = Date.parse(e.entry.recorded_at);
     if (!(recorded >= from && recorded < to)) fail('out_of_range', `entry ${e.entry.seq} was recorded at ${e.entry.recorded_at}, outside the pack range`, { seq: e.entry.seq });
     range!.push(e.leafHash);
+    if (e.entry.type === 'guard.receipt') {
+      const problem = receiptEntryProblem(e.entry.event_id, e.entry.data);
+      if (problem) fail('bad_receipt', `entry ${e.entry.seq} is not a well-formed guard receipt: ${problem}`, { seq: e.entry.seq });
+      receipts++;
+    }
     const proof = proofs.get(e.entry.seq);
     if (proof && !verifyInclusion(e.entry.seq - 1, final.size, e.leafHash, proof, final.root)) {
       fail('bad_inclusion_proof', `inclusion proof for entry ${e.entry.seq} does not verify against checkpoint ${final.size}`, { seq: e.entry.seq });
@@ -288,6 +297,7 @@ function verifyContents(zip: Uint8Array | ByteSource, options: VerifyOptions): V
       checkpoints,
       checkpointSize: final.size,
       inclusionProofs: proofs.size,
+      receipts,
       signedBy,
       pinnedKeys: options.trustedKeys !== undefined,
       boundaries,

@@ -6,7 +6,7 @@ import type { NoteVerifier } from '@ctp/ledger-core';
 import { listAnchors } from './anchor';
 import { streamPack } from './pack_export';
 import type { LedgerView, SigningView } from './reader';
-import type { LedgerStore, StoredEntry } from './store';
+import type { LedgerStore, StoredCheckpoint, StoredEntry } from './store';
 
 export interface LedgerRouterOptions {
   store: LedgerStore;
@@ -49,7 +49,22 @@ function positiveInt(value: unknown, field: string, optional = false): number | 
 }
 
 const b64 = (h: Buffer) => h.toString('base64');
-const entryJson = (e: StoredEntry) => ({ entry: e.entry, entry_hash: b64(e.entryHash), leaf_hash: b64(e.leafHash) });
+export const entryJson = (e: StoredEntry) => ({ entry: e.entry, entry_hash: b64(e.entryHash), leaf_hash: b64(e.leafHash) });
+
+/** GET /ledger/checkpoint's answer. */
+export const checkpointJson = (c: StoredCheckpoint) => ({ size: c.size, root: b64(c.root), note: c.note, created_at: c.createdAt.toISOString() });
+
+/** GET /ledger/proofs/inclusion's answer: the RFC 9162 inclusion proof of entry `seq` in the tree of `size` entries. */
+export function inclusionProofJson(view: LedgerView, seq: number, size: number) {
+  return {
+    seq,
+    leaf_index: seq - 1,
+    tree_size: size,
+    leaf_hash: b64(view.tree.leaf(seq - 1)),
+    root: b64(view.tree.root(size)),
+    proof: view.tree.inclusionProof(seq - 1, size).map(b64),
+  };
+}
 
 /**
  * Read-only ledger API: the latest signed checkpoint, entries, and RFC 9162
@@ -70,7 +85,7 @@ export function ledgerRouter(options: LedgerRouterOptions): Router {
   router.get('/ledger/checkpoint', (_req, res) => {
     const c = view.checkpointed;
     if (!c) throw new CtpError('not_found', 'no checkpoint has been signed yet');
-    res.json({ size: c.size, root: b64(c.root), note: c.note, created_at: c.createdAt.toISOString() });
+    res.json(checkpointJson(c));
   });
   router.get('/ledger/verifiers', (_req, res) => {
     res.json({ keys: options.verifiers.map((v) => ({ name: v.name, alg: v.alg, vkey: v.toString() })) });
@@ -93,14 +108,7 @@ export function ledgerRouter(options: LedgerRouterOptions): Router {
     const seq = positiveInt(req.query.seq, 'seq')!;
     const size = treeSizeOrLatest(req.query.size);
     if (seq > size) throw new CtpError('validation_failed', `seq ${seq} is not in a tree of size ${size}`, { errors: [{ field: 'seq', rule: `max:${size}`, message: 'beyond the tree size' }] });
-    res.json({
-      seq,
-      leaf_index: seq - 1,
-      tree_size: size,
-      leaf_hash: b64(view.tree.leaf(seq - 1)),
-      root: b64(view.tree.root(size)),
-      proof: view.tree.inclusionProof(seq - 1, size).map(b64),
-    });
+    res.json(inclusionProofJson(view, seq, size));
   });
   router.get('/ledger/proofs/consistency', auditor, (req, res) => {
     const first = positiveInt(req.query.first, 'first')!;

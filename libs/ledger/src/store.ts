@@ -257,6 +257,12 @@ export class LedgerStore {
     return archived ?? null;
   }
 
+  /** The entry recording an event, by its event id (hot tier: where every event id is unique). */
+  async entryByEventId(eventId: string): Promise<StoredEntry | null> {
+    const [row] = await this.sql<EntryRow[]>`SELECT seq, canonical, entry_hash, leaf_hash FROM ledger_entries WHERE event_id = ${eventId}`;
+    return row ? toStored(row) : null;
+  }
+
   async entriesByJti(jti: string): Promise<StoredEntry[]> {
     return (await this.sql<EntryRow[]>`SELECT seq, canonical, entry_hash, leaf_hash FROM ledger_entries WHERE jti = ${jti} ORDER BY seq`).map(toStored);
   }

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { ContextEnvelope, FunnelOutcome, IntrospectionResult } from '@ctp/ctp-core';
+import type { ContextEnvelope, FunnelOutcome, GuardReceipt, IntrospectionResult } from '@ctp/ctp-core';
 import { CtpApiError } from './errors';
 import { backoffMs, parseRetryAfter, resolveRetry, type ResolvedRetry, type RetryOptions } from './retry';
 
@@ -45,6 +45,12 @@ export interface RevokeResult {
 }
 
 /** One consent-dialog outcome for CTP's funnel counters: the consent's context, never the person. */
+/** CTP's acknowledgement of one forwarded receipt: its ledger event id. */
+export interface ReceiptAcknowledgement {
+  id: string;
+  event_id: string;
+}
+
 export interface FunnelEvent {
   outcome: FunnelOutcome;
   purpose: string;
@@ -139,6 +145,16 @@ export class CtpClient {
       at: typeof at === 'string' ? at : at.toISOString(),
     };
     return this.send('/funnel-events', body, 'idempotent');
+  }
+
+  /**
+   * POST /receipts: a batch (at most 100) of the guard's receipts for the ledger. Idempotent by
+   * receipt id: a batch sent again is acknowledged again and stored once.
+   */
+  async forwardReceipts(receipts: readonly GuardReceipt[]): Promise<ReceiptAcknowledgement[]> {
+    const answer = await this.send<{ receipts?: unknown }>('/receipts', { receipts }, 'idempotent');
+    if (!Array.isArray(answer.receipts)) throw new CtpApiError('invalid_response', 'POST /receipts answered without receipts');
+    return answer.receipts as ReceiptAcknowledgement[];
   }
 
   private async send<T>(path: string, body: object, safety: Safety, headers: Record<string, string> = {}): Promise<T> {

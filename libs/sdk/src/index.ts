@@ -1,4 +1,4 @@
-export { CtpClient, type CtpClientOptions, type FunnelEvent, type IssueOptions, type IssuedToken, type RevokeResult } from './client';
+export { CtpClient, type CtpClientOptions, type FunnelEvent, type IssueOptions, type IssuedToken, type ReceiptAcknowledgement, type RevokeResult } from './client';
 export { CtpApiError, TRANSPORT_ERRORS, type CtpApiErrorCode, type TransportErrorCode } from './errors';
 export { backoffMs, parseRetryAfter, type RetryOptions } from './retry';
 export { TokenCache, type TokenCacheOptions } from './token_cache';

@@ -22,3 +22,4 @@ export {
   signatureCases,
 } from './decision_corpus';
 export { cycloneDxValidator } from './cyclonedx';
+export { FaultProxy, type FaultProxyOptions, type FaultProxyStats, type Faults, NO_FAULTS } from './fault_proxy';
