@@ -5,6 +5,5 @@ export { LedgerStore } from './store';
 export { LedgerWriter } from './writer';
 export { buildPack } from './pack_export';
 export { runRetention } from './tiers/retention';
-export { retentionPolicy } from './tiers/schedule';
 export { openLedgerStores, startLedger } from './service';
 export { downloadPack, verifyPackFile } from './pack_files';
