@@ -1,8 +1,8 @@
 import { join } from 'node:path';
 import { z } from 'zod';
-import { ledgerEnv, readConfig } from '@ctp/config';
+import { ledgerEnv, readConfig, retentionPolicyOf } from '@ctp/config';
 import { NoteVerifier } from '@ctp/ledger-core';
-import { LedgerStore, loadCheckpointVerifiers, retentionPolicy, runRetention, startEmbeddedPostgres } from '@ctp/ledger';
+import { LedgerStore, loadCheckpointVerifiers, runRetention, startEmbeddedPostgres } from '@ctp/ledger';
 import type { Output } from './output';
 
 /** `ctp ledger retention`: the ledger's settings, as `ctp up` or apps/ledger-writer use them. */
@@ -34,7 +34,7 @@ export async function retentionCommand(options: { key?: string[]; 'key-dir'?: st
         store,
         origin: config.CTP_LEDGER_ORIGIN,
         verifiers,
-        ...retentionPolicy(config),
+        ...retentionPolicyOf(config),
         log: (message, fields) => console.error(`${message} ${JSON.stringify(fields)}`),
       });
       if (output.json) {

@@ -1,23 +1,13 @@
 import { join } from 'node:path';
 import { connectBus, type EventBus } from '@ctp/bus';
-import { rateLimitsOf } from '@ctp/config';
+import { ledgerOptions, rateLimitsOf, tlsFiles, tokenKeyOptions } from '@ctp/config';
 import { auditorAuth, baseUrl, close, connectRedis, createLogger, createServiceApp, edgeControls, jsonBody, listen, loadTls, partnerAuth, type Logger, type Server } from '@ctp/http';
-import { DecisionLog, Introspector, introspectorRouter } from '@ctp/introspection';
-import { funnelRouter, idempotencyStore, IssuanceService, issuerRouter, keyAdministration } from '@ctp/issuance';
-import { KeyRevocationWatch, loadOrCreateSecret, openTokenKeys, tokenKeySettings } from '@ctp/keys';
+import { startIntrospection } from '@ctp/introspection';
+import { startIssuance } from '@ctp/issuance';
 import { LEDGER_STREAM_SPEC, REVOCATION_STREAM_SPEC, TOKEN_OWNER_STREAM_SPEC } from '@ctp/events';
 import { ledgerRouter, loadCheckpointSigners, openLedgerStores, receiptsRouter, startEmbeddedPostgres, startLedger } from '@ctp/ledger';
 import { loadAuditors, loadPartnerAuth } from '@ctp/partners';
-import {
-  attachRevocationWebSocket,
-  RevocationFeed,
-  revocationRouter,
-  RevocationService,
-  revocationStore,
-  RevocationSync,
-  TokenOwnerRegistry,
-  type RevocationStore,
-} from '@ctp/revocation';
+import { revocationStore, startRevocation, TokenOwnerRegistry, type RevocationStore } from '@ctp/revocation';
 import { metricsRouter } from '@ctp/telemetry';
 import type { UpConfig } from './config';
 
@@ -31,37 +21,40 @@ export interface RunningCtp {
 }
 
 /**
- * Every service in one process on one port. The bus and the revocation list are
- * in-process unless CTP_NATS_URL / CTP_REDIS_URL name real servers.
+ * Every service in one process on one port, started by the same functions as the
+ * standalone apps (startIssuance, startIntrospection, startRevocation, startLedger).
+ * The bus and the revocation list are in-process unless CTP_NATS_URL / CTP_REDIS_URL
+ * name real servers.
  */
 export async function startCtp(config: UpConfig, logger: Logger = createLogger('ctp')): Promise<RunningCtp> {
   const partners = loadPartnerAuth(config.CTP_PARTNERS_FILE, config.CTP_DEV_MODE);
-  const tls = loadTls(config);
-  const signing = await openTokenKeys(tokenKeySettings(config, join(config.CTP_DATA_DIR, 'keys')));
-  // Key states, dual control and the age check govern the local key directory; with Cloud KMS,
-  // versions are published and switched by configuration (docs/operations.md, "Rotate keys").
-  const { keys, directory } = signing;
+  const tls = loadTls(tlsFiles(config));
   const bus = await connectBus(config.CTP_NATS_URL, 'ctp-up');
   await bus.ensureStreams([REVOCATION_STREAM_SPEC, LEDGER_STREAM_SPEC, TOKEN_OWNER_STREAM_SPEC]);
   const redis = await connectRedis(config.CTP_REDIS_URL);
   const edge = edgeControls({ redis, prefix: config.CTP_REDIS_PREFIX, limits: rateLimitsOf(config), logger });
   const revocationList = revocationStore(redis, config.CTP_REDIS_PREFIX);
   const owners = new TokenOwnerRegistry(bus);
-  const revocations = new RevocationSync({
-    bus,
-    store: revocationList,
-    pullIntervalMs: config.CTP_REVOCATION_PULL_INTERVAL_MS,
-    staleAfterMs: config.CTP_REVOCATION_STALE_AFTER_MS,
-    onError: (error) => logger.warn({ err: error }, 'revocation list read failed'),
-  });
-  await revocations.start();
-  const revokedKeys = new KeyRevocationWatch({ bus, onRevoked: (kid) => logger.warn({ kid }, 'signing key revoked: denying its tokens') });
-  await revokedKeys.start();
-  const keyAdmin = keyAdministration(directory, { operatorsFile: config.CTP_OPERATORS_FILE, events: bus, body: jsonBody(), logger });
-  const feed = new RevocationFeed(bus, { maxStreamsPerPartner: config.CTP_PUSH_MAX_STREAMS });
-  await feed.start();
   const auth = partnerAuth(partners, edge.rateLimits);
   const body = jsonBody({ acceptShellMangledJson: config.CTP_DEV_MODE });
+  const issuance = await startIssuance(
+    {
+      issuer: config.CTP_ISSUER,
+      ttlSeconds: config.CTP_TOKEN_TTL_SECONDS,
+      subjectSecretFile: join(config.CTP_DATA_DIR, 'subject.secret'),
+      operatorsFile: config.CTP_OPERATORS_FILE,
+      keys: tokenKeyOptions(config, join(config.CTP_DATA_DIR, 'keys')),
+    },
+    { events: bus, owners, redis, redisPrefix: config.CTP_REDIS_PREFIX, auth, body, logger },
+  );
+  const introspection = await startIntrospection(
+    { issuer: config.CTP_ISSUER, pullIntervalMs: config.CTP_REVOCATION_PULL_INTERVAL_MS, staleAfterMs: config.CTP_REVOCATION_STALE_AFTER_MS },
+    { keys: issuance.keys, bus, store: revocationList, auth, body, logger },
+  );
+  const revocation = await startRevocation(
+    { pollIntervalMs: config.CTP_POLL_INTERVAL_MS, heartbeatMs: config.CTP_PUSH_HEARTBEAT_MS, maxStreamsPerPartner: config.CTP_PUSH_MAX_STREAMS },
+    { bus, store: revocationList, owners, partners, auth, body },
+  );
   const embeddedDb = config.CTP_DATABASE_URL ? undefined : await startEmbeddedPostgres(join(config.CTP_DATA_DIR, 'ledger-db'));
   // The embedded database is dev mode for the writer's role check: it lives and dies with this process.
   const devDatabase = config.CTP_DEV_MODE || embeddedDb !== undefined;
@@ -74,70 +67,46 @@ export async function startCtp(config: UpConfig, logger: Logger = createLogger('
   });
   const { store } = stores;
   const signers = loadCheckpointSigners(join(config.CTP_DATA_DIR, 'ledger-keys'), config.CTP_LEDGER_ORIGIN, config.CTP_LEDGER_HYBRID);
-  const ledger = await startLedger(config, { store, ownerStore: stores.ownerStore, devMode: devDatabase, bus, signers, logger });
-  const { writer } = ledger;
-  const decisions = new DecisionLog({ events: bus });
-  decisions.start();
-  const issuance = new IssuanceService({
-    keys,
-    owners,
-    events: bus,
-    issuer: config.CTP_ISSUER,
-    ttlSeconds: config.CTP_TOKEN_TTL_SECONDS,
-    subjectSecret: loadOrCreateSecret(join(config.CTP_DATA_DIR, 'subject.secret')),
-  });
-  const introspector = new Introspector({ keys, issuer: config.CTP_ISSUER, revocations, revokedKeys });
+  const ledger = await startLedger(ledgerOptions(config), { store, ownerStore: stores.ownerStore, devMode: devDatabase, bus, signers, logger });
   const app = createServiceApp({
     logger,
-    readiness: { keys: () => keys.ready, revocations: () => revocations.ready, ...edge.readiness },
+    readiness: { ...issuance.readiness, ...introspection.readiness, ...edge.readiness },
     // Hot routes first: express tries each router's routes in order, so /introspect and /issue
     // pass no other router's path checks. No two routers share a path, so the order changes no answer.
     routers: [
-      introspectorRouter({ introspector, decisions, auth, body }),
-      issuerRouter({ service: issuance, keys, auth, body, idempotency: idempotencyStore(redis, config.CTP_REDIS_PREFIX) }),
+      ...introspection.routers,
+      ...issuance.routers,
       metricsRouter(),
-      funnelRouter({ events: bus, auth, body }),
-      ...keyAdmin.routers,
       ledgerRouter({
         store,
-        view: writer,
+        view: ledger.writer,
         verifiers: signers.map((s) => s.verifier),
         origin: config.CTP_LEDGER_ORIGIN,
         auditorAuth: auditorAuth({ auditors: loadAuditors(config.CTP_PARTNERS_FILE), devMode: config.CTP_DEV_MODE }),
       }),
-      receiptsRouter({ events: bus, auth, store, view: writer }),
-      revocationRouter({
-        service: new RevocationService({ bus, store: revocationList, owners }),
-        feed,
-        auth,
-        body,
-        pollIntervalMs: config.CTP_POLL_INTERVAL_MS,
-        heartbeatMs: config.CTP_PUSH_HEARTBEAT_MS,
-      }),
+      receiptsRouter({ events: bus, auth, store, view: ledger.writer }),
+      ...revocation.routers,
     ],
   });
   const server = await listen(app, config.CTP_PORT, config.CTP_HOST, { tls });
-  const wss = attachRevocationWebSocket(server, { feed, auth: partners, heartbeatMs: config.CTP_PUSH_HEARTBEAT_MS });
+  revocation.attach(server);
   return {
     server,
     url: baseUrl(server),
     bus,
     revocationList,
     close: async () => {
-      for (const client of wss.clients) client.terminate();
+      revocation.disconnect();
       server.closeAllConnections();
       await close(server);
-      keyAdmin.stop();
-      await revocations.stop();
-      await revokedKeys.stop();
-      await feed.stop();
-      await decisions.stop();
+      await introspection.stop();
+      await revocation.stop();
       await ledger.stop();
       await bus.close();
       redis?.disconnect();
       await stores.close();
       await embeddedDb?.close();
-      await signing.close();
+      await issuance.stop();
     },
   };
 }

@@ -1,4 +1,5 @@
 import { connectBus } from '@ctp/bus';
+import { ledgerOptions, tlsFiles } from '@ctp/config';
 import { auditorAuth, createLogger, createServiceApp, listen, loadTls, partnerAuth, shutdownOnSignals } from '@ctp/http';
 import { LEDGER_STREAM_SPEC, REVOCATION_STREAM_SPEC } from '@ctp/events';
 import { ledgerRouter, loadCheckpointSigners, openLedgerStores, receiptsRouter, startLedger } from '@ctp/ledger';
@@ -10,7 +11,7 @@ async function main() {
   startTracing('ledger-writer');
   const config = loadLedgerWriterConfig();
   const logger = createLogger('ledger-writer');
-  const tls = loadTls(config);
+  const tls = loadTls(tlsFiles(config));
   const bus = await connectBus(config.CTP_NATS_URL, 'ledger-writer');
   await bus.ensureStreams([LEDGER_STREAM_SPEC, REVOCATION_STREAM_SPEC]);
   const { store, ownerStore, close: closeStores } = await openLedgerStores(config.CTP_DATABASE_URL, {
@@ -20,7 +21,7 @@ async function main() {
     keepOwner: config.CTP_LEDGER_RETENTION_INTERVAL_MS > 0,
   });
   const signers = loadCheckpointSigners(config.CTP_LEDGER_KEY_DIR, config.CTP_LEDGER_ORIGIN, config.CTP_LEDGER_HYBRID);
-  const ledger = await startLedger(config, { store, ownerStore, devMode: config.CTP_DEV_MODE, bus, signers, durable: config.CTP_LEDGER_DURABLE, logger });
+  const ledger = await startLedger(ledgerOptions(config), { store, ownerStore, devMode: config.CTP_DEV_MODE, bus, signers, durable: config.CTP_LEDGER_DURABLE, logger });
   const { writer } = ledger;
   const auditors = loadAuditors(config.CTP_PARTNERS_FILE);
   if (!config.CTP_DEV_MODE && auditors.size === 0) logger.warn({}, 'no auditors in CTP_PARTNERS_FILE: /ledger entries, proofs, anchors and exports answer 401');

@@ -1,9 +1,9 @@
 import { connectBus } from '@ctp/bus';
-import { rateLimitsOf } from '@ctp/config';
+import { rateLimitsOf, tlsFiles } from '@ctp/config';
 import { connectRedis, createLogger, createServiceApp, edgeControls, jsonBody, listen, loadTls, partnerAuth, shutdownOnSignals } from '@ctp/http';
 import { loadPartnerAuth } from '@ctp/partners';
 import { REVOCATION_STREAM_SPEC, TOKEN_OWNER_STREAM_SPEC } from '@ctp/events';
-import { attachRevocationWebSocket, RevocationFeed, revocationRouter, RevocationService, revocationStore, TokenOwnerRegistry } from '@ctp/revocation';
+import { revocationStore, startRevocation, TokenOwnerRegistry } from '@ctp/revocation';
 import { metricsRouter, startTracing } from '@ctp/telemetry';
 import { loadBroadcasterConfig } from './config';
 
@@ -12,33 +12,25 @@ async function main() {
   const config = loadBroadcasterConfig();
   const logger = createLogger('revocation-broadcaster');
   const partners = loadPartnerAuth(config.CTP_PARTNERS_FILE, config.CTP_DEV_MODE);
-  const tls = loadTls(config);
+  const tls = loadTls(tlsFiles(config));
   const bus = await connectBus(config.CTP_NATS_URL, 'revocation-broadcaster');
   await bus.ensureStreams([REVOCATION_STREAM_SPEC, TOKEN_OWNER_STREAM_SPEC]);
   const redis = await connectRedis(config.CTP_REDIS_URL);
   const edge = edgeControls({ redis, prefix: config.CTP_REDIS_PREFIX, limits: rateLimitsOf(config), logger });
-  const feed = new RevocationFeed(bus, { maxStreamsPerPartner: config.CTP_PUSH_MAX_STREAMS });
-  await feed.start();
+  const revocation = await startRevocation(
+    { pollIntervalMs: config.CTP_POLL_INTERVAL_MS, heartbeatMs: config.CTP_PUSH_HEARTBEAT_MS, maxStreamsPerPartner: config.CTP_PUSH_MAX_STREAMS },
+    { bus, store: revocationStore(redis, config.CTP_REDIS_PREFIX), owners: new TokenOwnerRegistry(bus), partners, auth: partnerAuth(partners, edge.rateLimits), body: jsonBody() },
+  );
   const app = createServiceApp({
     logger,
     readiness: { bus: () => bus.status === 'connected', ...edge.readiness },
-    routers: [
-      metricsRouter(),
-      revocationRouter({
-        service: new RevocationService({ bus, store: revocationStore(redis, config.CTP_REDIS_PREFIX), owners: new TokenOwnerRegistry(bus) }),
-        feed,
-        auth: partnerAuth(partners, edge.rateLimits),
-        body: jsonBody(),
-        pollIntervalMs: config.CTP_POLL_INTERVAL_MS,
-        heartbeatMs: config.CTP_PUSH_HEARTBEAT_MS,
-      }),
-    ],
+    routers: [metricsRouter(), ...revocation.routers],
   });
   const server = await listen(app, config.CTP_PORT, config.CTP_HOST, { tls });
-  const wss = attachRevocationWebSocket(server, { feed, auth: partners, heartbeatMs: config.CTP_PUSH_HEARTBEAT_MS });
+  revocation.attach(server);
   shutdownOnSignals([server], async () => {
-    for (const client of wss.clients) client.terminate();
-    await feed.stop();
+    revocation.disconnect();
+    await revocation.stop();
     await bus.close();
     redis?.disconnect();
   });

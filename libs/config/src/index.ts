@@ -123,7 +123,7 @@ export const tlsEnv = {
 };
 
 /** Both TLS files or neither: refine a schema that spreads tlsEnv with this. */
-export function tlsFilesPaired(config: { CTP_TLS_CERT_FILE?: string | undefined; CTP_TLS_KEY_FILE?: string | undefined }): boolean {
+export function tlsFilesPaired(config: TlsConfig): boolean {
   return (config.CTP_TLS_CERT_FILE === undefined) === (config.CTP_TLS_KEY_FILE === undefined);
 }
 export const TLS_PAIR_MESSAGE = { message: 'set CTP_TLS_CERT_FILE and CTP_TLS_KEY_FILE together, or neither', path: ['CTP_TLS_KEY_FILE'] };
@@ -158,30 +158,77 @@ export const rateLimitEnv = {
   CTP_RATE_LIMIT_REVOKE: rateLimitSpec().prefault('5000/1s'),
 };
 
-export function rateLimitsOf(config: {
-  CTP_RATE_LIMIT_ISSUE: RateLimit;
-  CTP_RATE_LIMIT_INTROSPECT: RateLimit;
-  CTP_RATE_LIMIT_REVOKE: RateLimit;
-}): Record<RateLimitedEndpoint, RateLimit> {
+export function rateLimitsOf(config: RateLimitConfig): Record<RateLimitedEndpoint, RateLimit> {
   return { issue: config.CTP_RATE_LIMIT_ISSUE, introspect: config.CTP_RATE_LIMIT_INTROSPECT, revoke: config.CTP_RATE_LIMIT_REVOKE };
 }
-const CRYPTO_KEY_VERSION = /^projects\/[^/]+\/locations\/[^/]+\/keyRings\/[^/]+\/cryptoKeys\/[^/]+\/cryptoKeyVersions\/[^/]+$/;
+
+/** A Cloud KMS CryptoKeyVersion resource name: projects/P/locations/L/keyRings/R/cryptoKeys/K/cryptoKeyVersions/V. */
+export const CRYPTO_KEY_VERSION_PATTERN = /^projects\/[^/]+\/locations\/[^/]+\/keyRings\/[^/]+\/cryptoKeys\/[^/]+\/cryptoKeyVersions\/[^/]+$/;
 
 /** Token signing in Google Cloud KMS (ctp up and the issuer). Unset CTP_KMS_KEY: the local key directory. */
 export const kmsEnv = {
   /** CryptoKeyVersion (EC_SIGN_P256_SHA256) that signs consent tokens. */
   CTP_KMS_KEY: z
     .string()
-    .regex(CRYPTO_KEY_VERSION, 'must be a CryptoKeyVersion resource name')
+    .regex(CRYPTO_KEY_VERSION_PATTERN, 'must be a CryptoKeyVersion resource name')
     .optional(),
   /** More CryptoKeyVersions published in the JWKS (comma-separated): the next key before it signs, the previous one until its tokens expire. */
   CTP_KMS_PUBLISHED_KEYS: z
     .string()
     .optional()
     .transform((v) => (v ?? '').split(',').map((s) => s.trim()).filter((s) => s !== ''))
-    .pipe(z.array(z.string().regex(CRYPTO_KEY_VERSION, 'must be CryptoKeyVersion resource names'))),
+    .pipe(z.array(z.string().regex(CRYPTO_KEY_VERSION_PATTERN, 'must be CryptoKeyVersion resource names'))),
   /** host:port of a plaintext KMS API endpoint (a local stand-in); unset: cloudkms.googleapis.com with Application Default Credentials. */
   CTP_KMS_ENDPOINT: z.string().regex(/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'must be host:port').optional(),
   /** Deadline of each KMS call; a request never waits longer for a signature. */
   CTP_KMS_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(3000),
 };
+
+/**
+ * The settings each fragment yields once read (z.infer of the fragment): the one spelling of the
+ * environment's shape. Libraries never see these; the adapters below turn them into their options.
+ */
+type Settings<Fragment extends z.ZodRawShape> = z.infer<z.ZodObject<Fragment>>;
+type TlsConfig = Settings<typeof tlsEnv>;
+type RateLimitConfig = Settings<typeof rateLimitEnv>;
+type KmsConfig = Settings<typeof kmsEnv>;
+type KeyPolicyConfig = Settings<typeof keyPolicyEnv>;
+type LedgerConfig = Settings<typeof ledgerEnv>;
+
+/** The TLS files @ctp/http loadTls reads, from tlsEnv. */
+export const tlsFiles = (config: TlsConfig) => ({ certFile: config.CTP_TLS_CERT_FILE, keyFile: config.CTP_TLS_KEY_FILE });
+
+/** @ctp/keys openTokenKeys options, from kmsEnv and keyPolicyEnv: Cloud KMS when CTP_KMS_KEY is set, else the key directory `keyDir`. */
+export function tokenKeyOptions(config: KmsConfig & KeyPolicyConfig, keyDir: string) {
+  return {
+    keyDir,
+    kmsKey: config.CTP_KMS_KEY,
+    kmsPublishedKeys: config.CTP_KMS_PUBLISHED_KEYS,
+    kmsEndpoint: config.CTP_KMS_ENDPOINT,
+    kmsTimeoutMs: config.CTP_KMS_TIMEOUT_MS,
+    policy: { prePublishSeconds: config.CTP_KEY_PREPUBLISH_SECONDS, rotationPeriodSeconds: config.CTP_KEY_ROTATION_DAYS * 86_400 },
+  };
+}
+
+/** The storage tiers of ledgerEnv (@ctp/ledger RetentionPolicy). */
+export const retentionPolicyOf = (config: LedgerConfig) => ({
+  hotDays: config.CTP_LEDGER_HOT_DAYS,
+  warmDays: config.CTP_LEDGER_WARM_DAYS,
+  coldDays: config.CTP_LEDGER_COLD_DAYS,
+  warmDir: config.CTP_LEDGER_WARM_DIR,
+  coldDir: config.CTP_LEDGER_COLD_DIR,
+});
+
+/** @ctp/ledger startLedger options, from ledgerEnv. */
+export function ledgerOptions(config: LedgerConfig) {
+  return {
+    origin: config.CTP_LEDGER_ORIGIN,
+    batchSize: config.CTP_LEDGER_BATCH_SIZE,
+    batchWaitMs: config.CTP_LEDGER_BATCH_WAIT_MS,
+    checkpointIntervalMs: config.CTP_LEDGER_CHECKPOINT_INTERVAL_MS,
+    replayFrom: config.CTP_LEDGER_REPLAY_FROM,
+    retentionIntervalMs: config.CTP_LEDGER_RETENTION_INTERVAL_MS,
+    anchoring: { tsaUrl: config.CTP_TSA_URL, tsaRoots: config.CTP_TSA_ROOTS, intervalMs: config.CTP_LEDGER_ANCHOR_INTERVAL_MS },
+    tiers: retentionPolicyOf(config),
+  };
+}

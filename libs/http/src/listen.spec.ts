@@ -52,7 +52,7 @@ describe('TLS termination', () => {
   let port: number;
   beforeAll(async () => {
     certificate = makeTestCertificate();
-    server = await listen(app(), 0, '127.0.0.1', { tls: loadTls({ CTP_TLS_CERT_FILE: certificate.certFile, CTP_TLS_KEY_FILE: certificate.keyFile }) });
+    server = await listen(app(), 0, '127.0.0.1', { tls: loadTls({ certFile: certificate.certFile, keyFile: certificate.keyFile }) });
     port = (server.address() as AddressInfo).port;
   });
   afterAll(() => close(server));
@@ -101,10 +101,10 @@ describe('TLS termination', () => {
   });
 
   it('names a missing TLS file without echoing any key material, and wants both files', () => {
-    expect(() => loadTls({ CTP_TLS_CERT_FILE: certificate.certFile, CTP_TLS_KEY_FILE: '/nonexistent/key.pem' })).toThrow(
+    expect(() => loadTls({ certFile: certificate.certFile, keyFile: '/nonexistent/key.pem' })).toThrow(
       'cannot read the TLS key file /nonexistent/key.pem: ENOENT',
     );
-    expect(() => loadTls({ CTP_TLS_CERT_FILE: certificate.certFile })).toThrow(/together/);
+    expect(() => loadTls({ certFile: certificate.certFile })).toThrow(/together/);
     expect(loadTls({})).toBeUndefined();
   });
 });

@@ -15,12 +15,12 @@ export interface TlsMaterial {
 }
 
 /**
- * Reads the certificate and key files named by CTP_TLS_CERT_FILE / CTP_TLS_KEY_FILE.
+ * Reads the certificate and key files (CTP_TLS_CERT_FILE / CTP_TLS_KEY_FILE: libs/config tlsFiles).
  * Neither set: undefined (plain HTTP behind the ingress). A failure names the file only,
  * never its contents.
  */
-export function loadTls(config: { CTP_TLS_CERT_FILE?: string | undefined; CTP_TLS_KEY_FILE?: string | undefined }): TlsMaterial | undefined {
-  const { CTP_TLS_CERT_FILE: certFile, CTP_TLS_KEY_FILE: keyFile } = config;
+export function loadTls(files: { certFile?: string; keyFile?: string }): TlsMaterial | undefined {
+  const { certFile, keyFile } = files;
   if (certFile === undefined && keyFile === undefined) return undefined;
   if (certFile === undefined || keyFile === undefined) throw new Error('set CTP_TLS_CERT_FILE and CTP_TLS_KEY_FILE together, or neither');
   const read = (file: string, what: string) => {

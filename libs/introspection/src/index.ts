@@ -1,3 +1,1 @@
-export { Introspector } from './introspector';
-export { introspectorRouter } from './router';
-export { DecisionLog } from './decision_log';
+export { startIntrospection } from './service';

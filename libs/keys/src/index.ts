@@ -1,6 +1,6 @@
 export { JwksClient } from './jwks_client';
 export { KeyDirectory, loadOrCreateSecret } from './key_directory';
-export { openTokenKeys, tokenKeySettings } from './kms';
+export { openTokenKeys, type TokenKeyOptions } from './kms';
 export { SigningUnavailableError, type TokenKeys } from './signer';
 export { type KeyChange, KeyChanges } from './key_changes';
 export { KeyRevocationWatch, type RevokedKeys } from './key_revocations';

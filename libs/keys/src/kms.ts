@@ -2,13 +2,12 @@ import { createHash, createPublicKey, verify, type KeyObject } from 'node:crypto
 // Type-only: the client libraries load on first use, so services without KMS never pay for them.
 import type { KeyManagementServiceClient } from '@google-cloud/kms';
 import type { credentials as grpcCredentials } from '@grpc/grpc-js';
+import { CRYPTO_KEY_VERSION_PATTERN } from '@ctp/config';
 import { crc32c, publicJwkOf, type Es256PublicJwk } from '@ctp/ctp-core';
 import { KeyDirectory, type KeyDirectoryOptions } from './key_directory';
 import { derToJoseEs256 } from './ecdsa_der';
 import { SigningUnavailableError, type Signer, type TokenKeys } from './signer';
 
-/** projects/P/locations/L/keyRings/R/cryptoKeys/K/cryptoKeyVersions/V */
-export const CRYPTO_KEY_VERSION_PATTERN = /^projects\/[^/]+\/locations\/[^/]+\/keyRings\/[^/]+\/cryptoKeys\/[^/]+\/cryptoKeyVersions\/[^/]+$/;
 const KMS_ALGORITHM = 'EC_SIGN_P256_SHA256';
 export const DEFAULT_KMS_TIMEOUT_MS = 3000;
 
@@ -177,7 +176,8 @@ async function fetchPublicKey(client: KeyManagementServiceClient, name: string, 
   return key;
 }
 
-export interface TokenKeySettings {
+/** Where the issuer's token keys live (libs/config tokenKeyOptions reads them from CTP_KMS_* and CTP_KEY_*). */
+export interface TokenKeyOptions {
   /** Local key directory, used when `kmsKey` is unset. */
   keyDir: string;
   kmsKey?: string;
@@ -186,27 +186,6 @@ export interface TokenKeySettings {
   kmsTimeoutMs?: number;
   /** Rotation policy of the local key directory. */
   policy?: KeyDirectoryOptions;
-}
-
-/** The CTP_KMS_* and CTP_KEY_* settings (libs/config kmsEnv, keyPolicyEnv) that choose and govern the token keys. */
-export interface TokenKeyConfig {
-  CTP_KMS_KEY?: string | undefined;
-  CTP_KMS_PUBLISHED_KEYS: string[];
-  CTP_KMS_ENDPOINT?: string | undefined;
-  CTP_KMS_TIMEOUT_MS: number;
-  CTP_KEY_PREPUBLISH_SECONDS: number;
-  CTP_KEY_ROTATION_DAYS: number;
-}
-
-export function tokenKeySettings(config: TokenKeyConfig, keyDir: string): TokenKeySettings {
-  return {
-    keyDir,
-    kmsKey: config.CTP_KMS_KEY,
-    kmsPublishedKeys: config.CTP_KMS_PUBLISHED_KEYS,
-    kmsEndpoint: config.CTP_KMS_ENDPOINT,
-    kmsTimeoutMs: config.CTP_KMS_TIMEOUT_MS,
-    policy: { prePublishSeconds: config.CTP_KEY_PREPUBLISH_SECONDS, rotationPeriodSeconds: config.CTP_KEY_ROTATION_DAYS * 86_400 },
-  };
 }
 
 export interface OpenedTokenKeys {
@@ -221,7 +200,7 @@ export interface OpenedTokenKeys {
  * The issuer's token keys from its settings (CTP_KMS_* / the key directory): Cloud KMS when
  * a CryptoKeyVersion is configured, else the local key directory. `close` ends the KMS client.
  */
-export async function openTokenKeys(settings: TokenKeySettings): Promise<OpenedTokenKeys> {
+export async function openTokenKeys(settings: TokenKeyOptions): Promise<OpenedTokenKeys> {
   if (settings.kmsKey === undefined) {
     if (settings.kmsPublishedKeys?.length || settings.kmsEndpoint !== undefined) throw new TypeError('CTP_KMS_PUBLISHED_KEYS and CTP_KMS_ENDPOINT need CTP_KMS_KEY');
     const directory = KeyDirectory.open(settings.keyDir, undefined, settings.policy);

@@ -189,10 +189,13 @@ export class Anchorer {
   }
 }
 
-export interface AnchorSettings {
-  CTP_TSA_URL?: string;
-  CTP_TSA_ROOTS?: string;
-  CTP_LEDGER_ANCHOR_INTERVAL_MS: number;
+/** RFC 3161 anchoring as configured (CTP_TSA_URL, CTP_TSA_ROOTS, CTP_LEDGER_ANCHOR_INTERVAL_MS: libs/config ledgerOptions). */
+export interface AnchoringOptions {
+  /** The time-stamping authority; unset: no anchoring. */
+  tsaUrl?: string;
+  /** PEM file of the TSA's root certificate(s), required with tsaUrl. */
+  tsaRoots?: string;
+  intervalMs: number;
 }
 
 interface AnchorLog {
@@ -204,20 +207,20 @@ interface AnchorLog {
  * The anchorer the configuration asks for, not started: none (logged once) without
  * CTP_TSA_URL; with it, CTP_TSA_ROOTS must name a PEM file of the TSA's root(s).
  */
-export function anchorerFromSettings(settings: AnchorSettings, store: LedgerStore, view: LedgerView, log: AnchorLog): Anchorer | undefined {
-  if (!settings.CTP_TSA_URL) {
+export function anchorerFromOptions(options: AnchoringOptions, store: LedgerStore, view: LedgerView, log: AnchorLog): Anchorer | undefined {
+  if (!options.tsaUrl) {
     log.info({ anchoring: 'off' }, 'RFC 3161 anchoring is off (CTP_TSA_URL is not set)');
     return undefined;
   }
-  if (!settings.CTP_TSA_ROOTS) throw new Error('CTP_TSA_URL is set but CTP_TSA_ROOTS (PEM file of the TSA root certificates) is not');
-  const roots = certificatesFromPem(readFileSync(settings.CTP_TSA_ROOTS, 'utf8'));
-  const tsaUrl = settings.CTP_TSA_URL;
+  if (!options.tsaRoots) throw new Error('CTP_TSA_URL is set but CTP_TSA_ROOTS (PEM file of the TSA root certificates) is not');
+  const roots = certificatesFromPem(readFileSync(options.tsaRoots, 'utf8'));
+  const tsaUrl = options.tsaUrl;
   return new Anchorer({
     store,
     latest: () => view.checkpointed,
     tsaUrl,
     roots,
-    intervalMs: settings.CTP_LEDGER_ANCHOR_INTERVAL_MS,
+    intervalMs: options.intervalMs,
     onAnchor: (a, r) => log.info({ checkpoint: a.checkpointSize, genTime: a.genTime.toISOString(), tsa: r.tsa, policy: a.policy, serial: a.serial }, 'checkpoint anchored (RFC 3161)'),
     onError: (error, attempt, retryInMs) => log.warn({ err: error, attempt, retryInMs, tsaUrl }, 'RFC 3161 anchoring failed; retrying'),
   });

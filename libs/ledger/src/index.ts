@@ -5,7 +5,6 @@ export { LedgerStore } from './store';
 export { LedgerWriter } from './writer';
 export { buildPack } from './pack_export';
 export { runRetention } from './tiers/retention';
-export { retentionPolicy } from './tiers/schedule';
 export { openLedgerStores, startLedger } from './service';
 export { downloadPack, verifyPackFile } from './pack_files';
 export { MAX_RECEIPTS_BODY_BYTES, receiptsRouter, type ReceiptsRouterOptions } from './receipts_router';

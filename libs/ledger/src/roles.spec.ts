@@ -10,17 +10,13 @@ import { partitionName } from './tiers/partitions';
 
 const signer = new NoteSigner('ctp.test/roles', generateKeyPairSync('ed25519').privateKey);
 const settings = {
-  CTP_LEDGER_ORIGIN: 'ctp.test/roles',
-  CTP_LEDGER_BATCH_SIZE: 16,
-  CTP_LEDGER_BATCH_WAIT_MS: 20,
-  CTP_LEDGER_CHECKPOINT_INTERVAL_MS: 60_000,
-  CTP_LEDGER_ANCHOR_INTERVAL_MS: 60_000,
-  CTP_LEDGER_RETENTION_INTERVAL_MS: 0,
-  CTP_LEDGER_HOT_DAYS: 90,
-  CTP_LEDGER_WARM_DAYS: 365,
-  CTP_LEDGER_COLD_DAYS: 2555,
-  CTP_LEDGER_WARM_DIR: '/nonexistent/warm',
-  CTP_LEDGER_COLD_DIR: '/nonexistent/cold',
+  origin: 'ctp.test/roles',
+  batchSize: 16,
+  batchWaitMs: 20,
+  checkpointIntervalMs: 60_000,
+  retentionIntervalMs: 0,
+  anchoring: { intervalMs: 60_000 },
+  tiers: { hotDays: 90, warmDays: 365, coldDays: 2555, warmDir: '/nonexistent/warm', coldDir: '/nonexistent/cold' },
 };
 const quiet = { info: () => undefined, warn: () => undefined, error: () => undefined };
 
@@ -106,7 +102,7 @@ describe('ledger database roles', () => {
       const running = await startLedger(settings, { store: superuser, devMode: true, bus, signers: [signer], logger: quiet });
       await running.stop();
       // The retention job drops partitions: it needs the owner's connection outside dev mode.
-      await expect(startLedger({ ...settings, CTP_LEDGER_RETENTION_INTERVAL_MS: 1000 }, { store: writer, devMode: false, bus, signers: [signer], logger: quiet })).rejects.toThrow(/CTP_DATABASE_OWNER_URL/);
+      await expect(startLedger({ ...settings, retentionIntervalMs: 1000 }, { store: writer, devMode: false, bus, signers: [signer], logger: quiet })).rejects.toThrow(/CTP_DATABASE_OWNER_URL/);
     } finally {
       await superuser.close();
     }

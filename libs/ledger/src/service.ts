@@ -2,22 +2,28 @@ import type { EventBus } from '@ctp/bus';
 import type { NoteSigner } from '@ctp/ledger-core';
 import { LEDGER_STREAM, REVOCATION_STREAM } from '@ctp/events';
 import { ledgerAnchorInterval, watchConsumerLag } from '@ctp/telemetry';
-import { anchorerFromSettings, type AnchorSettings } from './anchor';
+import { anchorerFromOptions, type AnchoringOptions } from './anchor';
 import { assertWriterRole } from './roles';
 import { LedgerStore } from './store';
-import { retentionPolicy, TierMaintenance, type TierConfig } from './tiers/schedule';
+import type { RetentionPolicy } from './tiers/retention';
+import { TierMaintenance } from './tiers/schedule';
 import { LedgerWriter } from './writer';
 
-/** The CTP_LEDGER_* / CTP_TSA_* settings (libs/config ledgerEnv) the ledger's background work reads. */
-export type LedgerSettings = AnchorSettings &
-  TierConfig & {
-    CTP_LEDGER_ORIGIN: string;
-    CTP_LEDGER_BATCH_SIZE: number;
-    CTP_LEDGER_BATCH_WAIT_MS: number;
-    CTP_LEDGER_CHECKPOINT_INTERVAL_MS: number;
-    CTP_LEDGER_REPLAY_FROM?: string | undefined;
-    CTP_LEDGER_RETENTION_INTERVAL_MS: number;
-  };
+/** The ledger's settings (CTP_LEDGER_* / CTP_TSA_*: libs/config ledgerOptions). */
+export interface LedgerOptions {
+  /** Checkpoint origin line, naming this log. */
+  origin: string;
+  /** Entries per append transaction, and the longest a batch waits to fill. */
+  batchSize: number;
+  batchWaitMs: number;
+  checkpointIntervalMs: number;
+  /** RFC 3339: a new durable consumer starts at events stored from this time; unset: every retained event. */
+  replayFrom?: string;
+  /** Period of the retention job; 0 turns it off. */
+  retentionIntervalMs: number;
+  anchoring: AnchoringOptions;
+  tiers: RetentionPolicy;
+}
 
 export interface LedgerLog {
   info(fields: object, message: string): void;
@@ -76,40 +82,40 @@ export interface RunningLedger {
  * CTP_LEDGER_RETENTION_INTERVAL_MS > 0).
  */
 export async function startLedger(
-  settings: LedgerSettings,
+  options: LedgerOptions,
   deps: { store: LedgerStore; ownerStore?: LedgerStore; devMode: boolean; bus: EventBus; signers: NoteSigner[]; durable?: string; logger: LedgerLog },
 ): Promise<RunningLedger> {
   const { store, signers, logger } = deps;
   await assertWriterRole(store.sql, { devMode: deps.devMode });
-  if (settings.CTP_LEDGER_RETENTION_INTERVAL_MS > 0 && !deps.ownerStore && !deps.devMode) {
+  if (options.retentionIntervalMs > 0 && !deps.ownerStore && !deps.devMode) {
     throw new Error('CTP_LEDGER_RETENTION_INTERVAL_MS > 0: the retention job drops sealed partitions, which only the table owner may; set CTP_DATABASE_OWNER_URL (or run `ctp ledger retention` as the owner)');
   }
   const writer = new LedgerWriter({
     store,
     bus: deps.bus,
     signers,
-    origin: settings.CTP_LEDGER_ORIGIN,
+    origin: options.origin,
     durable: deps.durable,
-    batchSize: settings.CTP_LEDGER_BATCH_SIZE,
-    maxWaitMs: settings.CTP_LEDGER_BATCH_WAIT_MS,
-    checkpointIntervalMs: settings.CTP_LEDGER_CHECKPOINT_INTERVAL_MS,
-    fromTimeMs: settings.CTP_LEDGER_REPLAY_FROM === undefined ? undefined : Date.parse(settings.CTP_LEDGER_REPLAY_FROM),
+    batchSize: options.batchSize,
+    maxWaitMs: options.batchWaitMs,
+    checkpointIntervalMs: options.checkpointIntervalMs,
+    fromTimeMs: options.replayFrom === undefined ? undefined : Date.parse(options.replayFrom),
     onError: (error) => logger.error({ err: error }, 'ledger'),
   });
   await writer.start();
   // The writer's two durable consumers, on /metrics as ctp_bus_consumer_* (the lag alerts read them).
   const durable = deps.durable ?? 'ledger-writer';
   const unwatch = [LEDGER_STREAM, REVOCATION_STREAM].map((stream) => watchConsumerLag({ consumer: 'ledger-writer', stream }, () => deps.bus.consumerLag(stream, durable)));
-  const anchorer = anchorerFromSettings(settings, store, writer, logger);
+  const anchorer = anchorerFromOptions(options.anchoring, store, writer, logger);
   await anchorer?.start();
   if (anchorer) ledgerAnchorInterval.set(anchorer.intervalMs / 1000);
   const tiers = new TierMaintenance({
     store,
     retentionStore: deps.ownerStore,
-    origin: settings.CTP_LEDGER_ORIGIN,
+    origin: options.origin,
     verifiers: signers.flatMap((s) => s.verifiers),
-    policy: retentionPolicy(settings),
-    retentionIntervalMs: settings.CTP_LEDGER_RETENTION_INTERVAL_MS,
+    policy: options.tiers,
+    retentionIntervalMs: options.retentionIntervalMs,
     log: (message, fields) => logger.info(fields, message),
     onError: (error) => logger.error({ err: error }, 'ledger tiers'),
   });

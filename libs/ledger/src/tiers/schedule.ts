@@ -3,23 +3,6 @@ import type { LedgerStore } from '../store';
 import { ensurePartitions } from './partitions';
 import { runRetention, type RetentionPolicy, type RetentionReport } from './retention';
 
-/** The tier settings of libs/config's ledgerEnv. */
-export interface TierConfig {
-  CTP_LEDGER_HOT_DAYS: number;
-  CTP_LEDGER_WARM_DAYS: number;
-  CTP_LEDGER_COLD_DAYS: number;
-  CTP_LEDGER_WARM_DIR: string;
-  CTP_LEDGER_COLD_DIR: string;
-}
-
-export const retentionPolicy = (c: TierConfig): RetentionPolicy => ({
-  hotDays: c.CTP_LEDGER_HOT_DAYS,
-  warmDays: c.CTP_LEDGER_WARM_DAYS,
-  coldDays: c.CTP_LEDGER_COLD_DAYS,
-  warmDir: c.CTP_LEDGER_WARM_DIR,
-  coldDir: c.CTP_LEDGER_COLD_DIR,
-});
-
 export interface TierMaintenanceOptions {
   /** Where hot partitions are created ahead (ledger_ensure_partition: the writer's role may). */
   store: LedgerStore;
