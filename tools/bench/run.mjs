@@ -14,6 +14,7 @@
 //   node tools/bench/run.mjs            full run (about 10 minutes), rewrites the results in BENCHMARKS.md
 //   node tools/bench/run.mjs --quick    about 1/5 of the durations (smoke test); writes nothing unless --write
 //   node tools/bench/run.mjs --only rounds[,standalone,...]   just those parts (micro, floor, ctp, standalone, rounds)
+//   node tools/bench/run.mjs --only rounds --baseline-root <checkout>   A/B: the same rounds on another checkout's servers too
 //   node tools/bench/run.mjs --profile  runs the introspect and issue workloads against a `ctp up` started with
 //                                       --cpu-prof and prints the top self-time frames per workload (no figures written)
 // Options: --write (also in quick mode or with --only), --no-write, --json <file> (raw results), --rounds <n>,
