@@ -1,11 +1,11 @@
 import { join } from 'node:path';
 import { connectBus, type EventBus } from '@ctp/bus';
-import { rateLimitsOf } from '@ctp/config';
+import { rateLimitsOf, jetStreamSettings } from '@ctp/config';
 import { auditorAuth, baseUrl, close, connectRedis, createLogger, createServiceApp, edgeControls, jsonBody, listen, loadTls, partnerAuth, type Logger, type Server } from '@ctp/http';
 import { DecisionLog, Introspector, introspectorRouter } from '@ctp/introspection';
 import { funnelRouter, idempotencyStore, IssuanceService, issuerRouter, keyAdministration } from '@ctp/issuance';
 import { KeyRevocationWatch, loadOrCreateSecret, openTokenKeys, tokenKeySettings } from '@ctp/keys';
-import { LEDGER_STREAM_SPEC, REVOCATION_STREAM_SPEC, TOKEN_OWNER_STREAM_SPEC } from '@ctp/events';
+import { configuredStreams } from '@ctp/events';
 import { ledgerRouter, loadCheckpointSigners, openLedgerStores, startEmbeddedPostgres, startLedger } from '@ctp/ledger';
 import { loadAuditors, loadPartnerAuth } from '@ctp/partners';
 import {
@@ -41,8 +41,9 @@ export async function startCtp(config: UpConfig, logger: Logger = createLogger('
   // Key states, dual control and the age check govern the local key directory; with Cloud KMS,
   // versions are published and switched by configuration (docs/operations.md, "Rotate keys").
   const { keys, directory } = signing;
-  const bus = await connectBus(config.CTP_NATS_URL, 'ctp-up');
-  await bus.ensureStreams([REVOCATION_STREAM_SPEC, LEDGER_STREAM_SPEC, TOKEN_OWNER_STREAM_SPEC]);
+  const bus = await connectBus(config.CTP_NATS_URL, 'ctp-up', jetStreamSettings(config));
+  const streams = configuredStreams(jetStreamSettings(config));
+  await bus.ensureStreams([streams.revocation, streams.ledger, streams.tokenOwner]);
   const redis = await connectRedis(config.CTP_REDIS_URL);
   const edge = edgeControls({ redis, prefix: config.CTP_REDIS_PREFIX, limits: rateLimitsOf(config), logger });
   const revocationList = revocationStore(redis, config.CTP_REDIS_PREFIX);

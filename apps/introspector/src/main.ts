@@ -1,8 +1,8 @@
 import { connectBus } from '@ctp/bus';
-import { rateLimitsOf } from '@ctp/config';
+import { rateLimitsOf, jetStreamSettings } from '@ctp/config';
 import { connectRedis, createLogger, createServiceApp, edgeControls, jsonBody, listen, loadTls, partnerAuth, shutdownOnSignals } from '@ctp/http';
 import { DecisionLog, Introspector, introspectorRouter } from '@ctp/introspection';
-import { LEDGER_STREAM_SPEC, REVOCATION_STREAM_SPEC } from '@ctp/events';
+import { configuredStreams } from '@ctp/events';
 import { JwksClient, KeyRevocationWatch } from '@ctp/keys';
 import { loadPartnerAuth } from '@ctp/partners';
 import { revocationStore, RevocationSync } from '@ctp/revocation';
@@ -17,8 +17,9 @@ async function main() {
   const tls = loadTls(config);
   const jwks = new JwksClient(config.CTP_JWKS_URL, { cooldownMs: config.CTP_JWKS_COOLDOWN_MS });
   jwks.start();
-  const bus = await connectBus(config.CTP_NATS_URL, 'introspector');
-  await bus.ensureStreams([REVOCATION_STREAM_SPEC, LEDGER_STREAM_SPEC]);
+  const bus = await connectBus(config.CTP_NATS_URL, 'introspector', jetStreamSettings(config));
+  const streams = configuredStreams(jetStreamSettings(config));
+  await bus.ensureStreams([streams.revocation, streams.ledger]);
   const decisions = new DecisionLog({ events: bus });
   decisions.start();
   const redis = await connectRedis(config.CTP_REDIS_URL);

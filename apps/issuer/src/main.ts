@@ -1,11 +1,11 @@
 import { connectBus } from '@ctp/bus';
-import { rateLimitsOf } from '@ctp/config';
+import { rateLimitsOf, jetStreamSettings } from '@ctp/config';
 import { connectRedis, createLogger, createServiceApp, edgeControls, jsonBody, listen, loadTls, partnerAuth, shutdownOnSignals } from '@ctp/http';
 import { funnelRouter, idempotencyStore, IssuanceService, issuerRouter, keyAdministration } from '@ctp/issuance';
 import { loadOrCreateSecret, openTokenKeys, tokenKeySettings } from '@ctp/keys';
 import { loadPartnerAuth } from '@ctp/partners';
 import { TokenOwnerRegistry } from '@ctp/revocation';
-import { LEDGER_STREAM_SPEC, TOKEN_OWNER_STREAM_SPEC } from '@ctp/events';
+import { configuredStreams } from '@ctp/events';
 import { metricsRouter, startTracing } from '@ctp/telemetry';
 import { loadIssuerConfig } from './config';
 
@@ -21,8 +21,9 @@ async function main() {
   const { keys, directory } = signing;
   const redis = await connectRedis(config.CTP_REDIS_URL);
   const edge = edgeControls({ redis, prefix: config.CTP_REDIS_PREFIX, limits: rateLimitsOf(config), logger });
-  const bus = await connectBus(config.CTP_NATS_URL, 'issuer');
-  await bus.ensureStreams([LEDGER_STREAM_SPEC, TOKEN_OWNER_STREAM_SPEC]);
+  const bus = await connectBus(config.CTP_NATS_URL, 'issuer', jetStreamSettings(config));
+  const streams = configuredStreams(jetStreamSettings(config));
+  await bus.ensureStreams([streams.ledger, streams.tokenOwner]);
   const keyAdmin = keyAdministration(directory, { operatorsFile: config.CTP_OPERATORS_FILE, events: bus, body: jsonBody(), logger });
   const service = new IssuanceService({
     keys,

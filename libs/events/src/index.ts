@@ -18,6 +18,7 @@ export {
   TOKEN_OWNER_STREAM,
   TOKEN_OWNER_STREAM_SPEC,
   tokenOwnerSubject,
+  configuredStreams,
 } from './streams';
 export { publishEvent, type CatalogueEvent, type EventPayload, type EventPublisher } from './publisher';
 export { CONSENT_ISSUED_SUBJECT, consentIssuedEvent, consentRevokedEvent, consentRevokedEventId, type ConsentIssuedEvent, type ConsentRevokedEvent } from './consent';

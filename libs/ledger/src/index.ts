@@ -14,4 +14,5 @@ export * from './tiers/schedule';
 export * from './service';
 export * from './pack_files';
 export * from './reader';
+export * from './leader';
 export * from './roles';

@@ -17,6 +17,8 @@ export function partitionName(at: Date): string {
   return `ledger_entries_p${at.getUTCFullYear()}${String(at.getUTCMonth() + 1).padStart(2, '0')}`;
 }
 
+const PARTITION_LOCK = 4_271_300_004;
+
 /**
  * Creates the hot partitions for the months from `from` to `monthsAhead` months
  * later (idempotent; months already sealed into segments are skipped). Needs the
@@ -25,7 +27,11 @@ export function partitionName(at: Date): string {
 export async function ensurePartitions(sql: Sql, from: Date, monthsAhead: number): Promise<string[]> {
   const created: string[] = [];
   for (let i = 0; i <= monthsAhead; i++) {
-    const [row] = await sql<{ name: string | null }[]>`SELECT ledger_ensure_partition(${monthStart(from, i)}) AS name`;
+    // One process at a time (HA writers start together): the function checks, then creates.
+    const [row] = await sql.begin(async (tx) => {
+      await tx`SELECT pg_advisory_xact_lock(${PARTITION_LOCK})`;
+      return tx<{ name: string | null }[]>`SELECT ledger_ensure_partition(${monthStart(from, i)}) AS name`;
+    });
     if (row?.name) created.push(row.name);
   }
   return created;
