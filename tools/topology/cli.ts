@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { portsFrom, ROOT, startTopology, type Topology } from './topology';
@@ -129,7 +129,6 @@ async function status(): Promise<void> {
   console.log(`topology: pid ${state.pid}, ${state.url}`);
   for (const r of state.replicas) console.log(`  ${r.name.padEnd(26)} pid ${String(r.pid).padEnd(8)} :${r.port}  ${await ready(`http://127.0.0.1:${r.port}/readyz`)}  restarts ${r.restarts}`);
   for (const [i, n] of ports.nats.entries()) console.log(`  nats-${i}                     :${n.client}  ${await ready(`http://127.0.0.1:${n.monitor}/healthz`)}`);
-  const { execFileSync } = await import('node:child_process');
   try {
     const primary = execFileSync('redis-cli', ['-p', String(ports.redis[2]), 'SENTINEL', 'get-master-addr-by-name', 'ctp'], { encoding: 'utf8' }).trim().split('\n').join(':');
     console.log(`  redis primary (Sentinel)    ${primary}`);

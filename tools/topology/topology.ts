@@ -1,5 +1,6 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { loadCheckpointSigners } from '@ctp/ledger';
 import { ledgerRoles, privateNats, privatePostgres, privateRedisSentinels, type PrivateServer, type RedisSentinelSet } from '@ctp/testing';
@@ -209,7 +210,7 @@ export async function startTopology(options: { base?: number; dir?: string; data
     mkdirSync(issuerEnv.CTP_KEY_DIR!, { recursive: true });
     execFileSync(process.execPath, ['--import', 'tsx', 'apps/ctp/src/main.ts', 'keys', 'rotate', '--key-dir', issuerEnv.CTP_KEY_DIR!], { cwd: ROOT, stdio: 'ignore' });
     mkdirSync(join(issuerEnv.CTP_SUBJECT_SECRET_FILE!, '..'), { recursive: true });
-    writeFileSync(issuerEnv.CTP_SUBJECT_SECRET_FILE!, `${(await import('node:crypto')).randomBytes(32).toString('base64')}\n`, { mode: 0o600 });
+    writeFileSync(issuerEnv.CTP_SUBJECT_SECRET_FILE!, `${randomBytes(32).toString('base64')}\n`, { mode: 0o600 });
     const writerEnv = env('ledger-writer');
     const signers = loadCheckpointSigners(writerEnv.CTP_LEDGER_KEY_DIR!, writerEnv.CTP_LEDGER_ORIGIN!, writerEnv.CTP_LEDGER_HYBRID === 'true');
     const verifierKey = signers[0]!.verifier.toString();
@@ -247,7 +248,7 @@ export async function startTopology(options: { base?: number; dir?: string; data
       'every replica (readyz)',
     );
 
-    const ca = (await import('node:fs')).readFileSync(tls.cert, 'utf8');
+    const ca = readFileSync(tls.cert, 'utf8');
     return { ports, dir, url, ca, nats, redis, postgres, ledgerOwnerUrl: roles.ownerUrl, ledgerSchema, replicas, nginx, verifierKey, shape, stop };
   } catch (error) {
     await stop();
