@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import express from 'express';
+import { GUIDE_ENVELOPE } from '@ctp/testing';
 import { paced } from '../bench/loadgen.mjs';
 import type { ChartShape } from './chart';
 import { nginxConf, selfSignedCertificate } from './nginx';
@@ -16,16 +17,7 @@ import { ROOT, startTopology } from './topology';
 const BASE = Number(process.env.CTP_TOPOLOGY_BENCH_BASE_PORT ?? 19_150);
 const RATE = Number(process.env.CTP_BENCH_RATE ?? 1000);
 const DURATION_MS = 10_000;
-const ENVELOPE = {
-  ts: '2025-11-09T20:17:00Z',
-  channel: 'voice',
-  features: ['tone', 'sentiment'],
-  processor: 'svc://cx-ai/v1',
-  purpose: 'customer_retention',
-  retention: 'session_only',
-  jurisdiction: 'US-KY',
-  ui_copy_id: 'consent-modal-2025-11-01#en-US',
-};
+const ENVELOPE = GUIDE_ENVELOPE;
 
 /** nginx (the topology's configuration) in front of a bare express echo: the baseline. */
 async function echoBaseline(dir: string, ingressPort: number, echoPort: number) {

@@ -3,6 +3,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import postgres from 'postgres';
 import { startTopology, ROOT, type Topology } from '../../../tools/topology/topology';
+import { GUIDE_ENVELOPE } from '@ctp/testing';
 import { IngressClient, retryable } from './client';
 
 /**
@@ -14,16 +15,7 @@ import { IngressClient, retryable } from './client';
  * pack verifies (`ctp verify`), and clients saw only retryable errors. The failover windows are
  * measured and written to var/topology-windows.json (BENCHMARKS.md takes them from there).
  */
-const ENVELOPE = {
-  ts: '2025-11-09T20:17:00Z',
-  channel: 'voice',
-  features: ['tone', 'sentiment'],
-  processor: 'svc://cx-ai/v1',
-  purpose: 'customer_retention',
-  retention: 'session_only',
-  jurisdiction: 'US-KY',
-  ui_copy_id: 'consent-modal-2025-11-01#en-US',
-};
+const ENVELOPE = GUIDE_ENVELOPE;
 const BASE = Number(process.env.CTP_TOPOLOGY_TEST_BASE_PORT ?? 19_100);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
