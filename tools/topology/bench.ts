@@ -57,7 +57,11 @@ async function main() {
       runs.echo.push(await leg(BASE + 48, baseline.ca));
       runs.ctp.push(await leg(topology.ports.ingress, topology.ca));
     }
-    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+    const median = (xs: number[]) => {
+      const sorted = [...xs].sort((a, b) => a - b);
+      const mid = sorted.length / 2;
+      return Number.isInteger(mid) ? (sorted[mid - 1]! + sorted[mid]!) / 2 : sorted[Math.floor(mid)]!;
+    };
     const summary = {
       measuredAt: new Date().toISOString(),
       rate: RATE,
