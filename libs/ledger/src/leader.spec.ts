@@ -7,6 +7,7 @@ import { LEDGER_STREAM_SPEC, ledgerSubject, REVOCATION_STREAM_SPEC } from '@ctp/
 import { NATS_URL, PG_URL, waitFor } from '@ctp/testing';
 import { FENCED_SQLSTATE, isFenced, LeaderLease } from './leader';
 import { LedgerStore } from './store';
+import { ensurePartitions } from './tiers/partitions';
 import { LedgerWriter } from './writer';
 
 /**
@@ -116,6 +117,17 @@ describe('ledger leader lease and fencing (PostgreSQL)', () => {
       expect(stamped.map((r) => r.leader_epoch && Number(r.leader_epoch))).toEqual([null, 1, 3]);
     } finally {
       await sql.end();
+    }
+  });
+
+  it('writers starting together create the same month partitions without failing', async () => {
+    const others = await Promise.all([1, 2, 3].map(() => LedgerStore.open(PG_URL, { schema })));
+    try {
+      const month = new Date(Date.UTC(2031, 0, 15));
+      const results = await Promise.all([store, ...others].map((s) => ensurePartitions(s.sql, month, 2)));
+      expect(results.map((r) => r.length)).toEqual([3, 3, 3, 3]);
+    } finally {
+      await Promise.all(others.map((s) => s.close()));
     }
   });
 

@@ -17,8 +17,6 @@ export function partitionName(at: Date): string {
   return `ledger_entries_p${at.getUTCFullYear()}${String(at.getUTCMonth() + 1).padStart(2, '0')}`;
 }
 
-const PARTITION_LOCK = 4_271_300_004;
-
 /**
  * Creates the hot partitions for the months from `from` to `monthsAhead` months
  * later (idempotent; months already sealed into segments are skipped). Needs the
@@ -26,11 +24,14 @@ const PARTITION_LOCK = 4_271_300_004;
  */
 export async function ensurePartitions(sql: Sql, from: Date, monthsAhead: number): Promise<string[]> {
   const created: string[] = [];
+  const ensure = (at: Date) => sql<{ name: string | null }[]>`SELECT ledger_ensure_partition(${at}) AS name`;
   for (let i = 0; i <= monthsAhead; i++) {
-    // One process at a time (HA writers start together): the function checks, then creates.
-    const [row] = await sql.begin(async (tx) => {
-      await tx`SELECT pg_advisory_xact_lock(${PARTITION_LOCK})`;
-      return tx<{ name: string | null }[]>`SELECT ledger_ensure_partition(${monthStart(from, i)}) AS name`;
+    const at = monthStart(from, i);
+    // Two processes (HA writers starting together) may create the same month at once: the loser's
+    // CREATE fails (42P07, or 23505 on the catalog), and asking again finds the winner's partition.
+    const [row] = await ensure(at).catch((error: { code?: string }) => {
+      if (error.code !== '42P07' && error.code !== '23505') throw error;
+      return ensure(at);
     });
     if (row?.name) created.push(row.name);
   }
