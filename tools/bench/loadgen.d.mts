@@ -21,5 +21,7 @@ export function paced(options: {
   body?: (i: number) => string | Buffer;
   check?: (status: number, body: Buffer) => boolean;
   maxConnections?: number;
+  /** PEM CA: connect with TLS 1.3 trusting it (through the topology's Ingress). */
+  tls?: string;
 }): Promise<PacedResult>;
 export function quantile(sorted: ArrayLike<number>, q: number): number;

@@ -14,6 +14,7 @@
 // time minus due time) is reported separately. Loopback only; every run is bounded
 // by a request count and a hard deadline.
 import { connect } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 
 /** Self-check: how long this (generator) process itself was stalled by GC or a blocked event loop. */
@@ -48,12 +49,13 @@ function requestBuffer(host, port, path, body) {
 
 /** One keep-alive connection with at most one request in flight. */
 class Connection {
-  constructor(host, port, onResponse, onClose) {
+  /** `tls`: the PEM CA to trust; the connection is then TLS 1.3 (the topology's Ingress). */
+  constructor(host, port, onResponse, onClose, tls) {
     this.buf = null;
     this.busy = false;
     this.closed = false;
     this.pending = undefined;
-    this.socket = connect({ host, port, noDelay: true });
+    this.socket = tls ? tlsConnect({ host, port, ca: tls, minVersion: 'TLSv1.3', noDelay: true }) : connect({ host, port, noDelay: true });
     this.socket.on('data', (chunk) => {
       this.buf = this.buf ? Buffer.concat([this.buf, chunk]) : chunk;
       this.parse(onResponse);
@@ -120,6 +122,7 @@ export async function paced({
   initialConnections,
   maxConnections = 256,
   drainMs = 5_000,
+  tls,
 }) {
   if (host !== '127.0.0.1') throw new Error('loopback only');
   const interval = 1000 / rate;
@@ -167,7 +170,7 @@ export async function paced({
     }
   };
   const open = () => {
-    const conn = new Connection(host, port, onResponse, onClose);
+    const conn = new Connection(host, port, onResponse, onClose, tls);
     opened++;
     all.add(conn);
     return conn;
@@ -280,14 +283,14 @@ export async function closedCount({ host = '127.0.0.1', port, path, connections,
       if (completed >= count) return resolveDone();
     }
     if (next < count) {
-      const fresh = new Connection(host, port, onResponse, onClose);
+      const fresh = new Connection(host, port, onResponse, onClose, tls);
       conns.push(fresh);
       sendNext(fresh);
     }
   };
   const started = performance.now();
   for (let c = 0; c < Math.min(connections, count); c++) {
-    const conn = new Connection(host, port, onResponse, onClose);
+    const conn = new Connection(host, port, onResponse, onClose, tls);
     conns.push(conn);
     sendNext(conn);
   }

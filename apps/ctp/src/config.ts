@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import {
   backendEnv,
+  natsEnv,
   bool,
   feedEnv,
   host,
@@ -25,6 +26,7 @@ export const upConfigSchema = z.object({
   ...issuerEnv,
   ...keyPolicyEnv,
   ...backendEnv({}),
+  ...natsEnv,
   ...revocationSyncEnv,
   ...feedEnv,
   ...ledgerEnv,

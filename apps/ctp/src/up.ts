@@ -1,10 +1,10 @@
 import { join } from 'node:path';
 import { connectBus, type EventBus } from '@ctp/bus';
-import { ledgerOptions, rateLimitsOf, tlsFiles, tokenKeyOptions } from '@ctp/config';
+import { ledgerOptions, jetStreamSettings, rateLimitsOf, tlsFiles, tokenKeyOptions } from '@ctp/config';
 import { auditorAuth, baseUrl, close, connectRedis, createLogger, createServiceApp, edgeControls, jsonBody, listen, loadTls, partnerAuth, type Logger, type Server } from '@ctp/http';
 import { startIntrospection } from '@ctp/introspection';
 import { startIssuance } from '@ctp/issuance';
-import { LEDGER_STREAM_SPEC, REVOCATION_STREAM_SPEC, TOKEN_OWNER_STREAM_SPEC } from '@ctp/events';
+import { configuredStreams } from '@ctp/events';
 import { ledgerRouter, loadCheckpointSigners, openLedgerStores, receiptsRouter, startEmbeddedPostgres, startLedger } from '@ctp/ledger';
 import { loadAuditors, loadPartnerAuth } from '@ctp/partners';
 import { revocationStore, startRevocation, TokenOwnerRegistry, type RevocationStore } from '@ctp/revocation';
@@ -29,8 +29,9 @@ export interface RunningCtp {
 export async function startCtp(config: UpConfig, logger: Logger = createLogger('ctp')): Promise<RunningCtp> {
   const partners = loadPartnerAuth(config.CTP_PARTNERS_FILE, config.CTP_DEV_MODE);
   const tls = loadTls(tlsFiles(config));
-  const bus = await connectBus(config.CTP_NATS_URL, 'ctp-up');
-  await bus.ensureStreams([REVOCATION_STREAM_SPEC, LEDGER_STREAM_SPEC, TOKEN_OWNER_STREAM_SPEC]);
+  const bus = await connectBus(config.CTP_NATS_URL, 'ctp-up', jetStreamSettings(config));
+  const streams = configuredStreams(jetStreamSettings(config));
+  await bus.ensureStreams([streams.revocation, streams.ledger, streams.tokenOwner]);
   const redis = await connectRedis(config.CTP_REDIS_URL);
   const edge = edgeControls({ redis, prefix: config.CTP_REDIS_PREFIX, limits: rateLimitsOf(config), logger });
   const revocationList = revocationStore(redis, config.CTP_REDIS_PREFIX);

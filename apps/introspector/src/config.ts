@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import {
   backendEnv,
+  natsEnv,
   host,
   issuerEnv,
   LOCAL_NATS,
@@ -22,6 +23,7 @@ export const introspectorConfigSchema = z.object({
   ...issuerEnv,
   ...partnerEnv,
   ...backendEnv({ nats: LOCAL_NATS, redis: LOCAL_REDIS }),
+  ...natsEnv,
   ...revocationSyncEnv,
   ...tlsEnv,
   ...rateLimitEnv,

@@ -1,8 +1,8 @@
 import { connectBus } from '@ctp/bus';
-import { rateLimitsOf, tlsFiles } from '@ctp/config';
+import { jetStreamSettings, rateLimitsOf, tlsFiles } from '@ctp/config';
 import { connectRedis, createLogger, createServiceApp, edgeControls, jsonBody, listen, loadTls, partnerAuth, shutdownOnSignals } from '@ctp/http';
 import { startIntrospection } from '@ctp/introspection';
-import { LEDGER_STREAM_SPEC, REVOCATION_STREAM_SPEC } from '@ctp/events';
+import { configuredStreams } from '@ctp/events';
 import { JwksClient } from '@ctp/keys';
 import { loadPartnerAuth } from '@ctp/partners';
 import { revocationStore } from '@ctp/revocation';
@@ -17,8 +17,9 @@ async function main() {
   const tls = loadTls(tlsFiles(config));
   const jwks = new JwksClient(config.CTP_JWKS_URL, { cooldownMs: config.CTP_JWKS_COOLDOWN_MS });
   jwks.start();
-  const bus = await connectBus(config.CTP_NATS_URL, 'introspector');
-  await bus.ensureStreams([REVOCATION_STREAM_SPEC, LEDGER_STREAM_SPEC]);
+  const bus = await connectBus(config.CTP_NATS_URL, 'introspector', jetStreamSettings(config));
+  const streams = configuredStreams(jetStreamSettings(config));
+  await bus.ensureStreams([streams.revocation, streams.ledger]);
   const redis = await connectRedis(config.CTP_REDIS_URL);
   const edge = edgeControls({ redis, prefix: config.CTP_REDIS_PREFIX, limits: rateLimitsOf(config), logger });
   const introspection = await startIntrospection(

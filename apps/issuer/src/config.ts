@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { backendEnv, host, issuerEnv, keyPolicyEnv, kmsEnv, LOCAL_NATS, LOCAL_REDIS, partnerEnv, port, rateLimitEnv, readConfig, TLS_PAIR_MESSAGE, tlsEnv, tlsFilesPaired } from '@ctp/config';
+import { backendEnv, natsEnv, host, issuerEnv, keyPolicyEnv, kmsEnv, LOCAL_NATS, LOCAL_REDIS, partnerEnv, port, rateLimitEnv, readConfig, TLS_PAIR_MESSAGE, tlsEnv, tlsFilesPaired } from '@ctp/config';
 import { DEFAULT_TOKEN_TTL_SECONDS, MAX_TOKEN_TTL_SECONDS } from '@ctp/ctp-core';
 
 export const issuerConfigSchema = z.object({
@@ -9,6 +9,7 @@ export const issuerConfigSchema = z.object({
   ...keyPolicyEnv,
   ...partnerEnv,
   ...backendEnv({ nats: LOCAL_NATS, redis: LOCAL_REDIS }),
+  ...natsEnv,
   ...tlsEnv,
   ...rateLimitEnv,
   ...kmsEnv,

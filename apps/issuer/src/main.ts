@@ -1,10 +1,10 @@
 import { connectBus } from '@ctp/bus';
-import { rateLimitsOf, tlsFiles, tokenKeyOptions } from '@ctp/config';
+import { jetStreamSettings, rateLimitsOf, tlsFiles, tokenKeyOptions } from '@ctp/config';
 import { connectRedis, createLogger, createServiceApp, edgeControls, jsonBody, listen, loadTls, partnerAuth, shutdownOnSignals } from '@ctp/http';
 import { startIssuance } from '@ctp/issuance';
 import { loadPartnerAuth } from '@ctp/partners';
 import { TokenOwnerRegistry } from '@ctp/revocation';
-import { LEDGER_STREAM_SPEC, TOKEN_OWNER_STREAM_SPEC } from '@ctp/events';
+import { configuredStreams } from '@ctp/events';
 import { metricsRouter, startTracing } from '@ctp/telemetry';
 import { loadIssuerConfig } from './config';
 
@@ -16,8 +16,9 @@ async function main() {
   const tls = loadTls(tlsFiles(config));
   const redis = await connectRedis(config.CTP_REDIS_URL);
   const edge = edgeControls({ redis, prefix: config.CTP_REDIS_PREFIX, limits: rateLimitsOf(config), logger });
-  const bus = await connectBus(config.CTP_NATS_URL, 'issuer');
-  await bus.ensureStreams([LEDGER_STREAM_SPEC, TOKEN_OWNER_STREAM_SPEC]);
+  const bus = await connectBus(config.CTP_NATS_URL, 'issuer', jetStreamSettings(config));
+  const streams = configuredStreams(jetStreamSettings(config));
+  await bus.ensureStreams([streams.ledger, streams.tokenOwner]);
   const issuance = await startIssuance(
     {
       issuer: config.CTP_ISSUER,

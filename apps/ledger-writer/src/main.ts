@@ -1,8 +1,9 @@
 import { connectBus } from '@ctp/bus';
-import { ledgerOptions, tlsFiles } from '@ctp/config';
+import { jetStreamSettings, ledgerOptions, tlsFiles } from '@ctp/config';
 import { auditorAuth, createLogger, createServiceApp, listen, loadTls, partnerAuth, shutdownOnSignals } from '@ctp/http';
-import { LEDGER_STREAM_SPEC, REVOCATION_STREAM_SPEC } from '@ctp/events';
-import { ledgerRouter, loadCheckpointSigners, openLedgerStores, receiptsRouter, startLedger } from '@ctp/ledger';
+import { configuredStreams } from '@ctp/events';
+import { hostname } from 'node:os';
+import { LeaderLease, ledgerRouter, loadCheckpointSigners, openLedgerStores, receiptsRouter, startLedger } from '@ctp/ledger';
 import { loadAuditors, loadPartnerAuth } from '@ctp/partners';
 import { metricsRouter, startTracing } from '@ctp/telemetry';
 import { loadLedgerWriterConfig } from './config';
@@ -12,8 +13,9 @@ async function main() {
   const config = loadLedgerWriterConfig();
   const logger = createLogger('ledger-writer');
   const tls = loadTls(tlsFiles(config));
-  const bus = await connectBus(config.CTP_NATS_URL, 'ledger-writer');
-  await bus.ensureStreams([LEDGER_STREAM_SPEC, REVOCATION_STREAM_SPEC]);
+  const bus = await connectBus(config.CTP_NATS_URL, 'ledger-writer', jetStreamSettings(config));
+  const streams = configuredStreams(jetStreamSettings(config));
+  await bus.ensureStreams([streams.ledger, streams.revocation]);
   const { store, ownerStore, close: closeStores } = await openLedgerStores(config.CTP_DATABASE_URL, {
     schema: config.CTP_DATABASE_SCHEMA,
     ownerUrl: config.CTP_DATABASE_OWNER_URL,
@@ -21,7 +23,9 @@ async function main() {
     keepOwner: config.CTP_LEDGER_RETENTION_INTERVAL_MS > 0,
   });
   const signers = loadCheckpointSigners(config.CTP_LEDGER_KEY_DIR, config.CTP_LEDGER_ORIGIN, config.CTP_LEDGER_HYBRID);
-  const ledger = await startLedger(ledgerOptions(config), { store, ownerStore, devMode: config.CTP_DEV_MODE, bus, signers, durable: config.CTP_LEDGER_DURABLE, logger });
+  // Several replicas share the lease; the holder appends, the others serve reads and stand by.
+  const lease = config.CTP_LEDGER_LEASE_MS > 0 ? new LeaderLease({ url: config.CTP_DATABASE_URL, schema: config.CTP_DATABASE_SCHEMA, holder: `${hostname()}/${process.pid}`, leaseMs: config.CTP_LEDGER_LEASE_MS }) : undefined;
+  const ledger = await startLedger(ledgerOptions(config), { store, ownerStore, devMode: config.CTP_DEV_MODE, bus, signers, durable: config.CTP_LEDGER_DURABLE, logger, lease });
   const { writer } = ledger;
   const auditors = loadAuditors(config.CTP_PARTNERS_FILE);
   if (!config.CTP_DEV_MODE && auditors.size === 0) logger.warn({}, 'no auditors in CTP_PARTNERS_FILE: /ledger entries, proofs, anchors and exports answer 401');
@@ -40,10 +44,11 @@ async function main() {
   const server = await listen(app, config.CTP_PORT, config.CTP_HOST, { tls });
   shutdownOnSignals([server], async () => {
     await ledger.stop();
+    await lease?.stop();
     await bus.close();
     await closeStores();
   });
-  logger.info({ port: config.CTP_PORT, tls: tls !== undefined, entries: writer.tree.size }, 'ledger-writer listening');
+  logger.info({ port: config.CTP_PORT, tls: tls !== undefined, entries: writer.tree.size, leading: writer.leading }, 'ledger-writer listening');
 }
 
 main().catch((error: unknown) => {

@@ -1,11 +1,12 @@
 import { z } from 'zod';
-import { backendEnv, feedEnv, host, LOCAL_NATS, LOCAL_REDIS, partnerEnv, port, rateLimitEnv, readConfig, TLS_PAIR_MESSAGE, tlsEnv, tlsFilesPaired } from '@ctp/config';
+import { backendEnv, natsEnv, feedEnv, host, LOCAL_NATS, LOCAL_REDIS, partnerEnv, port, rateLimitEnv, readConfig, TLS_PAIR_MESSAGE, tlsEnv, tlsFilesPaired } from '@ctp/config';
 
 export const broadcasterConfigSchema = z.object({
   CTP_HOST: host(),
   CTP_PORT: port(8003),
   ...partnerEnv,
   ...backendEnv({ nats: LOCAL_NATS, redis: LOCAL_REDIS }),
+  ...natsEnv,
   ...feedEnv,
   ...tlsEnv,
   ...rateLimitEnv,

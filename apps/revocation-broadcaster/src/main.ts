@@ -1,8 +1,8 @@
 import { connectBus } from '@ctp/bus';
-import { rateLimitsOf, tlsFiles } from '@ctp/config';
+import { jetStreamSettings, rateLimitsOf, tlsFiles } from '@ctp/config';
 import { connectRedis, createLogger, createServiceApp, edgeControls, jsonBody, listen, loadTls, partnerAuth, shutdownOnSignals } from '@ctp/http';
 import { loadPartnerAuth } from '@ctp/partners';
-import { REVOCATION_STREAM_SPEC, TOKEN_OWNER_STREAM_SPEC } from '@ctp/events';
+import { configuredStreams } from '@ctp/events';
 import { revocationStore, startRevocation, TokenOwnerRegistry } from '@ctp/revocation';
 import { metricsRouter, startTracing } from '@ctp/telemetry';
 import { loadBroadcasterConfig } from './config';
@@ -13,8 +13,9 @@ async function main() {
   const logger = createLogger('revocation-broadcaster');
   const partners = loadPartnerAuth(config.CTP_PARTNERS_FILE, config.CTP_DEV_MODE);
   const tls = loadTls(tlsFiles(config));
-  const bus = await connectBus(config.CTP_NATS_URL, 'revocation-broadcaster');
-  await bus.ensureStreams([REVOCATION_STREAM_SPEC, TOKEN_OWNER_STREAM_SPEC]);
+  const bus = await connectBus(config.CTP_NATS_URL, 'revocation-broadcaster', jetStreamSettings(config));
+  const streams = configuredStreams(jetStreamSettings(config));
+  await bus.ensureStreams([streams.revocation, streams.tokenOwner]);
   const redis = await connectRedis(config.CTP_REDIS_URL);
   const edge = edgeControls({ redis, prefix: config.CTP_REDIS_PREFIX, limits: rateLimitsOf(config), logger });
   const revocation = await startRevocation(

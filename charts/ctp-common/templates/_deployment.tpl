@@ -192,6 +192,14 @@ override any of them: Kubernetes keeps the last of two entries with one name).
     secretKeyRef:
       name: {{ required "global.ctp.secrets.natsUrl.name is required" $v.global.ctp.secrets.natsUrl.name }}
       key: {{ $v.global.ctp.secrets.natsUrl.key }}
+- name: CTP_NATS_STREAM_REPLICAS
+  value: {{ $v.global.ctp.nats.streamReplicas | quote }}
+- name: CTP_NATS_STREAM_MAX_BYTES
+  value: {{ $v.global.ctp.nats.streamMaxBytes | int64 | quote }}
+- name: CTP_NATS_LEDGER_MAX_AGE_MS
+  value: {{ $v.global.ctp.nats.ledgerMaxAgeMs | int64 | quote }}
+- name: CTP_NATS_ACK_WAIT_MS
+  value: {{ $v.global.ctp.nats.ackWaitMs | int64 | quote }}
 {{- with trim .env }}
 {{ . }}
 {{- end }}

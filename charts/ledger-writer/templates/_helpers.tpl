@@ -8,6 +8,15 @@ the chart name: Helm shares one template namespace between the umbrella chart an
 {{- if and (gt (int .Values.config.CTP_LEDGER_RETENTION_INTERVAL_MS) 0) (not .Values.databaseOwnerUrl.name) (not .Values.global.ctp.devMode) }}
 {{- fail "config.CTP_LEDGER_RETENTION_INTERVAL_MS > 0 needs databaseOwnerUrl: only the tables' owner may drop sealed partitions" }}
 {{- end }}
+{{- if and (gt (int .Values.replicaCount) 1) (eq (int .Values.config.CTP_LEDGER_LEASE_MS) 0) }}
+{{- fail "replicaCount > 1 needs config.CTP_LEDGER_LEASE_MS > 0: the leader lease lets exactly one writer append" }}
+{{- end }}
+{{- if and (eq (int .Values.config.CTP_LEDGER_LEASE_MS) 0) (ne .Values.strategy.type "Recreate") }}
+{{- fail "config.CTP_LEDGER_LEASE_MS 0 needs strategy.type Recreate: without the lease, two writers must never run at once" }}
+{{- end }}
+{{- if and (gt (int .Values.replicaCount) 1) (not .Values.checkpointKeys.existingSecret) }}
+{{- fail "replicaCount > 1 needs checkpointKeys.existingSecret: every writer must sign checkpoints with the same key" }}
+{{- end }}
 {{- if and .Values.config.CTP_TSA_URL (not .Values.tsa.rootsConfigMap) }}
 {{- fail "config.CTP_TSA_URL needs tsa.rootsConfigMap (the PEM root certificates of the TSA)" }}
 {{- end }}

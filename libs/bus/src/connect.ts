@@ -3,11 +3,12 @@ import { MemoryBus } from './memory_bus';
 import { NatsBus } from './nats_bus';
 
 /** NATS JetStream when a URL is configured, else the in-process bus (`ctp up`'s embedded default). */
-export async function connectBus(natsUrl: string | undefined, name: string): Promise<EventBus> {
+export async function connectBus(natsUrl: string | undefined, name: string, settings: { ackWaitMs?: number } = {}): Promise<EventBus> {
   if (!natsUrl) return new MemoryBus();
   try {
-    return await NatsBus.connect({ servers: natsUrl, name });
+    return await NatsBus.connect({ servers: natsUrl, name, ackWaitMs: settings.ackWaitMs });
   } catch (error) {
-    throw new Error(`NATS JetStream is not reachable at ${natsUrl}: ${String(error)}`, { cause: error });
+    // The URL may carry credentials: never in a message.
+    throw new Error(`NATS JetStream is not reachable at ${natsUrl.replace(/\/\/[^@/,]*@/g, '//')}: ${String(error)}`, { cause: error });
   }
 }

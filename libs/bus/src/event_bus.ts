@@ -14,6 +14,10 @@ export interface StreamSpec {
   maxAgeMs: number;
   /** How long a publish's `msgId` is remembered, so a repeat is not stored again (default 2 min; at most maxAgeMs). */
   duplicateWindowMs?: number;
+  /** JetStream replicas (default 1); a stream's replica count can be raised later, on a cluster. */
+  replicas?: number;
+  /** Most bytes kept (default -1: no limit); past it the oldest events are discarded. */
+  maxBytes?: number;
 }
 
 export interface SubscribeOptions {

@@ -18,9 +18,33 @@ export interface NatsBusOptions {
   name: string;
   /** How long a publish waits for JetStream's acknowledgement. */
   publishTimeoutMs?: number;
+  /** Durable consumers: how long a delivered message waits for its ack before redelivery (default 30 s). */
+  ackWaitMs?: number;
 }
 
 const encoder = new TextEncoder();
+
+/**
+ * CTP_NATS_URL as the client takes it: one or more comma-separated server URLs (a cluster's seed
+ * servers), the credentials of the first URL that carries some (`nats://user:password@host`, or
+ * `nats://token@host`) taken out and passed as options, since the client does not read them
+ * from a URL.
+ */
+export function natsServers(url: string): { servers: string[]; user?: string; pass?: string; token?: string } {
+  const out: { servers: string[]; user?: string; pass?: string; token?: string } = { servers: [] };
+  for (const raw of url.split(',').map((s) => s.trim()).filter((s) => s !== '')) {
+    const withScheme = /^[a-z]+:\/\//i.test(raw) ? raw : `nats://${raw}`;
+    const parsed = new URL(withScheme);
+    if (parsed.username && out.user === undefined && out.token === undefined) {
+      if (parsed.password) {
+        out.user = decodeURIComponent(parsed.username);
+        out.pass = decodeURIComponent(parsed.password);
+      } else out.token = decodeURIComponent(parsed.username);
+    }
+    out.servers.push(`${parsed.protocol}//${parsed.host}`);
+  }
+  return out;
+}
 
 function headersOf(h: Iterable<[string, string[]]> | undefined): Record<string, string> {
   const out: Record<string, string> = {};
@@ -44,20 +68,21 @@ export class NatsBus implements EventBus {
     private readonly js: JetStreamClient,
     private readonly jsm: JetStreamManager,
     private readonly publishTimeoutMs: number,
+    private readonly ackWaitMs: number,
   ) {
     void this.watchStatus();
   }
 
   static async connect(options: NatsBusOptions): Promise<NatsBus> {
     const nc = await connect({
-      servers: options.servers,
+      ...natsServers(options.servers),
       name: options.name,
       maxReconnectAttempts: -1,
       reconnectTimeWait: 250,
       pingInterval: 5_000,
     });
     const jsm = await jetstreamManager(nc, { timeout: 5_000 });
-    return new NatsBus(nc, jetstream(nc), jsm, options.publishTimeoutMs ?? 2_000);
+    return new NatsBus(nc, jetstream(nc), jsm, options.publishTimeoutMs ?? 2_000, options.ackWaitMs ?? 30_000);
   }
 
   get status(): BusStatus {
@@ -86,6 +111,8 @@ export class NatsBus implements EventBus {
         subjects: spec.subjects,
         storage: StorageType.File,
         max_age: spec.maxAgeMs * 1_000_000,
+        num_replicas: spec.replicas ?? 1,
+        max_bytes: spec.maxBytes ?? -1,
         allow_direct: true,
         ...(spec.duplicateWindowMs === undefined ? {} : { duplicate_window: spec.duplicateWindowMs * 1_000_000 }),
       };
@@ -246,16 +273,17 @@ export class NatsBus implements EventBus {
       durable_name: options.durable,
       ack_policy: AckPolicy.Explicit,
       filter_subject: options.filter,
-      ack_wait: 30_000_000_000,
+      ack_wait: this.ackWaitMs * 1_000_000,
       max_ack_pending: options.batchSize * 4,
       ...(options.fromTimeMs === undefined
         ? { deliver_policy: DeliverPolicy.All }
         : { deliver_policy: DeliverPolicy.StartTime, opt_start_time: new Date(options.fromTimeMs).toISOString() }),
     };
-    try {
-      await this.jsm.consumers.info(options.stream, options.durable);
-    } catch {
-      await this.jsm.consumers.add(options.stream, config);
+    const existing = await this.jsm.consumers.info(options.stream, options.durable).catch(() => null);
+    if (!existing) await this.jsm.consumers.add(options.stream, config);
+    // The settings that may change on a durable follow the configuration.
+    else if (existing.config.ack_wait !== config.ack_wait || existing.config.max_ack_pending !== config.max_ack_pending) {
+      await this.jsm.consumers.update(options.stream, options.durable, { ack_wait: config.ack_wait, max_ack_pending: config.max_ack_pending });
     }
     const consumer = await this.js.consumers.get(options.stream, options.durable);
     // One continuous pull keeps the next messages arriving while a batch commits.

@@ -63,6 +63,32 @@ export const backendEnv = (defaults: { nats?: string; redis?: string }) => ({
   CTP_REDIS_PREFIX: z.string().default('ctp:'),
 });
 export const LOCAL_NATS = 'nats://127.0.0.1:4222';
+
+const DAY_MS = 24 * 3600 * 1000;
+/**
+ * JetStream streams and durable consumers (every service that talks to NATS creates or updates
+ * the streams it uses with these, so give every service the same values; the chart sets them once).
+ */
+export const natsEnv = {
+  /** Replicas of every stream (1, 3 or 5): 3 on a NATS cluster (the chart's default), 1 on a single server. */
+  CTP_NATS_STREAM_REPLICAS: z.coerce.number().int().refine((n) => n === 1 || n === 3 || n === 5, 'one of 1, 3, 5').default(1),
+  /** Most bytes each stream keeps (-1: no limit); past it the oldest events are discarded. */
+  CTP_NATS_STREAM_MAX_BYTES: z.coerce.number().int().min(-1).default(-1),
+  /** How long the ledger stream keeps events: the longest ledger-writer outage nothing is lost in (at least 1 hour). */
+  CTP_NATS_LEDGER_MAX_AGE_MS: z.coerce.number().int().min(3_600_000).default(7 * DAY_MS),
+  /** Durable consumers: how long a delivered batch waits for its acknowledgement before it is redelivered (a dead writer's batch). */
+  CTP_NATS_ACK_WAIT_MS: z.coerce.number().int().min(1000).max(600_000).default(30_000),
+};
+/** The JetStream settings of natsEnv, as the bus and the stream specs take them. */
+export interface JetStreamSettings {
+  replicas: number;
+  maxBytes: number;
+  ledgerMaxAgeMs: number;
+  ackWaitMs: number;
+}
+export function jetStreamSettings(config: { CTP_NATS_STREAM_REPLICAS: number; CTP_NATS_STREAM_MAX_BYTES: number; CTP_NATS_LEDGER_MAX_AGE_MS: number; CTP_NATS_ACK_WAIT_MS: number }): JetStreamSettings {
+  return { replicas: config.CTP_NATS_STREAM_REPLICAS, maxBytes: config.CTP_NATS_STREAM_MAX_BYTES, ledgerMaxAgeMs: config.CTP_NATS_LEDGER_MAX_AGE_MS, ackWaitMs: config.CTP_NATS_ACK_WAIT_MS };
+}
 export const LOCAL_REDIS = 'redis://127.0.0.1:6379';
 export const revocationSyncEnv = {
   /** How often an introspector re-reads the CRL while the bus is down. */

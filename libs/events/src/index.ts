@@ -16,6 +16,7 @@ export {
   TOKEN_OWNER_STREAM,
   TOKEN_OWNER_STREAM_SPEC,
   tokenOwnerSubject,
+  configuredStreams,
 } from './streams';
 export { publishEvent, type CatalogueEvent, type EventPublisher } from './publisher';
 export { consentIssuedEvent, consentRevokedEvent, type ConsentRevokedEvent } from './consent';

@@ -55,3 +55,13 @@ export function tokenOwnerSubject(jti: string): string {
   if (!CANONICAL_JTI.test(jti)) throw new RangeError('a token owner subject needs a canonical jti (lowercase UUID)');
   return `${TOKEN_OWNER_PREFIX}${jti}`;
 }
+
+/** The streams with the deployment's JetStream settings (libs/config natsEnv): replicas, size limit, the ledger stream's age. */
+export function configuredStreams(settings: { replicas: number; maxBytes: number; ledgerMaxAgeMs: number }): { ledger: StreamSpec; revocation: StreamSpec; tokenOwner: StreamSpec } {
+  const limits = { replicas: settings.replicas, maxBytes: settings.maxBytes };
+  return {
+    ledger: { ...LEDGER_STREAM_SPEC, ...limits, maxAgeMs: settings.ledgerMaxAgeMs },
+    revocation: { ...REVOCATION_STREAM_SPEC, ...limits },
+    tokenOwner: { ...TOKEN_OWNER_STREAM_SPEC, ...limits },
+  };
+}

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 
 /** 128 random bits, base64url: what a challenge hands out and a signature's `nonce` parameter must carry. */
 export function newNonce(): string {
@@ -22,7 +22,7 @@ export interface NonceStore {
 /** Nonces in Redis: SET NX PX to issue, GETDEL to consume (atomic across every guard replica). */
 export class RedisNonceStore implements NonceStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: Redis | Cluster,
     private readonly prefix = 'ctp:guard:nonce:',
   ) {}
 

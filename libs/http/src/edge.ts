@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import type { RateLimit, RateLimitedEndpoint } from '@ctp/config';
 import type { ReadinessCheck } from './app';
 import { clockCheck } from './clock';
@@ -7,7 +7,7 @@ import { MemoryRateLimiter, RedisRateLimiter, type PartnerRateLimits } from './r
 
 export interface EdgeControlOptions {
   /** The deployment's Redis connection (`connectRedis`, shared with the revocation list); absent in `ctp up`'s embedded mode. */
-  redis: Redis | undefined;
+  redis: Redis | Cluster | undefined;
   prefix: string;
   limits: Record<RateLimitedEndpoint, RateLimit>;
   logger: Logger;

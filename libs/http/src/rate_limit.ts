@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import type { RateLimit, RateLimitedEndpoint } from '@ctp/config';
 import { CtpError } from '@ctp/ctp-core';
 import type { Partner } from '@ctp/partners';
@@ -123,7 +123,7 @@ export class RedisRateLimiter implements RateLimiter {
   private readonly maxBatch: number;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: Redis | Cluster,
     private readonly options: RedisRateLimiterOptions = {},
   ) {
     this.prefix = options.prefix ?? 'ctp:';

@@ -10,6 +10,6 @@ describe('connectRedis', () => {
   });
 
   it('names the server when it is not reachable', async () => {
-    await expect(connectRedis('redis://127.0.0.1:1', 1_000)).rejects.toThrow(/Redis is not reachable at 127.0.0.1:1/);
+    await expect(connectRedis('redis://127.0.0.1:1', 1_000)).rejects.toThrow(/Redis is not reachable at redis:\/\/127.0.0.1:1/);
   });
 });

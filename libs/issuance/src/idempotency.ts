@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import canonicalize from 'canonicalize';
 import { CtpError, type FieldError, type IssueRequest } from '@ctp/ctp-core';
 import type { Partner } from '@ctp/partners';
@@ -56,7 +56,7 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
 /** Records in Redis at `<prefix>idem:<partner>:<sha256 of the key>`, expiring with the token they hold. */
 export class RedisIdempotencyStore implements IdempotencyStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: Redis | Cluster,
     private readonly prefix = 'ctp:',
   ) {}
 
@@ -80,7 +80,7 @@ export class RedisIdempotencyStore implements IdempotencyStore {
 }
 
 /** Redis when the deployment has one (replicas share the records), else in process. */
-export function idempotencyStore(redis: Redis | undefined, prefix: string): IdempotencyStore {
+export function idempotencyStore(redis: Redis | Cluster | undefined, prefix: string): IdempotencyStore {
   return redis ? new RedisIdempotencyStore(redis, prefix) : new MemoryIdempotencyStore();
 }
 

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import type { RequestHandler, Router } from 'express';
 import type { EventPublisher } from '@ctp/events';
 import { jsonBody, type Logger } from '@ctp/http';
@@ -40,7 +40,7 @@ export interface RunningIssuance {
  */
 export async function startIssuance(
   options: IssuanceStartOptions,
-  deps: { events: EventPublisher; owners: TokenOwners; redis: Redis | undefined; redisPrefix: string; auth: RequestHandler; body: RequestHandler; logger: Logger },
+  deps: { events: EventPublisher; owners: TokenOwners; redis: Redis | Cluster | undefined; redisPrefix: string; auth: RequestHandler; body: RequestHandler; logger: Logger },
 ): Promise<RunningIssuance> {
   const signing = await openTokenKeys(options.keys);
   // Key states, dual control and the age check govern the local key directory; with Cloud KMS,

@@ -8,3 +8,4 @@ export { runRetention } from './tiers/retention';
 export { openLedgerStores, startLedger } from './service';
 export { downloadPack, verifyPackFile } from './pack_files';
 export { MAX_RECEIPTS_BODY_BYTES, receiptsRouter, type ReceiptsRouterOptions } from './receipts_router';
+export { isFenced, LeaderLease, type LeaderLeaseOptions } from './leader';

@@ -3,6 +3,7 @@ import type { NoteSigner } from '@ctp/ledger-core';
 import { LEDGER_STREAM, REVOCATION_STREAM } from '@ctp/events';
 import { ledgerAnchorInterval, watchConsumerLag } from '@ctp/telemetry';
 import { anchorerFromOptions, type AnchoringOptions } from './anchor';
+import type { LeaderLease } from './leader';
 import { assertWriterRole } from './roles';
 import { LedgerStore } from './store';
 import type { RetentionPolicy } from './tiers/retention';
@@ -83,7 +84,18 @@ export interface RunningLedger {
  */
 export async function startLedger(
   options: LedgerOptions,
-  deps: { store: LedgerStore; ownerStore?: LedgerStore; devMode: boolean; bus: EventBus; signers: NoteSigner[]; durable?: string; logger: LedgerLog },
+  deps: {
+    store: LedgerStore;
+    ownerStore?: LedgerStore;
+    devMode: boolean;
+    bus: EventBus;
+    signers: NoteSigner[];
+    durable?: string;
+    logger: LedgerLog;
+    /** HA: only the lease holder appends, signs, anchors and runs the tiers; the others stand by (LedgerWriter). */
+    lease?: LeaderLease;
+    onLeadershipLost?: (reason: string) => void;
+  },
 ): Promise<RunningLedger> {
   const { store, signers, logger } = deps;
   await assertWriterRole(store.sql, { devMode: deps.devMode });
@@ -100,15 +112,22 @@ export async function startLedger(
     maxWaitMs: options.batchWaitMs,
     checkpointIntervalMs: options.checkpointIntervalMs,
     fromTimeMs: options.replayFrom === undefined ? undefined : Date.parse(options.replayFrom),
+    lease: deps.lease,
+    onLeader: (epoch) => {
+      logger.info({ epoch }, 'ledger-writer leads');
+      leaderWork().catch((error: unknown) => logger.error({ err: error }, 'ledger'));
+    },
+    onLeadershipLost: (reason) => {
+      logger.warn({ reason }, 'ledger-writer stands by');
+      void Promise.all([anchorer?.stop(), tiers.stop()]);
+      deps.onLeadershipLost?.(reason);
+    },
     onError: (error) => logger.error({ err: error }, 'ledger'),
   });
-  await writer.start();
   // The writer's two durable consumers, on /metrics as ctp_bus_consumer_* (the lag alerts read them).
   const durable = deps.durable ?? 'ledger-writer';
   const unwatch = [LEDGER_STREAM, REVOCATION_STREAM].map((stream) => watchConsumerLag({ consumer: 'ledger-writer', stream }, () => deps.bus.consumerLag(stream, durable)));
   const anchorer = anchorerFromOptions(options.anchoring, store, writer, logger);
-  await anchorer?.start();
-  if (anchorer) ledgerAnchorInterval.set(anchorer.intervalMs / 1000);
   const tiers = new TierMaintenance({
     store,
     retentionStore: deps.ownerStore,
@@ -119,7 +138,16 @@ export async function startLedger(
     log: (message, fields) => logger.info(fields, message),
     onError: (error) => logger.error({ err: error }, 'ledger tiers'),
   });
-  tiers.start();
+  // Anchoring and the tiers are the leader's work too: a standby starts them when it takes over.
+  const leaderWork = async () => {
+    if (!writer.leading) return;
+    await anchorer?.start();
+    if (anchorer) ledgerAnchorInterval.set(anchorer.intervalMs / 1000);
+    tiers.start();
+  };
+  // Started once everything its leadership hooks use exists (a standby may lead at once).
+  await writer.start();
+  if (!deps.lease) await leaderWork();
   return {
     writer,
     stop: async () => {

@@ -104,7 +104,11 @@ export class LedgerStore {
   /** Where the last prepared batch ends, if known: the next one is chained to it ahead of time. */
   private expectedHead: Head | null = null;
   private lastPrepared: PreparedAppend | undefined;
-
+  /**
+   * The leader epoch stamped on every batch and checkpoint this store inserts (LeaderLease), or
+   * null for a ledger without a leader lease. The database refuses a stamp that no longer leads.
+   */
+  leaderEpoch: number | null = null;
 
   /** Entries that moved out of the hot tier (docs/ledger-tiers.md); reads below fall back to it. */
   readonly archive: SegmentArchive;
@@ -198,9 +202,9 @@ export class LedgerStore {
         // The batch travels as one JSON parameter (hashes and canonical bytes in base64)
         // rather than 8 parameters per row: postgres.js and the server bind one value,
         // not tens of thousands, which was most of the client's cost of an append.
-        await tx`INSERT INTO ledger_entries (seq, event_id, type, jti, recorded_at, canonical, entry_hash, leaf_hash)
+        await tx`INSERT INTO ledger_entries (seq, event_id, type, jti, recorded_at, canonical, entry_hash, leaf_hash, leader_epoch)
           SELECT ${built.appended[0]!.entry.seq}::bigint + r.i - 1, r.v->>0, r.v->>1, r.v->>2, ${prepared.recordedAt}::timestamptz,
-                 decode(r.v->>3, 'base64'), decode(r.v->>4, 'base64'), decode(r.v->>5, 'base64')
+                 decode(r.v->>3, 'base64'), decode(r.v->>4, 'base64'), decode(r.v->>5, 'base64'), ${this.leaderEpoch}::bigint
           FROM jsonb_array_elements(${built.rows}::text::jsonb) WITH ORDINALITY AS r(v, i)`;
       }
       return built;
@@ -325,8 +329,8 @@ export class LedgerStore {
   }
 
   async addCheckpoint(c: StoredCheckpoint): Promise<void> {
-    await this.sql`INSERT INTO ledger_checkpoints (size, root, note, previous_size, consistency, created_at)
-      VALUES (${c.size}, ${c.root}, ${c.note}, ${c.previousSize}, ${Buffer.concat(c.consistency)}, ${c.createdAt})`;
+    await this.sql`INSERT INTO ledger_checkpoints (size, root, note, previous_size, consistency, created_at, leader_epoch)
+      VALUES (${c.size}, ${c.root}, ${c.note}, ${c.previousSize}, ${Buffer.concat(c.consistency)}, ${c.createdAt}, ${this.leaderEpoch}::bigint)`;
   }
 
   async latestCheckpoint(): Promise<StoredCheckpoint | null> {

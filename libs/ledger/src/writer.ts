@@ -3,6 +3,7 @@ import { findChainBreak, formatCheckpoint, signNote, verifyConsistency, type Not
 import { ALL_LEDGER_EVENTS, ALL_REVOCATIONS, LEDGER_STREAM, REVOCATION_STREAM } from '@ctp/events';
 import { consumeSpan, ledgerAppendLatency, ledgerChainBreaks, ledgerEntries, ledgerIntegrityOk, ledgerTreeSize, registerLedgerMetrics } from '@ctp/telemetry';
 import { toLedgerEvent } from './events';
+import { isFenced, type LeaderLease } from './leader';
 import { LedgerReader, type LedgerView } from './reader';
 import type { LedgerStore, StoredCheckpoint } from './store';
 
@@ -28,6 +29,21 @@ export interface LedgerWriterOptions {
   integrityIntervalMs?: number;
   /** ...and everything from the start every this many runs (default 360: hourly), to catch rewrites behind the triggers. */
   fullVerifyEvery?: number;
+  /**
+   * With a lease, several writers run and only the lease holder appends and signs (HA): the
+   * others are standbys that keep their tree current from the database (every
+   * `standbyRefreshMs`, default 500) and serve the read side, and take over when they get the
+   * lease. Without one, this writer appends as the only one.
+   */
+  lease?: LeaderLease;
+  standbyRefreshMs?: number;
+  /** This writer leads now (it claimed `epoch` and consumes). */
+  onLeader?: (epoch: number) => void;
+  /**
+   * The lease was lost (or taking over failed): this writer stopped consuming and signing, and
+   * stands by again.
+   */
+  onLeadershipLost?: (reason: string) => void;
   onError?: (error: unknown) => void;
 }
 
@@ -48,6 +64,11 @@ export class LedgerWriter implements LedgerView {
   private verifiedHash: Buffer | undefined;
   private verifiedCheckpoint: StoredCheckpoint | undefined;
   private integrityRuns = 0;
+  private leadingEpoch: number | null = null;
+  private takeover: Promise<void> = Promise.resolve();
+  private stepping = false;
+  private stopped = false;
+  private leaderTimers: NodeJS.Timeout[] = [];
 
   constructor(private readonly options: LedgerWriterOptions) {
     registerLedgerMetrics();
@@ -70,8 +91,54 @@ export class LedgerWriter implements LedgerView {
     await this.verifyIntegrity(true);
   }
 
+  /** Whether this writer appends now: always without a lease, while it holds the lease with one. */
+  get leading(): boolean {
+    return !this.options.lease || this.leadingEpoch !== null;
+  }
+
+  /**
+   * Loads and verifies the tree, then appends (without a lease), or serves as a standby and
+   * takes over in the background once the lease is its own (`leadership()` settles then).
+   */
   async start(): Promise<void> {
     await this.load();
+    this.every(this.timers, this.options.integrityIntervalMs ?? 10_000, () => this.verifyIntegrity());
+    const { lease } = this.options;
+    if (!lease) return this.lead();
+    lease.onLost((reason) => void this.stepDown(`the leader lease was lost: ${reason}`));
+    this.campaign();
+  }
+
+  /** Stands by (the tree refreshed from the database) until the lease is this writer's, then leads. */
+  private campaign(): void {
+    const lease = this.options.lease!;
+    const onError = (error: unknown) => this.options.onError?.(error);
+    this.reader.start(this.options.standbyRefreshMs ?? 500, onError);
+    this.takeover = (async () => {
+      const epoch = await lease.acquire(onError);
+      if (epoch === null || this.stopped) return;
+      try {
+        await this.reader.stop();
+        this.options.store.leaderEpoch = epoch;
+        // Everything the previous leader committed, checked from where this standby had verified.
+        await this.reader.refresh();
+        if (!(await this.verifyIntegrity())) throw new Error('the ledger does not verify');
+        this.leadingEpoch = epoch;
+        await this.lead();
+      } catch (error) {
+        await this.stepDown(`taking over failed: ${(error as Error).message}`);
+        return;
+      }
+      this.options.onLeader?.(epoch);
+    })();
+  }
+
+  /** Settles when this standby has taken over (or given up); at once without a lease. */
+  leadership(): Promise<void> {
+    return this.takeover;
+  }
+
+  private async lead(): Promise<void> {
     const durable = this.options.durable ?? 'ledger-writer';
     const consume = { batchSize: this.options.batchSize ?? 256, maxWaitMs: this.options.maxWaitMs ?? 250, fromTimeMs: this.options.fromTimeMs };
     const handler = (events: BusEvent<Record<string, unknown>>[]) => this.appendSerially(events);
@@ -79,14 +146,40 @@ export class LedgerWriter implements LedgerView {
       await this.options.bus.consume({ stream: LEDGER_STREAM, durable, filter: ALL_LEDGER_EVENTS, ...consume }, handler),
       await this.options.bus.consume({ stream: REVOCATION_STREAM, durable, filter: ALL_REVOCATIONS, ...consume }, handler),
     ];
-    this.every(this.options.checkpointIntervalMs ?? 500, () => this.checkpoint());
-    this.every(this.options.integrityIntervalMs ?? 10_000, () => this.verifyIntegrity());
+    this.every(this.leaderTimers, this.options.checkpointIntervalMs ?? 500, () => this.checkpoint());
+  }
+
+  /**
+   * Stops appending and signing at once (the fence refuses this writer already, or will), gives
+   * the lock back if it still holds it, reports why, and stands by again: a PostgreSQL restart ends
+   * the lease of every writer, and whichever gets it back first leads.
+   */
+  private async stepDown(reason: string): Promise<void> {
+    if (this.stepping || this.stopped) return;
+    this.stepping = true;
+    this.leadingEpoch = null;
+    this.options.store.leaderEpoch = null;
+    await this.options.lease?.release();
+    await this.stopLeading();
+    this.options.onLeadershipLost?.(reason);
+    this.stepping = false;
+    if (!this.stopped) this.campaign();
+  }
+
+  private async stopLeading(): Promise<void> {
+    for (const t of this.leaderTimers) clearInterval(t);
+    this.leaderTimers = [];
+    await Promise.all(this.subscriptions.map((s) => s.stop()));
+    this.subscriptions = [];
+    await this.queue.catch(() => undefined);
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
     for (const t of this.timers) clearInterval(t);
-    await Promise.all(this.subscriptions.map((s) => s.stop()));
-    await this.queue.catch(() => undefined);
+    this.timers = [];
+    await this.reader.stop();
+    await this.stopLeading();
   }
 
   get checkpointed(): StoredCheckpoint | null {
@@ -102,7 +195,11 @@ export class LedgerWriter implements LedgerView {
     const run = this.queue.then(() =>
       consumeSpan('ledger-writer process', events, async () => {
         const started = process.hrtime.bigint();
-        const appended = await this.options.store.commit(prepared);
+        const appended = await this.options.store.commit(prepared).catch((error: unknown) => {
+          // A newer leader exists: stop now rather than at the next heartbeat.
+          if (isFenced(error)) void this.stepDown(`fenced: ${(error as Error).message}`);
+          throw error;
+        });
         ledgerAppendLatency.observe(Number(process.hrtime.bigint() - started) / 1e9);
         // Entries this process did not see committed come first: a commit whose answer
         // was lost (the connection dropped after COMMIT; the redelivered events are
@@ -136,6 +233,8 @@ export class LedgerWriter implements LedgerView {
   }
 
   private async signCheckpoint(now: Date): Promise<StoredCheckpoint | null> {
+    // A standby signs nothing: the leader's checkpoints reach it through the database.
+    if (!this.leading) return null;
     if (this.latestUncertain) {
       // The last checkpoint insert failed, perhaps only its answer: chain the next one
       // to what the database holds, never to a stale previous.
@@ -165,6 +264,7 @@ export class LedgerWriter implements LedgerView {
       await this.options.store.addCheckpoint(checkpoint);
     } catch (error) {
       this.latestUncertain = true;
+      if (isFenced(error)) void this.stepDown(`fenced: ${(error as Error).message}`);
       throw error;
     }
     this.reader.checkpointSigned(checkpoint);
@@ -223,7 +323,7 @@ export class LedgerWriter implements LedgerView {
     return ok;
   }
 
-  private every(ms: number, task: () => Promise<unknown>): void {
+  private every(timers: NodeJS.Timeout[], ms: number, task: () => Promise<unknown>): void {
     let running = false;
     const timer = setInterval(() => {
       if (running) return;
@@ -233,6 +333,6 @@ export class LedgerWriter implements LedgerView {
         .finally(() => (running = false));
     }, ms);
     timer.unref();
-    this.timers.push(timer);
+    timers.push(timer);
   }
 }

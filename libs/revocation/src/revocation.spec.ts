@@ -1,7 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
-import { Redis } from 'ioredis';
+import { Redis, type Cluster } from 'ioredis';
 import { MemoryBus, NatsBus, type EventBus } from '@ctp/bus';
 import { CtpError, REVOCATION_REPLAY_WINDOW_SECONDS } from '@ctp/ctp-core';
 import type { Partner } from '@ctp/partners';
@@ -21,7 +21,7 @@ describe.each([
   ['NATS JetStream and Redis', async () => ({ bus: (await NatsBus.connect({ servers: NATS_URL, name: 'revocation-spec' })) as EventBus, redis: await connectRedis(REDIS_URL) })],
 ])('revocation over %s', (_name, make) => {
   let bus: EventBus;
-  let redis: Redis | undefined;
+  let redis: Redis | Cluster | undefined;
   let store: RevocationStore;
   let owners: TokenOwnerRegistry;
   let service: RevocationService;

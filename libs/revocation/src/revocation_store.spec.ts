@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { connectRedis } from '@ctp/http';
 import { REDIS_URL } from '@ctp/testing';
 import { MemoryRevocationStore, RedisRevocationStore, type RevocationStore } from './revocation_store';
@@ -15,7 +15,7 @@ describe.each([
   ],
 ])('%s revocation list', (_name, make) => {
   let store: RevocationStore;
-  let redis: Redis | undefined;
+  let redis: Redis | Cluster | undefined;
   beforeAll(async () => {
     ({ store, redis } = await make());
   });
@@ -46,7 +46,7 @@ describe('RedisRevocationStore', () => {
     const prefix = `test:${randomBytes(4).toString('hex')}:`;
     const now = Math.floor(Date.now() / 1000);
     await new RedisRevocationStore(redis, prefix).record({ jti: 'x', partnerId: 'p', reason: 'r', revokedAtMs: now * 1000, expiresAt: now + 100 }, now);
-    const ttl = await redis.ttl(`${prefix}crl:x`);
+    const ttl = await redis.ttl(`${prefix}{crl}:x`);
     expect(ttl).toBeGreaterThan(150);
     expect(ttl).toBeLessThanOrEqual(160);
     redis.disconnect();

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { CLOCK_SKEW_SECONDS } from '@ctp/ctp-core';
 
 /** One revoked jti in the revocation list (the CRL). */
@@ -70,13 +70,16 @@ end
 return redis.call('GET', KEYS[1])`;
 
 /**
- * The revocation list in Redis: `<prefix>crl:<jti>` holds the record (TTL = remaining token life +
- * skew) and `<prefix>crl:index` orders "<jti> <revokedAtMs>" by expiry for backfills. The
+ * The revocation list in Redis: `<prefix>{crl}:<jti>` holds the record (TTL = remaining token life +
+ * skew) and `<prefix>{crl}:index` orders "<jti> <revokedAtMs>" by expiry for backfills. The `{crl}`
+ * hash tag keeps every CRL key in one hash slot, so the script that writes a record and its index
+ * entry together runs on a Redis Cluster too (the list is small: the revocations of the last token
+ * lifetime). The
  * connection is the process's one Redis connection (`connectRedis`), which its owner closes.
  */
 export class RedisRevocationStore implements RevocationStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: Redis | Cluster,
     private readonly prefix = 'ctp:',
   ) {
     redis.defineCommand('ctpRecord', { numberOfKeys: 2, lua: RECORD_SCRIPT });
@@ -86,8 +89,8 @@ export class RedisRevocationStore implements RevocationStore {
     const run = (this.redis as unknown as { ctpRecord: (...args: (string | number)[]) => Promise<string | null> }).ctpRecord;
     const existing = await run.call(
       this.redis,
-      `${this.prefix}crl:${entry.jti}`,
-      `${this.prefix}crl:index`,
+      `${this.prefix}{crl}:${entry.jti}`,
+      `${this.prefix}{crl}:index`,
       JSON.stringify(entry),
       ttlOf(entry.expiresAt, nowSeconds),
       entry.expiresAt,
@@ -97,11 +100,11 @@ export class RedisRevocationStore implements RevocationStore {
   }
 
   async markPublished(entry: RevocationRecord, seq: number) {
-    await this.redis.set(`${this.prefix}crl:${entry.jti}`, JSON.stringify({ ...entry, seq }), 'KEEPTTL', 'XX');
+    await this.redis.set(`${this.prefix}{crl}:${entry.jti}`, JSON.stringify({ ...entry, seq }), 'KEEPTTL', 'XX');
   }
 
   async live(nowSeconds: number) {
-    const index = `${this.prefix}crl:index`;
+    const index = `${this.prefix}{crl}:index`;
     const floor = nowSeconds - CLOCK_SKEW_SECONDS;
     const [, range] = (await this.redis.multi().zremrangebyscore(index, '-inf', `(${floor}`).zrangebyscore(index, floor, '+inf', 'WITHSCORES').exec()) ?? [];
     if (!range || range[0]) throw range?.[0] ?? new Error('Redis transaction failed');
@@ -116,6 +119,6 @@ export class RedisRevocationStore implements RevocationStore {
 }
 
 /** Redis when the deployment has it, else the in-process list (`ctp up`'s embedded default). */
-export function revocationStore(redis: Redis | undefined, prefix?: string): RevocationStore {
+export function revocationStore(redis: Redis | Cluster | undefined, prefix?: string): RevocationStore {
   return redis ? new RedisRevocationStore(redis, prefix) : new MemoryRevocationStore();
 }

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { NatsBus } from '@ctp/bus';
 import { connectRedis } from '@ctp/http';
 import type { Partner } from '@ctp/partners';
@@ -23,7 +23,7 @@ describe('an introspector view that keeps running while NATS and Redis restart',
   let nats: PrivateServer;
   let redisServer: PrivateServer;
   let bus: NatsBus;
-  let redis: Redis;
+  let redis: Redis | Cluster;
   let service: RevocationService;
   let running: RevocationSync;
   const store = () => new RedisRevocationStore(redis, 'sync-spec:');

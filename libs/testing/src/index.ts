@@ -8,7 +8,7 @@ export { makeTestCertificate, type TestCertificate } from './tls';
 export { type KmsFault, KmsStandIn, signP256Digest } from './kms_server';
 export { createTestCa, startTestTsa, type TestCa, type TestTsa } from './tsa';
 export { type GeneratedRequest, hostileString, hostileValue, type Json, requestArbitrary, SchemaArbitraries, setOwn } from './openapi_arbitraries';
-export { PG_BIN, privateNats, privatePostgres, privateRedis, type PrivateServer } from './private_servers';
+export { PG_BIN, privateNats, privatePostgres, privateRedis, privateRedisCluster, privateRedisSentinels, type PrivateServer, type RedisSentinelSet } from './private_servers';
 export { ledgerRoles, type LedgerRoles } from './ledger_roles';
 export {
   attackerJwks,

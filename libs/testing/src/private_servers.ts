@@ -1,5 +1,5 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './processes';
@@ -48,8 +48,8 @@ async function started(server: ServerControl): Promise<PrivateServer> {
 }
 
 /** A PostgreSQL 15 cluster (trust auth, fsync on), owned by the `postgres` OS user, on a free port. */
-export async function privatePostgres(): Promise<PrivateServer> {
-  const port = await freePort();
+export async function privatePostgres(opts: { port?: number } = {}): Promise<PrivateServer> {
+  const port = opts.port ?? (await freePort());
   const dir = mkdtempSync(join(tmpdir(), 'ctp-pg-'));
   chmodSync(dir, 0o755);
   const data = join(dir, 'data');
@@ -83,7 +83,7 @@ export async function privatePostgres(): Promise<PrivateServer> {
 }
 
 /** A server run as a child process on `port`: SIGTERM stops it cleanly, SIGKILL at once; its output is kept for errors. */
-async function childServer(bin: string, args: string[], port: number, dir: string, what: string, url: string): Promise<PrivateServer> {
+async function childServer(bin: string, args: string[], port: number, dir: string, what: string, url: string, env?: NodeJS.ProcessEnv): Promise<PrivateServer> {
   let child: ChildProcess | undefined;
   let log = '';
   const server: ServerControl = {
@@ -92,7 +92,7 @@ async function childServer(bin: string, args: string[], port: number, dir: strin
     dir,
     async start() {
       if (child) return;
-      const started = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+      const started = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'], env: env ? { ...process.env, ...env } : process.env });
       started.stdout!.on('data', (d: Buffer) => (log = (log + d.toString()).slice(-20_000)));
       started.stderr!.on('data', (d: Buffer) => (log = (log + d.toString()).slice(-20_000)));
       started.once('exit', () => {
@@ -118,16 +118,78 @@ async function childServer(bin: string, args: string[], port: number, dir: strin
 }
 
 /** A NATS server with JetStream (file store in a temp dir) on a free port. */
-export async function privateNats(): Promise<PrivateServer> {
-  const port = await freePort();
+export async function privateNats(options: { args?: string[]; env?: NodeJS.ProcessEnv; port?: number } = {}): Promise<PrivateServer> {
+  const port = options.port ?? (await freePort());
   const dir = mkdtempSync(join(tmpdir(), 'ctp-nats-'));
-  return childServer(NATS_BIN, ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', dir], port, dir, 'private NATS', `nats://127.0.0.1:${port}`);
+  return childServer(NATS_BIN, ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', dir, ...(options.args ?? [])], port, dir, 'private NATS', `nats://127.0.0.1:${port}`, options.env);
 }
 
 /** A Redis server on a free port that keeps nothing on disk, as the deployments' Redis: a restart empties it. */
-export async function privateRedis(): Promise<PrivateServer> {
-  const port = await freePort();
+export async function privateRedis(options: { args?: string[]; port?: number } = {}): Promise<PrivateServer> {
+  const port = options.port ?? (await freePort());
   const dir = mkdtempSync(join(tmpdir(), 'ctp-redis-'));
-  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir];
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, ...(options.args ?? [])];
   return childServer(REDIS_BIN, args, port, dir, 'private Redis', `redis://127.0.0.1:${port}`);
+}
+
+export interface RedisSentinelSet {
+  /** CTP_REDIS_URL for it: `redis+sentinel://<the Sentinels>/<name>`. */
+  url: string;
+  name: string;
+  /** The data nodes, primary first at the start (a failover swaps their roles). */
+  nodes: PrivateServer[];
+  sentinels: PrivateServer[];
+  destroy(): Promise<void>;
+}
+
+/**
+ * A Redis primary, `replicas` replicas and `sentinels` Sentinels (quorum: a majority) on loopback,
+ * as a production Sentinel deployment: the primary is declared down after `downAfterMs` of silence
+ * and a replica promoted. `ports`: fixed ports (data nodes first, then Sentinels) instead of free ones.
+ */
+export async function privateRedisSentinels(options: { name?: string; replicas?: number; sentinels?: number; downAfterMs?: number; ports?: number[] } = {}): Promise<RedisSentinelSet> {
+  const name = options.name ?? 'ctp';
+  const ports = [...(options.ports ?? [])];
+  const nextPort = async () => ports.shift() ?? (await freePort());
+  const nodes = [await privateRedis({ port: await nextPort() })];
+  for (let i = 0; i < (options.replicas ?? 1); i++) nodes.push(await privateRedis({ port: await nextPort(), args: ['--replicaof', '127.0.0.1', String(nodes[0]!.port)] }));
+  const sentinels: PrivateServer[] = [];
+  const count = options.sentinels ?? 3;
+  for (let i = 0; i < count; i++) {
+    const port = await nextPort();
+    const dir = mkdtempSync(join(tmpdir(), 'ctp-sentinel-'));
+    const conf = join(dir, 'sentinel.conf');
+    writeFileSync(conf, [
+      `port ${port}`, 'bind 127.0.0.1', `dir ${dir}`,
+      `sentinel monitor ${name} 127.0.0.1 ${nodes[0]!.port} ${Math.floor(count / 2) + 1}`,
+      `sentinel down-after-milliseconds ${name} ${options.downAfterMs ?? 1000}`,
+      `sentinel failover-timeout ${name} 10000`,
+      `sentinel parallel-syncs ${name} 1`, '',
+    ].join('\n'));
+    sentinels.push(await childServer(REDIS_BIN, [conf, '--sentinel'], port, dir, 'private Redis Sentinel', `redis://127.0.0.1:${port}`));
+  }
+  return {
+    url: `redis+sentinel://${sentinels.map((s) => `127.0.0.1:${s.port}`).join(',')}/${name}`,
+    name,
+    nodes,
+    sentinels,
+    destroy: async () => {
+      await Promise.all([...sentinels, ...nodes].map((s) => s.destroy()));
+    },
+  };
+}
+
+/** A Redis Cluster of `masters` primaries (no replicas) on loopback: CTP_REDIS_URL `redis+cluster://...`. */
+export async function privateRedisCluster(masters = 3): Promise<{ url: string; nodes: PrivateServer[]; destroy(): Promise<void> }> {
+  const nodes: PrivateServer[] = [];
+  for (let i = 0; i < masters; i++) nodes.push(await privateRedis({ args: ['--cluster-enabled', 'yes', '--cluster-node-timeout', '2000'] }));
+  const addresses = nodes.map((n) => `127.0.0.1:${n.port}`);
+  execFileSync('redis-cli', ['--cluster', 'create', ...addresses, '--cluster-replicas', '0', '--cluster-yes'], { stdio: 'ignore' });
+  // The slots are assigned at once; the nodes agree on the configuration a moment later.
+  for (let i = 0; i < 100; i++) {
+    const info = execFileSync('redis-cli', ['-p', String(nodes[0]!.port), 'cluster', 'info']).toString();
+    if (/cluster_state:ok/.test(info)) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return { url: `redis+cluster://${addresses.join(',')}`, nodes, destroy: async () => void (await Promise.all(nodes.map((n) => n.destroy()))) };
 }

@@ -58,7 +58,9 @@ describe('chart values', () => {
 
   it('schemas refuse values the services would reject or that break the deployment', () => {
     const invalid = (chart: string, override: JsonObject) => schemaErrors(chart, mergeValues(readYaml(join(CHARTS, chart, 'values.yaml')), override));
-    expect(invalid('ledger-writer', { replicaCount: 2 })).not.toEqual([]);
+    expect(invalid('ledger-writer', { replicaCount: 0 })).not.toEqual([]);
+    expect(invalid('ledger-writer', { replicaCount: 3 })).toEqual([]);
+    expect(invalid('ledger-writer', { config: { CTP_LEDGER_LEASE_MS: 100 } })).not.toEqual([]);
     expect(invalid('ledger-writer', { autoscaling: { enabled: true } })).not.toEqual([]);
     expect(invalid('ledger-writer', { config: { CTP_DATABASE_SCHEMA: 'Bad-Schema' } })).not.toEqual([]);
     expect(invalid('issuer', { config: { CTP_TOKEN_TTL_SECONDS: 301 } })).not.toEqual([]);
@@ -140,7 +142,10 @@ describe('rendered manifests', () => {
       expect([args.join(' '), result.status]).not.toEqual([args.join(' '), 0]);
       return result.stderr;
     };
-    expect(refused('--set', 'ledger-writer.replicaCount=2')).toContain('/replicaCount');
+    expect(refused('--set', 'ledger-writer.replicaCount=0')).toContain('/replicaCount');
+    expect(refused('--set', 'ledger-writer.config.CTP_LEDGER_LEASE_MS=0', '--set', 'ledger-writer.replicaCount=1')).toContain('needs strategy.type Recreate');
+    expect(refused('--set', 'ledger-writer.config.CTP_LEDGER_LEASE_MS=0', '--set', 'ledger-writer.strategy.type=Recreate', '--set', 'ledger-writer.strategy.rollingUpdate=null')).toContain('replicaCount > 1 needs config.CTP_LEDGER_LEASE_MS');
+    expect(refused('--set-string', 'ledger-writer.checkpointKeys.existingSecret=')).toContain('every writer must sign checkpoints with the same key');
     expect(refused('--set', 'issuer.config.CTP_TOKEN_TTL_SECONDS=301')).toContain('CTP_TOKEN_TTL_SECONDS');
     expect(refused('--set', 'global.ctp.issuer=')).toContain('global.ctp.issuer');
     expect(refused('--set', 'global.ctp.secrets.partners.name=')).toContain('partners.name is required');
@@ -259,7 +264,7 @@ describe('what the templates promise', () => {
     expect(notes('ctp', [...CI, '--set', 'global.ctp.devMode=true'])).toMatch(/WARNING: global\.ctp\.devMode is true/);
     expect(notes('issuer', [...ISSUER, '--set', 'global.ctp.devMode=true'])).toMatch(/WARNING: global\.ctp\.devMode is true/);
     expect(notes('ledger-writer', ISSUER)).toMatch(/WARNING: no segments\.existingClaim/);
-    expect(notes('ledger-writer', [...ISSUER, '--set-string', 'checkpointKeys.existingSecret='])).toMatch(/WARNING: no checkpointKeys\.existingSecret/);
+    expect(notes('ledger-writer', [...ISSUER, '--set', 'replicaCount=1', '--set-string', 'checkpointKeys.existingSecret='])).toMatch(/WARNING: no checkpointKeys\.existingSecret/);
     expect(notes('issuer', [...ISSUER, '--set-string', 'signingKeys.existingSecret=', '--set', 'autoscaling.enabled=false', '--set', 'replicaCount=1'])).toMatch(/WARNING: no signingKeys/);
   });
 

@@ -24,8 +24,15 @@ export function partitionName(at: Date): string {
  */
 export async function ensurePartitions(sql: Sql, from: Date, monthsAhead: number): Promise<string[]> {
   const created: string[] = [];
+  const ensure = (at: Date) => sql<{ name: string | null }[]>`SELECT ledger_ensure_partition(${at}) AS name`;
   for (let i = 0; i <= monthsAhead; i++) {
-    const [row] = await sql<{ name: string | null }[]>`SELECT ledger_ensure_partition(${monthStart(from, i)}) AS name`;
+    const at = monthStart(from, i);
+    // Two processes (HA writers starting together) may create the same month at once: the loser's
+    // CREATE fails (42P07, or 23505 on the catalog), and asking again finds the winner's partition.
+    const [row] = await ensure(at).catch((error: { code?: string }) => {
+      if (error.code !== '42P07' && error.code !== '23505') throw error;
+      return ensure(at);
+    });
     if (row?.name) created.push(row.name);
   }
   return created;
