@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import postgres from 'postgres';
@@ -8,11 +8,19 @@ import { createLogger } from '@ctp/http';
 import { NoteVerifier, verifyInclusion, verifyPack } from '@ctp/ledger-core';
 import { generateApiKey } from '@ctp/partners';
 import { CtpClient } from '@ctp/sdk';
-import { freePort, ledgerRoles, NATS_URL, OpenApiContract, PG_URL, waitFor, type LedgerRoles } from '@ctp/testing';
+import { freePort, ledgerRoles, NATS_URL, OpenApiContract, PG_URL, waitFor, writePartnersFile, type LedgerRoles } from '@ctp/testing';
 import { upConfigSchema } from './config';
 import { startCtp, type RunningCtp } from './up';
 
 const contract = new OpenApiContract();
+
+/** GET /receipts/{id}'s answer (openapi ReceiptEvidence), as far as this test reads it. */
+interface Evidence {
+  receipt: unknown;
+  ledger: { entry: unknown; leaf_hash: string };
+  inclusion: { leaf_index: number; tree_size: number; leaf_hash: string; proof: string[] } | null;
+  checkpoint: { size: number; root: string; note: string } | null;
+}
 const b64 = (s: string) => Buffer.from(s, 'base64');
 
 function receiptInput(i: number) {
@@ -46,17 +54,7 @@ describe('guard receipts: local SQLite store -> POST /receipts -> ledger, exactl
   beforeAll(async () => {
     roles = await ledgerRoles(PG_URL, schema);
     admin = postgres(PG_URL, { max: 1, onnotice: () => undefined });
-    const partnersFile = join(dir, 'partners.json');
-    writeFileSync(
-      partnersFile,
-      JSON.stringify({
-        partners: [
-          { id: 'acme', name: 'Acme', api_key_hashes: [acme.hash], processors: ['svc://cx-ai/v1'], policy_uri: 'https://acme.example/policy' },
-          { id: 'globex', name: 'Globex', api_key_hashes: [globex.hash], processors: ['svc://cx-ai/v1'], policy_uri: 'https://globex.example/policy' },
-        ],
-        auditors: [{ id: 'audit-firm', name: 'Audit Firm', api_key_hashes: [auditor.hash] }],
-      }),
-    );
+    const partnersFile = writePartnersFile(join(dir, 'partners.json'), [{ id: 'acme', hash: acme.hash }, { id: 'globex', hash: globex.hash }], [{ id: 'audit-firm', hash: auditor.hash }]);
     ctp = await startCtp(
       upConfigSchema.parse({
         CTP_PORT: '0',
@@ -133,16 +131,17 @@ describe('guard receipts: local SQLite store -> POST /receipts -> ledger, exactl
     const client = new CtpClient({ baseUrl: ctp.url, apiKey: acme.apiKey });
     await new ReceiptForwarder({ store, send: (r) => client.forwardReceipts(r) }).flush();
     const get = (key: string, rid = id) => fetch(`${ctp.url}/receipts/${rid}`, { headers: { authorization: `Bearer ${key}` } });
-    let body: Record<string, any> = {};
+    let body = {} as Evidence;
     await waitFor(async () => {
       const res = await get(acme.apiKey);
-      body = (await res.json()) as Record<string, any>;
+      body = (await res.json()) as Evidence;
       return res.status === 200 && body.inclusion !== null;
     }, 15_000, 'the receipt under a signed checkpoint');
     contract.validate('GET', '/receipts/{id}', 200, 'application/json', body);
     expect(body.receipt).toEqual(store.get(id)!.receipt);
     expect(body.ledger.entry).toMatchObject({ type: 'guard.receipt', event_id: `guard.receipt:acme:${id}`, data: { receipt_id: id, partner_id: 'acme' } });
-    const { inclusion, checkpoint } = body;
+    const inclusion = body.inclusion!;
+    const checkpoint = body.checkpoint!;
     expect(inclusion.tree_size).toBe(checkpoint.size);
     expect(inclusion.leaf_hash).toBe(body.ledger.leaf_hash);
     expect(verifyInclusion(inclusion.leaf_index, inclusion.tree_size, b64(inclusion.leaf_hash), inclusion.proof.map(b64), b64(checkpoint.root))).toBe(true);

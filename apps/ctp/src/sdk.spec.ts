@@ -1,5 +1,5 @@
 import { createServer, request as httpRequest, type Server } from 'node:http';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import express from 'express';
@@ -8,7 +8,7 @@ import { createLogger } from '@ctp/http';
 import { generateApiKey } from '@ctp/partners';
 import { consentEnvelope, CtpApiError, CtpClient, createLocalValidator, TokenCache, type ContextEnvelope, type LocalValidator } from '@ctp/sdk';
 import { requireConsent, type ConsentRequest } from '@ctp/sdk/express';
-import { freePort, GUIDE_ENVELOPE, NATS_URL, OpenApiContract, postJson, waitFor } from '@ctp/testing';
+import { freePort, GUIDE_ENVELOPE, NATS_URL, OpenApiContract, postJson, waitFor, writePartnersFile } from '@ctp/testing';
 import { upConfigSchema } from './config';
 import { startCtp, type RunningCtp } from './up';
 
@@ -59,16 +59,7 @@ describe('the SDK against ctp up (partners configured)', () => {
 
   beforeAll(async () => {
     const dir = mkdtempSync(join(tmpdir(), 'ctp-sdk-'));
-    const partnersFile = join(dir, 'partners.json');
-    writeFileSync(
-      partnersFile,
-      JSON.stringify({
-        partners: [
-          { id: 'acme', name: 'Acme', api_key_hashes: [acme.hash], processors: ['svc://cx-ai/v1'], policy_uri: 'https://acme.example/policy' },
-          { id: 'globex', name: 'Globex', api_key_hashes: [globex.hash], processors: ['svc://cx-ai/v1'], policy_uri: 'https://globex.example/policy' },
-        ],
-      }),
-    );
+    const partnersFile = writePartnersFile(join(dir, 'partners.json'), [{ id: 'acme', hash: acme.hash }, { id: 'globex', hash: globex.hash }]);
     ctp = await startCtp(upConfigSchema.parse({ CTP_PORT: '0', CTP_DATA_DIR: dir, CTP_PARTNERS_FILE: partnersFile, CTP_DEV_MODE: 'false' }), createLogger('test'));
     client = new CtpClient({ baseUrl: ctp.url, apiKey: acme.apiKey });
   });

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,6 +15,7 @@ describe('ledger-writer with real NATS and PostgreSQL', () => {
   const run = randomBytes(4).toString('hex');
   const dir = mkdtempSync(join(tmpdir(), 'ctp-ledger-'));
   const auditor = generateApiKey('audit-firm');
+  const acme = generateApiKey('acme');
   let roles: LedgerRoles;
   let issuer: ServiceProcess;
   let broadcaster: ServiceProcess;
@@ -24,7 +25,7 @@ describe('ledger-writer with real NATS and PostgreSQL', () => {
   beforeAll(async () => {
     roles = await ledgerRoles(PG_URL, `ledger_e2e_${run}`);
     const partners = join(dir, 'partners.json');
-    writeFileSync(partners, JSON.stringify({ partners: [{ id: 'acme', name: 'Acme', api_key_hashes: [generateApiKey('acme').hash], processors: ['*'], policy_uri: 'https://acme.example/p' }], auditors: [{ id: 'audit-firm', name: 'Audit Firm', api_key_hashes: [auditor.hash] }] }));
+    writeFileSync(partners, JSON.stringify({ partners: [{ id: 'acme', name: 'Acme', api_key_hashes: [acme.hash], processors: ['*'], policy_uri: 'https://acme.example/p' }], auditors: [{ id: 'audit-firm', name: 'Audit Firm', api_key_hashes: [auditor.hash] }] }));
     writer = await startService(tsEntry('apps/ledger-writer/src/main.ts'), {
       CTP_NATS_URL: NATS_URL,
       CTP_DATABASE_URL: roles.writerUrl,
@@ -49,6 +50,21 @@ describe('ledger-writer with real NATS and PostgreSQL', () => {
     const res = await fetch(`${writer.url}${path}`, { headers: { authorization: `Bearer ${auditor.apiKey}` } });
     return { status: res.status, body: (await res.json()) as Record<string, unknown> };
   };
+
+  it("takes a partner guard's receipts (POST /receipts) and serves each with its inclusion proof", async () => {
+    const id = randomUUID();
+    const receipt = { id, decision: 'allow', reason: 'ok', method: 'GET', path: '/v1/profile', content_digest: null, jti: null, algs: ['Ed25519'], breaker_state: 'closed', policy_id: 'floor.reads-degrade', policy_hash: 'e'.repeat(64), at: Date.now() };
+    const auth = { authorization: `Bearer ${acme.apiKey}` };
+    const posted = await postJson(`${writer.url}/receipts`, { receipts: [receipt] }, auth);
+    expect([posted.status, posted.body]).toEqual([200, { receipts: [{ id, event_id: `guard.receipt:acme:${id}` }] }]);
+    let evidence: Record<string, unknown> = {};
+    await waitFor(async () => {
+      const res = await fetch(`${writer.url}/receipts/${id}`, { headers: auth });
+      evidence = (await res.json()) as Record<string, unknown>;
+      return res.status === 200 && evidence.inclusion !== null;
+    }, 30_000, 'the receipt under a signed checkpoint');
+    expect(evidence).toMatchObject({ receipt, partner_id: 'acme', inclusion: { tree_size: expect.any(Number) } });
+  });
 
   it('records issue and revoke, and proves them under a signed, consistent checkpoint', async () => {
     const issued = (await postJson(`${issuer.url}/issue`, GUIDE_ENVELOPE)).body as { jti: string };
@@ -95,6 +111,9 @@ describe('ledger-writer with real NATS and PostgreSQL', () => {
       expect(await spellingStatuses(writer.url, 'GET', path)).toEqual(allNotFound(path));
     }
     expect(await spellingStatuses(writer.url, 'GET', '/ledger/entries/1', {}, undefined, '/ledger/entries/{seq}')).toEqual(allNotFound('/ledger/entries/1', '/ledger/entries/{seq}'));
+    const receiptPath = '/receipts/0b7c6d3e-1f2a-4b5c-8d9e-0f1a2b3c4d5e';
+    expect(await spellingStatuses(writer.url, 'GET', receiptPath, {}, undefined, '/receipts/{id}')).toEqual(allNotFound(receiptPath, '/receipts/{id}'));
+    expect(await spellingStatuses(writer.url, 'POST', '/receipts', {}, '{}')).toEqual(allNotFound('/receipts'));
   });
 
   it('exports the guide metric names', async () => {

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO_ROOT } from './processes';
 /** The integration guide's example ContextEnvelope (§2). */
@@ -12,6 +12,22 @@ export const GUIDE_ENVELOPE = Object.freeze({
   jurisdiction: 'US-KY',
   ui_copy_id: 'consent-modal-2025-11-01#en-US',
 });
+
+/**
+ * Writes a partners file (CTP_PARTNERS_FILE) at `path`: each partner by id with one API key hash,
+ * allowed to request consent for svc://cx-ai/v1, and the given auditors. Returns `path`.
+ */
+export function writePartnersFile(path: string, partners: { id: string; hash: string }[], auditors: { id: string; hash: string }[] = []): string {
+  const named = (id: string) => id.charAt(0).toUpperCase() + id.slice(1);
+  writeFileSync(
+    path,
+    JSON.stringify({
+      partners: partners.map(({ id, hash }) => ({ id, name: named(id), api_key_hashes: [hash], processors: ['svc://cx-ai/v1'], policy_uri: `https://${id}.example/policy` })),
+      ...(auditors.length ? { auditors: auditors.map(({ id, hash }) => ({ id, name: named(id), api_key_hashes: [hash] })) } : {}),
+    }),
+  );
+  return path;
+}
 
 export async function postJson(url: string, body: unknown, headers: Record<string, string> = {}) {
   const res = await fetch(url, {
