@@ -9,5 +9,6 @@ module.exports = {
   transformIgnorePatterns: [`/node_modules/(?!(${ESM_ONLY.map((p) => p.replace('/', '\\/')).join('|')})/)`],
   moduleFileExtensions: ['ts', 'js', 'json'],
   testMatch: ['<rootDir>/src/**/*.spec.ts'],
-  testTimeout: 30000,
+  // Generous for hooks that start `ctp up` (embedded PostgreSQL) on a loaded 2-core machine; startService gives up at 45 s.
+  testTimeout: 60000,
 };

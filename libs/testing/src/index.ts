@@ -1,4 +1,4 @@
-export { expectReadmeDocuments, GUIDE_ENVELOPE, postJson } from './fixtures';
+export { expectReadmeDocuments, GUIDE_ENVELOPE, postJson, writePartnersFile } from './fixtures';
 export { OpenApiContract } from './openapi';
 export { freePort, REPO_ROOT, type ServiceProcess, startService, tsEntry, waitFor } from './processes';
 export { NATS_URL, PG_URL, portOpen, REDIS_URL, stopNats, stopRedis } from './servers';

@@ -41,7 +41,7 @@ export async function startService(args: string[], env: Record<string, string>, 
   const exited = new Promise<never>((_, reject) =>
     child.once('exit', (code) => reject(new Error(`${entry} exited with ${code} before it was ready:\n${output}`))),
   );
-  const deadline = Date.now() + (options.readyTimeoutMs ?? 20_000);
+  const deadline = Date.now() + (options.readyTimeoutMs ?? 45_000);
   const poll = (async () => {
     while (Date.now() < deadline) {
       try {
