@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import postgres from 'postgres';
-import { startTopology, ROOT, type Topology } from '../../../tools/topology/topology';
+import { startTopology, ROOT, type Topology } from './topology';
 import { GUIDE_ENVELOPE } from '@ctp/testing';
 import { IngressClient, retryable } from './client';
 
