@@ -172,7 +172,10 @@ export async function startTopology(options: { base?: number; dir?: string; data
       nats.push(await privateNats({ port: n.client, args: ['--server_name', `n${i + 1}`, '--cluster_name', 'ctp', '--cluster', `nats://127.0.0.1:${n.route}`, '--routes', routes, '-m', String(n.monitor)] }));
     }
     stoppers.push(async () => void (await Promise.all(nats.map((n) => n.destroy()))));
-    await waitUntil(async () => (await fetch(`http://127.0.0.1:${ports.nats[0]!.monitor}/healthz?js-enabled-only=true`)).ok, 30_000, 'the JetStream cluster');
+    // Every server sees the JetStream meta leader: before that the JetStream API times out, and the
+    // services would exit at start (and be restarted) while it is elected.
+    const metaLeader = async (monitor: number) => Boolean(((await (await fetch(`http://127.0.0.1:${monitor}/jsz`)).json()) as { meta_cluster?: { leader?: string } }).meta_cluster?.leader);
+    await waitUntil(async () => (await Promise.all(ports.nats.map((n) => metaLeader(n.monitor)))).every(Boolean), 60_000, 'the JetStream cluster');
 
     log('Redis: primary, replica, 3 Sentinels');
     const redis = await privateRedisSentinels({ name: 'ctp', ports: ports.redis, downAfterMs: 1_000 });

@@ -4,6 +4,6 @@
 module.exports = {
   displayName: 'topology',
   preset: '../../jest.preset.js',
-  testMatch: ['<rootDir>/src/**/*.topology.ts'],
+  testMatch: ['<rootDir>/*.topology.ts'],
   testTimeout: 600000,
 };

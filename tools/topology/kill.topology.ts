@@ -2,8 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import postgres from 'postgres';
-// eslint-disable-next-line @nx/enforce-module-boundaries -- the kill test drives tools/topology, a script outside the projects
-import { startTopology, ROOT, type Topology } from '../../../tools/topology/topology';
+import { startTopology, ROOT, type Topology } from './topology';
 import { GUIDE_ENVELOPE } from '@ctp/testing';
 import { IngressClient, retryable } from './client';
 
