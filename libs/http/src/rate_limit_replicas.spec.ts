@@ -78,9 +78,9 @@ describe('batched Redis rate limits across two processes', () => {
     const refused = results.reduce((a, r) => a + r.refused, 0);
     expect(allowed + refused).toBe(3000);
     expect(allowed).toBeLessThanOrEqual(1000 + Math.ceil(seconds / 3.6));
-    // Both replicas kept asking until refused, so no granted cell was left unspent.
+    // Both replicas kept asking until refused, so no granted cell was left unspent. (Which replica
+    // got how many is up to the scheduler: on a loaded machine one may take every batch.)
     expect(allowed).toBeGreaterThanOrEqual(1000);
-    expect(results.every((r) => r.allowed > 0)).toBe(true);
     // The allowed decisions took batches (1,000 / 64 calls and the calls that shared a batch's
     // wait); every refusal asked Redis, as a limit with no cells left must.
     expect(redisCalls - refused).toBeLessThan(200);
