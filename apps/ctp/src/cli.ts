@@ -11,6 +11,7 @@ import { approveCommand, newOperatorKeyCommand, newSigningKeyCommand, proposeCom
 import { retentionCommand } from './ledger_commands';
 import { CliError, UsageError, type Output } from './output';
 import { exportCommand, verifyCommand } from './pack_commands';
+import { pilotCommand } from './pilot_command';
 import { banner, startCtp } from './up';
 
 /**
@@ -73,6 +74,13 @@ export function buildProgram(version: string, result: { code: number; serving: b
       if (options.key?.length && options.insecureNoKey) throw new UsageError('--key and --insecure-no-key exclude each other');
       done(await verifyCommand(pack, options.key ?? [], options.tsaRoot, out(options)));
     });
+
+  program
+    .command('pilot')
+    .description("run the spec's five-day pilot in minutes on loopback (ctp up, fault proxy, demo processor); artefacts and report.html under var/pilot/<date>/ (docs/guard.md)")
+    .option('--quick', 'fewer requests and shorter fault phases (about a minute after ctp up starts)')
+    .option('--out <dir>', 'where the <date>/ directory goes (default var/pilot)')
+    .action(async (options: { quick?: boolean; out?: string }) => done(await pilotCommand(options)));
 
   const ledger = program.command('ledger').description('ledger maintenance');
   ledger

@@ -25,7 +25,8 @@ export interface ProcessorOptions extends Omit<GuardOptions, 'consent'> {
 }
 
 /**
- * The demo processor: `POST /v1/analyse` takes `{"text": "..."}` and answers tone and sentiment, but only
+ * The demo processor: `POST /v1/analyse` (and `POST /v1/pqc/analyse`, where policy/shield.cedar asks for a
+ * hybrid ML-DSA-65 signature) takes `{"text": "..."}` and answers tone and sentiment, but only
  * through the guard (a signed request, channel-bound over TLS 1.3, with a consent token for
  * customer_retention: tone, sentiment). `/healthz` and `/readyz` (the validator's revocation view is
  * fresh) are open.
@@ -33,7 +34,9 @@ export interface ProcessorOptions extends Omit<GuardOptions, 'consent'> {
 export function createProcessorApp(options: ProcessorOptions): Express {
   const { logger, ...guardOptions } = options;
   const router = apiRouter();
-  router.post('/v1/analyse', guard({ ...guardOptions, consent: { purpose: PURPOSE, features: FEATURES, envelope: ENVELOPE } }), (req: GuardedRequest, res) => {
+  const guarded = guard({ ...guardOptions, consent: { purpose: PURPOSE, features: FEATURES, envelope: ENVELOPE } });
+  // The same analysis on two routes: the policy shields require a hybrid (ML-DSA-65) signature under /v1/pqc/.
+  router.post(['/v1/analyse', '/v1/pqc/analyse'], guarded, (req: GuardedRequest, res) => {
     const context = req.guard!;
     let text: unknown;
     try {
