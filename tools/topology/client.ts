@@ -1,21 +1,27 @@
-import { Agent, request } from 'node:https';
+import * as http from 'node:http';
+import * as https from 'node:https';
 
-/** HTTPS through the topology's Ingress (its self-signed CA), keep-alive, bounded. */
+/**
+ * HTTPS through the topology's Ingress (its self-signed CA), keep-alive, bounded; without `ca`,
+ * plain HTTP (a replica's own port).
+ */
 export class IngressClient {
-  private readonly agent: Agent;
+  private readonly agent: http.Agent;
+  private readonly request: typeof http.request;
 
   constructor(
     private readonly url: string,
-    ca: string,
+    ca?: string,
   ) {
-    this.agent = new Agent({ ca, keepAlive: true, maxSockets: 16, minVersion: 'TLSv1.3' });
+    this.agent = ca === undefined ? new http.Agent({ keepAlive: true, maxSockets: 16 }) : new https.Agent({ ca, keepAlive: true, maxSockets: 16, minVersion: 'TLSv1.3' });
+    this.request = ca === undefined ? http.request : https.request;
   }
 
   /** POSTs JSON; resolves with the status and body, rejects on a transport error (reset, refused). */
-  post(path: string, body: unknown, timeoutMs = 5_000): Promise<{ status: number; body: Record<string, unknown> }> {
+  post(path: string, body: unknown, timeoutMs = 5_000, headers: Record<string, string> = {}): Promise<{ status: number; body: Record<string, unknown> }> {
     return new Promise((resolve, reject) => {
       const data = JSON.stringify(body);
-      const req = request(`${this.url}${path}`, { method: 'POST', agent: this.agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) }, timeout: timeoutMs }, (res) => {
+      const req = this.request(`${this.url}${path}`, { method: 'POST', agent: this.agent, headers: { ...headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) }, timeout: timeoutMs }, (res) => {
         let text = '';
         res.setEncoding('utf8').on('data', (c: string) => (text += c));
         res.on('end', () => {

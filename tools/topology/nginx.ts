@@ -22,6 +22,11 @@ export interface NginxLayout {
   /** The replicas behind each Service. */
   upstreams: Record<ServiceName, number[]>;
   tls: { cert: string; key: string };
+  /**
+   * An access log of the Ingress naming the replica that answered each request and the client's
+   * `x-ctp-bench-seq` header (the benches correlate their requests with it); off when absent.
+   */
+  accessLog?: string;
 }
 
 const upstreamName = (service: ServiceName) => service.replace(/-/g, '_');
@@ -73,7 +78,7 @@ pid ${join(layout.dir, 'nginx.pid')};
 error_log ${join(layout.dir, 'error.log')} warn;
 events { worker_connections 4096; }
 http {
-  access_log off;
+  ${layout.accessLog ? `log_format upstream '$http_x_ctp_bench_seq $upstream_addr $status $uri';\n  access_log ${layout.accessLog} upstream;` : 'access_log off;'}
   client_body_temp_path ${join(layout.dir, 'body')};
   proxy_temp_path ${join(layout.dir, 'proxy')};
   fastcgi_temp_path ${join(layout.dir, 'fastcgi')};

@@ -113,6 +113,8 @@ export interface Topology {
   url: string;
   /** PEM of the Ingress's self-signed certificate (clients trust it). */
   ca: string;
+  /** The Ingress's access log (replica per request), when started with `ingressAccessLog`. */
+  ingressAccessLog: string | undefined;
   nats: PrivateServer[];
   redis: RedisSentinelSet;
   postgres: PrivateServer | undefined;
@@ -150,7 +152,7 @@ function localAddresses(value: string, shape: ChartShape, ports: Ports): string 
  * schema), two replicas of each service with the environment the chart renders, and nginx as the
  * Ingress (TLS 1.3). Resolves when every replica is ready behind nginx.
  */
-export async function startTopology(options: { base?: number; dir?: string; databaseUrl?: string; log?: (line: string) => void } = {}): Promise<Topology> {
+export async function startTopology(options: { base?: number; dir?: string; databaseUrl?: string; ingressAccessLog?: boolean; log?: (line: string) => void } = {}): Promise<Topology> {
   const log = options.log ?? (() => undefined);
   const ports = portsFrom(options.base ?? 19_000);
   const dir = options.dir ?? join(ROOT, 'var/topology');
@@ -223,7 +225,8 @@ export async function startTopology(options: { base?: number; dir?: string; data
     const nginxDir = join(dir, 'nginx');
     for (const sub of ['body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']) mkdirSync(join(nginxDir, sub), { recursive: true });
     const tls = selfSignedCertificate(nginxDir);
-    writeFileSync(join(nginxDir, 'nginx.conf'), nginxConf(shape, { dir: nginxDir, ingressPort: ports.ingress, servicePorts: ports.services, upstreams: ports.replicas, tls }));
+    const ingressAccessLog = options.ingressAccessLog ? join(nginxDir, 'access.log') : undefined;
+    writeFileSync(join(nginxDir, 'nginx.conf'), nginxConf(shape, { dir: nginxDir, ingressPort: ports.ingress, servicePorts: ports.services, upstreams: ports.replicas, tls, accessLog: ingressAccessLog }));
     const nginx = spawn('nginx', ['-c', join(nginxDir, 'nginx.conf'), '-p', nginxDir], { stdio: 'ignore' });
     stoppers.push(async () => {
       const gone = new Promise<void>((r) => nginx.once('exit', () => r()));
@@ -252,7 +255,7 @@ export async function startTopology(options: { base?: number; dir?: string; data
     );
 
     const ca = readFileSync(tls.cert, 'utf8');
-    return { ports, dir, url, ca, nats, redis, postgres, ledgerOwnerUrl: roles.ownerUrl, ledgerSchema, replicas, nginx, verifierKey, shape, stop };
+    return { ports, dir, url, ca, ingressAccessLog, nats, redis, postgres, ledgerOwnerUrl: roles.ownerUrl, ledgerSchema, replicas, nginx, verifierKey, shape, stop };
   } catch (error) {
     await stop();
     throw error;
