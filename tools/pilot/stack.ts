@@ -109,10 +109,7 @@ export async function startStack(onProgress: (line: string) => void): Promise<Pi
       keys: new KeyRing(loadSigningKeys(partnersFile)),
       nonces: redis ? new RedisNonceStore(redis, 'pilot:nonce:') : new MemoryNonceStore(),
       validator,
-      client: parts.client,
-      shield: parts.shield,
-      breaker: parts.breaker,
-      receipts: parts.receipts,
+      ...parts.guard,
       logger,
     });
     const server: Server = await listen(app, 0, '127.0.0.1', { tls: { cert: cert.cert, key: cert.key } });

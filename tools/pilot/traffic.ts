@@ -60,16 +60,20 @@ export async function call(stack: PilotStack, spec: CallSpec, n = 0): Promise<Sa
   }
 }
 
+/** Runs `task`, then waits out the rest of PACE_MS from its start (bounded traffic). */
+async function paced<T>(task: () => Promise<T>): Promise<T> {
+  const started = Date.now();
+  const result = await task();
+  await new Promise((r) => setTimeout(r, Math.max(0, started + PACE_MS - Date.now())));
+  return result;
+}
+
 /** `count` calls, `concurrency` at a time. */
 export async function callMany(stack: PilotStack, spec: CallSpec, count: number, concurrency: number): Promise<Sample[]> {
   const samples: Sample[] = [];
   let next = 0;
   const worker = async () => {
-    for (let i = next++; i < count; i = next++) {
-      const started = Date.now();
-      samples.push(await call(stack, spec, i));
-      await new Promise((r) => setTimeout(r, Math.max(0, started + PACE_MS - Date.now())));
-    }
+    for (let i = next++; i < count; i = next++) samples.push(await paced(() => call(stack, spec, i)));
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, count) }, worker));
   return samples.sort((a, b) => a.at - b.at);
@@ -81,11 +85,7 @@ export async function callFor(stack: PilotStack, spec: CallSpec, seconds: number
   const until = Date.now() + seconds * 1000;
   let n = 0;
   const worker = async () => {
-    while (Date.now() < until) {
-      const started = Date.now();
-      samples.push(await call(stack, spec, n++));
-      await new Promise((r) => setTimeout(r, Math.max(0, started + PACE_MS - Date.now())));
-    }
+    while (Date.now() < until) samples.push(await paced(() => call(stack, spec, n++)));
   };
   await Promise.all(Array.from({ length: concurrency }, worker));
   return samples.sort((a, b) => a.at - b.at);

@@ -22,7 +22,7 @@ describe('the ctp CLI: exit codes 0 ok, 1 failure, 2 usage', () => {
     const [v, help, verifyHelp, rotateHelp] = await Promise.all([ctp(['--version']), ctp(['--help']), ctp(['verify', '--help']), ctp(['keys', 'rotate', '--help'])]);
     expect([v.status, v.stdout.trim()]).toEqual([0, version]);
     expect(help.status).toBe(0);
-    for (const command of ['up', 'export', 'verify', 'ledger', 'keys', 'operators', 'partners']) expect(help.stdout).toMatch(new RegExp(`^  ${command}\\b`, 'm'));
+    for (const command of ['up', 'export', 'verify', 'pilot', 'ledger', 'keys', 'operators', 'partners']) expect(help.stdout).toMatch(new RegExp(`^  ${command}\\b`, 'm'));
     expect(verifyHelp.status).toBe(0);
     for (const option of ['--key <vkey>', '--tsa-root <file>', '--insecure-no-key', '--json']) expect(verifyHelp.stdout).toContain(option);
     expect(verifyHelp.stdout).not.toContain('--operator');

@@ -54,8 +54,7 @@ describe('demo processor svc://cx-ai/v1 behind the guard, against ctp up', () =>
     const logger = createLogger('demo-processor');
     parts = processorParts({ ctpUrl, policyDir: join(__dirname, '../../../policy'), receiptsPath: join(dir, 'receipts.db'), forwardIntervalMs: 200, logger });
     parts.forwarder.start();
-    const { client: ctpClient, shield, breaker, receipts } = parts;
-    const app = createProcessorApp({ keys: new KeyRing(loadSigningKeys(partnersFile)), nonces: new RedisNonceStore(redis, 'test:processor:nonce:'), validator, client: ctpClient, shield, breaker, receipts, logger });
+    const app = createProcessorApp({ keys: new KeyRing(loadSigningKeys(partnersFile)), nonces: new RedisNonceStore(redis, 'test:processor:nonce:'), validator, ...parts.guard, logger });
     server = await listen(app, 0, '127.0.0.1', { tls: { cert: cert.cert, key: cert.key } });
     url = `${baseUrl(server)}/v1/analyse`;
   }, 90_000);

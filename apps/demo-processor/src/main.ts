@@ -33,10 +33,7 @@ async function main() {
     keys: new KeyRing(loadSigningKeys(partnersFile)),
     nonces: redis ? new RedisNonceStore(redis) : new MemoryNonceStore(),
     validator,
-    client: parts.client,
-    shield: parts.shield,
-    breaker: parts.breaker,
-    receipts: parts.receipts,
+    ...parts.guard,
     logger,
   });
   const server = await listen(app, Number(process.env.PROCESSOR_PORT ?? 8443), '127.0.0.1', { tls: loadTls(process.env) });

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { CedarPolicyShield, HysteresisBreaker, ReceiptForwarder, SqliteReceiptStore, type BreakerOptions, type BreakerTransition } from '@ctp/guard';
+import { CedarPolicyShield, HysteresisBreaker, ReceiptForwarder, SqliteReceiptStore, type BreakerOptions, type BreakerTransition, type GuardOptions } from '@ctp/guard';
 import type { Logger } from '@ctp/http';
 import { CtpClient } from '@ctp/sdk';
 
@@ -27,6 +27,8 @@ export interface ProcessorParts {
   breaker: HysteresisBreaker;
   receipts: SqliteReceiptStore;
   forwarder: ReceiptForwarder;
+  /** The guard options these parts fill: `createProcessorApp({ keys, nonces, validator, ...parts.guard, logger })`. */
+  guard: Required<Pick<GuardOptions, 'client' | 'shield' | 'breaker' | 'receipts'>>;
   /** Forwards what is pending, then stops the forwarder and closes the store. */
   close(): Promise<void>;
 }
@@ -67,6 +69,7 @@ export function processorParts(options: ProcessorPartsOptions): ProcessorParts {
     breaker,
     receipts,
     forwarder,
+    guard: { client, shield, breaker, receipts },
     async close() {
       await forwarder.stop();
       await forwarder.flush().catch((err: unknown) => logger.warn({ err }, 'receipts left pending in SQLite'));
