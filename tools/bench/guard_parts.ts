@@ -1,8 +1,8 @@
 // Guard assurance parts (issue 13, items 4-6): CPU time per operation of the breaker, the Cedar
 // policy shields and the local SQLite receipt store, against one ES256 verification (node:crypto)
 // measured in the same run as the baseline: the guard does at least one per request anyway.
-//   npm run bench:guard              full run, prints JSON
-//   npm run bench:guard -- --quick   tiny counts (smoke run)
+//   npm run bench:guard-parts              full run, prints JSON
+//   npm run bench:guard-parts -- --quick   tiny counts (smoke run)
 import { generateKeyPairSync, sign, verify } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
