@@ -1,6 +1,7 @@
 -- The HA ledger writer (docs/operations.md, "Ledger writer: one leader, standbys"). Several
 -- writers run; exactly one appends: the one holding the leader lock, a session-level advisory
--- lock (4271300003) on a dedicated connection that the server itself drops when the holder stops
+-- lock (the two-key form 427130003, hashtext(schema): advisory locks are per database, so each
+-- ledger schema in a database has its own) on a dedicated connection that the server itself drops when the holder stops
 -- talking (idle_session_timeout), so a crashed or paused leader loses it in bounded time.
 --
 -- A lock alone cannot stop a paused leader that wakes up with a batch in hand, so every leader
@@ -24,7 +25,7 @@ CREATE FUNCTION ledger_check_epoch_claim() RETURNS trigger LANGUAGE plpgsql VOLA
 BEGIN
   PERFORM pg_advisory_xact_lock(4271300002);
   IF NOT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid() AND granted
-                 AND classid = 0 AND objid = '4271300003'::oid AND objsubid = 1) THEN
+                 AND classid = 427130003::oid AND objid = hashtext(TG_TABLE_SCHEMA)::oid AND objsubid = 2) THEN
     RAISE EXCEPTION 'a ledger leader epoch is claimed only by the session holding the leader lock' USING ERRCODE = 'CTPLF';
   END IF;
   IF NEW.epoch <> coalesce((SELECT max(epoch) FROM ledger_leader_epochs), 0) + 1 THEN

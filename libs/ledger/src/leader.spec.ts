@@ -5,7 +5,7 @@ import { NatsBus } from '@ctp/bus';
 import { NoteSigner } from '@ctp/ledger-core';
 import { LEDGER_STREAM_SPEC, ledgerSubject, REVOCATION_STREAM_SPEC } from '@ctp/events';
 import { NATS_URL, PG_URL, waitFor } from '@ctp/testing';
-import { FENCED_SQLSTATE, isFenced, LeaderLease } from './leader';
+import { FENCED_SQLSTATE, isFenced, LEADER_LOCK_CLASS, LeaderLease } from './leader';
 import { LedgerStore } from './store';
 import { ensurePartitions } from './tiers/partitions';
 import { LedgerWriter } from './writer';
@@ -140,6 +140,19 @@ describe('ledger leader lease and fencing (PostgreSQL)', () => {
     expect(await c.acquire()).toBe(4);
     expect(Date.now() - started).toBeLessThan(5_000);
   });
+
+  it('each ledger schema in the database has a leader lock of its own', async () => {
+    // Advisory locks are per database: another schema's writer leads while this schema's leader holds its lock.
+    const other = await LedgerStore.open(PG_URL, { schema: `${schema}_b` });
+    try {
+      const elsewhere = new LeaderLease({ url: PG_URL, schema: `${schema}_b`, holder: 'writer-elsewhere', leaseMs: 1_000, pollMs: 50 });
+      leases.push(elsewhere);
+      expect(leases.at(-2)!.epoch).toBe(4);
+      expect(await elsewhere.tryAcquire()).toBe(1);
+    } finally {
+      await other.close();
+    }
+  });
 });
 
 describe('HA ledger writers over NATS and PostgreSQL', () => {
@@ -223,10 +236,11 @@ describe('HA ledger writers over NATS and PostgreSQL', () => {
     const lostB: string[] = [];
     const bLease = leases[1]!;
     bLease.onLost((reason) => lostB.push(reason));
-    // Another session ends B's lease connection, as the server does with a silent one.
+    // Another session ends B's lease connection (the one holding this schema's leader lock), as the server does with a silent one.
     const sql = postgres(PG_URL, { max: 1, onnotice: () => undefined });
     try {
-      await sql`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'ctp-ledger-leader' AND datname = current_database() AND pid <> pg_backend_pid()`;
+      await sql`SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND granted
+        AND classid = ${LEADER_LOCK_CLASS}::oid AND objid = hashtext(${schema})::oid AND objsubid = 2`;
     } finally {
       await sql.end();
     }

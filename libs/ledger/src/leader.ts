@@ -1,7 +1,11 @@
 import postgres, { type Sql } from 'postgres';
 
-/** The session-level advisory lock only the leading ledger writer holds (0006_leader_epochs.sql). */
-export const LEADER_LOCK = 4_271_300_003;
+/**
+ * The session-level advisory lock only the leading ledger writer holds (0006_leader_epochs.sql),
+ * in the two-key form (this class, hashtext(schema)): advisory locks are per database, so each
+ * ledger schema sharing a database has a leader lock of its own.
+ */
+export const LEADER_LOCK_CLASS = 427_130_003;
 /** The append lock (store.ts): a claim is ordered against every append. */
 const APPEND_LOCK = 4_271_300_002;
 /** SQLSTATE the fence raises (0006_leader_epochs.sql). */
@@ -65,7 +69,7 @@ export class LeaderLease {
   /** Tries once to take the lock; on success claims the next epoch and starts the heartbeats. */
   async tryAcquire(): Promise<number | null> {
     if (this.epochValue !== null) return this.epochValue;
-    const [row] = await this.sql<{ locked: boolean; pid: number }[]>`SELECT pg_try_advisory_lock(${LEADER_LOCK}) AS locked, pg_backend_pid() AS pid`;
+    const [row] = await this.sql<{ locked: boolean; pid: number }[]>`SELECT pg_try_advisory_lock(${LEADER_LOCK_CLASS}, hashtext(${this.options.schema})) AS locked, pg_backend_pid() AS pid`;
     if (!row?.locked) return null;
     try {
       const [claimed] = await this.sql.begin(async (tx) => {
@@ -76,7 +80,7 @@ export class LeaderLease {
       this.epochValue = Number(claimed!.epoch);
       this.pid = row.pid;
     } catch (error) {
-      await this.sql`SELECT pg_advisory_unlock(${LEADER_LOCK})`.catch(() => undefined);
+      await this.sql`SELECT pg_advisory_unlock(${LEADER_LOCK_CLASS}, hashtext(${this.options.schema}))`.catch(() => undefined);
       throw error;
     }
     this.heartbeat = setInterval(() => void this.beat(), Math.max(50, Math.floor(this.options.leaseMs / 3)));
@@ -108,7 +112,7 @@ export class LeaderLease {
     try {
       const [row] = await this.sql<{ pid: number; held: boolean; newest: string | null }[]>`
         SELECT pg_backend_pid() AS pid,
-               EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid() AND granted AND classid = 0 AND objid = ${String(LEADER_LOCK)}::oid AND objsubid = 1) AS held,
+               EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid() AND granted AND classid = ${LEADER_LOCK_CLASS}::oid AND objid = hashtext(${this.options.schema})::oid AND objsubid = 2) AS held,
                (SELECT max(epoch) FROM ledger_leader_epochs) AS newest`;
       if (!row || row.pid !== this.pid || !row.held) return this.lose('the lease connection was dropped');
       if (Number(row.newest) !== this.epochValue) return this.lose(`epoch ${row.newest} was claimed`);
@@ -131,7 +135,7 @@ export class LeaderLease {
     this.epochValue = null;
     this.pid = null;
     clearInterval(this.heartbeat);
-    if (held) await this.sql`SELECT pg_advisory_unlock(${LEADER_LOCK})`.catch(() => undefined);
+    if (held) await this.sql`SELECT pg_advisory_unlock(${LEADER_LOCK_CLASS}, hashtext(${this.options.schema}))`.catch(() => undefined);
   }
 
   /** Stops polling and heartbeats and closes the connection (releasing the lock if held). */
