@@ -131,7 +131,7 @@ describe('CedarPolicyShield', () => {
   });
 });
 
-async function waitFor(cond: () => boolean, timeoutMs = 5_000): Promise<void> {
+async function waitFor(cond: () => boolean, timeoutMs = 15_000): Promise<void> {
   const until = Date.now() + timeoutMs;
   while (!cond()) {
     if (Date.now() > until) throw new Error('condition not reached');

@@ -85,7 +85,10 @@ export function loadPolicyFiles(policyPath: string, schemaPath: string): LoadedP
 export interface CedarShieldOptions {
   policyPath: string;
   schemaPath: string;
-  /** Poll the files and reload on change, every this many ms (0: never). Default 1000. */
+  /**
+   * Poll the files every this many ms (0: never) and reload once they have stayed unchanged for
+   * one interval, so a file caught half-written (truncated, then written) is never loaded. Default 1000.
+   */
   watchIntervalMs?: number;
   /** Decisions remembered per policy set (by partner, method and path). Default 1024. */
   cacheSize?: number;
@@ -103,12 +106,19 @@ export class CedarPolicyShield implements PolicyShield {
   private schemaId = '';
   private readonly cache = new Map<string, ShieldDecision>();
   private readonly listener: (() => void) | null;
+  private settling: NodeJS.Timeout | undefined;
 
   /** Loads and validates the policies; throws PolicyError if they are invalid (the guard must not start). */
   constructor(private readonly opts: CedarShieldOptions) {
     this.current = this.install(loadPolicyFiles(opts.policyPath, opts.schemaPath));
     const interval = opts.watchIntervalMs ?? 1000;
-    this.listener = interval > 0 ? () => this.reload() : null;
+    this.listener =
+      interval > 0
+        ? () => {
+            clearTimeout(this.settling);
+            this.settling = setTimeout(() => this.reload(), interval).unref();
+          }
+        : null;
     if (this.listener) {
       watchFile(opts.policyPath, { interval, persistent: false }, this.listener);
       watchFile(opts.schemaPath, { interval, persistent: false }, this.listener);
@@ -182,6 +192,7 @@ export class CedarPolicyShield implements PolicyShield {
 
   /** Stops watching the files. */
   close(): void {
+    clearTimeout(this.settling);
     if (this.listener) {
       unwatchFile(this.opts.policyPath, this.listener);
       unwatchFile(this.opts.schemaPath, this.listener);
