@@ -1,4 +1,4 @@
-import { createRemoteJWKSet, customFetch, jwtVerify, type JWTVerifyGetKey } from 'jose';
+import { createLocalJWKSet, createRemoteJWKSet, customFetch, jwksCache, jwtVerify, type ExportedJWKSCache, type JWTVerifyGetKey } from 'jose';
 import {
   CLOCK_SKEW_SECONDS,
   consentClaimsSchema,
@@ -29,6 +29,13 @@ export interface LocalValidatorOptions {
   jwksCooldownMs?: number;
   /** How long the JWKS is trusted before it is refetched (default 60 s, the JWKS max-age). */
   jwksMaxAgeMs?: number;
+  /**
+   * While refetches fail, the last JWKS fetched still decides for this long after it was fetched
+   * (default twice jwksMaxAgeMs): one failed refresh denies no valid token. Past it, a key removed
+   * from the JWKS since (a revoked signing key) cannot be ruled out, and decisions are
+   * `revocation_unavailable`.
+   */
+  jwksMaxStaleMs?: number;
   /** Signature-verified tokens kept, least recently verified out first (default 10,000). */
   cacheSize?: number;
   /** Deadline of each JWKS and revocation-feed request (default 2000 ms). */
@@ -69,11 +76,22 @@ const JOSE_REASONS: Record<string, DenyReason> = {
 /** Raised only after the signature verified: the claims then decide, exactly as CTP orders the checks. */
 const CLAIM_ERRORS = new Set(['ERR_JWT_CLAIM_VALIDATION_FAILED', 'ERR_JWT_EXPIRED']);
 
+/** The JWKS could not be fetched: unreachable (fetch's TypeError has no code), timed out, not 200, not a JWKS. */
+const JWKS_FETCH_ERRORS = new Set(['', 'ERR_JWKS_TIMEOUT', 'ERR_JOSE_GENERIC', 'ERR_JWKS_INVALID']);
+const JWKS_UNAVAILABLE = Symbol('jwks unavailable');
+/** How long a decision whose revocation view looks stale waits for a due pull before it fails closed. */
+const REFRESH_WAIT_MS = 500;
+
 /**
- * Any other failure while resolving the key (JWKS unreachable, timed out, not a JWKS, a key
- * that does not import) leaves the verifier without a key for the kid: CTP says unknown_kid.
+ * The reason CTP gives for a failed key lookup or signature check; any other failure to resolve
+ * the key (a key that does not import) leaves the verifier without a key for the kid: unknown_kid.
  */
-const reasonOf = (error: unknown): DenyReason => JOSE_REASONS[(error as { code?: string }).code ?? ''] ?? 'unknown_kid';
+const reasonOf = (error: unknown): DenyReason | null | typeof JWKS_UNAVAILABLE => {
+  const code = (error as { code?: string }).code ?? '';
+  if (CLAIM_ERRORS.has(code)) return null;
+  if (JWKS_FETCH_ERRORS.has(code)) return JWKS_UNAVAILABLE;
+  return JOSE_REASONS[code] ?? 'unknown_kid';
+};
 
 class JoseLocalValidator implements LocalValidator {
   private readonly verified = new Map<string, Verified>();
@@ -82,6 +100,9 @@ class JoseLocalValidator implements LocalValidator {
   private readonly issuer: string;
   private readonly cacheSize: number;
   private readonly cooldownMs: number;
+  private readonly jwksMaxStaleMs: number;
+  /** jose keeps the last JWKS fetched here, and when (`uat`). */
+  private readonly jwksState: Partial<ExportedJWKSCache> = {};
   private readonly ctx: ValidationContext;
   private publishedKids = new Set<string>();
   private lastReloadMs = 0;
@@ -91,10 +112,13 @@ class JoseLocalValidator implements LocalValidator {
     this.issuer = options.issuer ?? base;
     this.cacheSize = options.cacheSize ?? 10_000;
     this.cooldownMs = options.jwksCooldownMs ?? 1000;
+    const maxAgeMs = options.jwksMaxAgeMs ?? 60_000;
+    this.jwksMaxStaleMs = options.jwksMaxStaleMs ?? 2 * maxAgeMs;
     this.jwks = createRemoteJWKSet(new URL(options.jwksUrl ?? `${base}/.well-known/jwks.json`), {
       cooldownDuration: this.cooldownMs,
-      cacheMaxAge: options.jwksMaxAgeMs ?? 60_000,
+      cacheMaxAge: maxAgeMs,
       timeoutDuration: options.timeoutMs ?? 2000,
+      [jwksCache]: this.jwksState as ExportedJWKSCache,
       ...(options.fetch ? { [customFetch]: options.fetch } : {}),
     });
     this.follower = new RevocationFollower({
@@ -158,9 +182,12 @@ class JoseLocalValidator implements LocalValidator {
       if (this.verified.size >= this.cacheSize) this.verified.delete(this.verified.keys().next().value!);
       this.verified.set(token, entry);
     }
+    // A view that looks stale may only be unread (this process was too busy to read its channels):
+    // give it one I/O turn, or a due pull a moment, before failing closed.
+    const fresh = this.follower.fresh || (await this.follower.refresh(REFRESH_WAIT_MS));
     const ctx = this.ctx;
     ctx.nowSeconds = Math.floor(nowMs / 1000);
-    ctx.revocationsFresh = this.follower.fresh;
+    ctx.revocationsFresh = fresh;
     ctx.envelopeHash = envelopeHash;
     const result = validateClaims(entry.claims, envelope, ctx);
     if (result.reason === 'expired') this.verified.delete(token);
@@ -172,6 +199,7 @@ class JoseLocalValidator implements LocalValidator {
    * Cached hits never reach jose's key lookup, so the JWKS is reloaded here once it is older than
    * its max-age (at most once per cooldown while it cannot be fetched). The kid set is read after
    * each reload and each verification, never per decision: jose hands out a copy of the JWKS.
+   * A JWKS older than jwksMaxStaleMs proves nothing: the token is verified again (and denied).
    */
   private published(kid: string): boolean {
     if (!this.jwks.fresh && !this.jwks.reloading && Date.now() - this.lastReloadMs >= this.cooldownMs) {
@@ -181,7 +209,13 @@ class JoseLocalValidator implements LocalValidator {
         (error: unknown) => this.options.onError?.(error),
       );
     }
-    return this.publishedKids.has(kid);
+    return this.publishedKids.has(kid) && this.recentJwks() !== undefined;
+  }
+
+  /** The last JWKS fetched, if it was fetched within jwksMaxStaleMs. */
+  private recentJwks(): ExportedJWKSCache['jwks'] | undefined {
+    const { jwks, uat } = this.jwksState;
+    return uat !== undefined && Date.now() - uat <= this.jwksMaxStaleMs ? jwks : undefined;
   }
 
   private learnKids(): void {
@@ -197,22 +231,35 @@ class JoseLocalValidator implements LocalValidator {
   private async verify(token: string, audience: string): Promise<Verified | { reason: DenyReason }> {
     const decoded = decodeCompactJws(token);
     if (!decoded.ok) return { reason: decoded.reason };
+    let failure = await this.checkSignature(token, audience, this.jwks as JWTVerifyGetKey);
+    if (failure === JWKS_UNAVAILABLE) {
+      // The JWKS could not be refetched: the last one fetched decides while it is recent enough.
+      const last = this.recentJwks();
+      failure = last ? await this.checkSignature(token, audience, createLocalJWKSet(last)) : 'revocation_unavailable';
+    }
+    if (failure === JWKS_UNAVAILABLE) failure = 'unknown_kid';
+    if (failure !== null) return { reason: failure };
+    const payload = decodeJwsPayload(decoded.jws);
+    if (!payload) return { reason: 'malformed' };
+    const claims = consentClaimsSchema.safeParse(payload);
+    if (!claims.success) return { reason: 'invalid_claims' };
+    return { kid: decoded.jws.header.kid, claims: claims.data };
+  }
+
+  /** jose's verification (ES256 only; issuer, audience and token age pinned): null once the signature verified. */
+  private async checkSignature(token: string, audience: string, key: JWTVerifyGetKey): Promise<ReturnType<typeof reasonOf>> {
     try {
-      await jwtVerify(token, this.jwks as JWTVerifyGetKey, {
+      await jwtVerify(token, key, {
         algorithms: ['ES256'],
         issuer: this.issuer,
         audience,
         clockTolerance: CLOCK_SKEW_SECONDS,
         maxTokenAge: MAX_TOKEN_TTL_SECONDS + CLOCK_SKEW_SECONDS,
       });
+      return null;
     } catch (error) {
-      if (!CLAIM_ERRORS.has((error as { code?: string }).code ?? '')) return { reason: reasonOf(error) };
+      return reasonOf(error);
     }
-    const payload = decodeJwsPayload(decoded.jws);
-    if (!payload) return { reason: 'malformed' };
-    const claims = consentClaimsSchema.safeParse(payload);
-    if (!claims.success) return { reason: 'invalid_claims' };
-    return { kid: decoded.jws.header.kid, claims: claims.data };
   }
 }
 

@@ -100,6 +100,20 @@ export class RevocationFollower {
     return (this.pushLive && now - this.lastActivityMs < this.pushIdleMs) || now - this.lastPullOkMs < this.staleAfterMs;
   }
 
+  /**
+   * For a view that looks stale because this process was too busy to read its channels: one I/O
+   * turn reads what is buffered (revocations, heartbeats); without push, a due pull is awaited for
+   * at most `maxWaitMs`. Returns `fresh`.
+   */
+  async refresh(maxWaitMs: number): Promise<boolean> {
+    await new Promise((resolve) => setImmediate(resolve));
+    if (this.fresh || this.pushLive || this.stopped) return this.fresh;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.pullOnce(), new Promise((resolve) => (timer = setTimeout(resolve, maxWaitMs)))]);
+    clearTimeout(timer);
+    return this.fresh;
+  }
+
   /** Called with each newly revoked jti; returns an unsubscribe function. */
   onRevoked(listener: (jti: string) => void): () => void {
     this.listeners.add(listener);
