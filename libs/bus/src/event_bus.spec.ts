@@ -142,6 +142,36 @@ describe.each([
     expect(resumed).toEqual([11]);
   });
 
+  it('batches by group commit: a trickle goes at once (never waiting maxWaitMs), arrivals during a slow batch go together, never above the cap', async () => {
+    const durable = `g${randomBytes(3).toString('hex')}`;
+    const batches: number[][] = [];
+    let slow = false;
+    // maxWaitMs is long: nothing here may wait for it.
+    const sub = await bus.consume<{ i: number }>({ stream, durable, filter: `${prefix}.>`, batchSize: 100, maxWaitMs: 20_000 }, async (events) => {
+      batches.push(events.map((e) => e.data.i));
+      if (slow) await new Promise((r) => setTimeout(r, 500));
+    });
+    try {
+      // A trickle, handler idle: a batch of one, handed over without waiting to fill.
+      await bus.publish(`${prefix}.g`, { i: 0 });
+      await waitFor(() => batches.length === 1, 10_000, 'the single event');
+      expect(batches[0]).toEqual([0]);
+
+      // While a batch is slow, events arriving meanwhile go together in the next one.
+      slow = true;
+      await bus.publish(`${prefix}.g`, { i: 1 });
+      await waitFor(() => batches.length === 2, 10_000, 'the slow batch');
+      for (let i = 2; i <= 21; i++) await bus.publish(`${prefix}.g`, { i });
+      slow = false;
+      await waitFor(() => batches.flat().length === 22, 15_000, 'every event');
+      expect(batches.slice(2).length).toBeLessThan(20);
+      expect(batches.flat()).toEqual(Array.from({ length: 22 }, (_, i) => i));
+      expect(Math.max(...batches.map((b) => b.length))).toBeLessThanOrEqual(100);
+    } finally {
+      await sub.stop();
+    }
+  }, 60_000);
+
   it('reports the lag of a durable consumer and of a reader at a position: pending events and the oldest one\'s store time', async () => {
     const durable = `lag${randomBytes(3).toString('hex')}`;
     const before = Date.now();

@@ -291,6 +291,7 @@ export class NatsBus implements EventBus {
     const iterator = messages[Symbol.asyncIterator]();
     let pending: Promise<IteratorResult<JsMsg>> | undefined;
     const TIMEOUT = Symbol('timeout');
+    const FREE = Symbol('handler free');
     const next = async (waitMs: number): Promise<JsMsg | null | undefined> => {
       pending ??= iterator.next();
       let timer: NodeJS.Timeout | undefined;
@@ -323,25 +324,48 @@ export class NatsBus implements EventBus {
       for (const m of batch) m.ack();
     };
     const loop = (async () => {
-      // Two batches at most: the next one fills (and reaches the handler) while the
-      // previous one is still being handled, so the handler's I/O wait is not idle time.
-      let inFlight: Promise<void> | undefined;
+      // Group commit: a batch takes every message already delivered; while the previous batch is
+      // still being handled it keeps taking what arrives (up to batchSize, for at most maxWaitMs);
+      // once the handler is free it goes at once. A deep queue makes full batches without waiting,
+      // a trickle makes batches of one without delay. Two batches are handled at most at a time.
+      const running = new Set<Promise<void>>();
       while (!stopped) {
         const first = await next(1_000);
         if (first === undefined) break;
         if (first === null) continue;
         const batch = [first];
-        const deadline = Date.now() + options.maxWaitMs;
+        // Resolves when the batches being handled are done (none: the batch takes only what is buffered).
+        const free = running.size > 0 ? Promise.all(running).then((): typeof FREE => FREE) : undefined;
+        let timer: NodeJS.Timeout | undefined;
+        let expired: Promise<typeof TIMEOUT> | undefined;
+        let ended = false;
         while (batch.length < options.batchSize) {
-          const m = await next(Math.max(0, deadline - Date.now()));
-          if (!m) break;
-          batch.push(m);
+          // getPending() may count a message that is not there (never one that is): it only rules out waiting.
+          if (free === undefined && messages.getPending() === 0) break;
+          pending ??= iterator.next();
+          let result: IteratorResult<JsMsg> | typeof TIMEOUT | typeof FREE;
+          if (free === undefined) {
+            // Handler idle: a buffered message arrives within microtasks, before the next turn of the event loop.
+            result = await Promise.race([pending, new Promise<typeof TIMEOUT>((r) => setImmediate(() => r(TIMEOUT)))]);
+          } else {
+            expired ??= new Promise((r) => (timer = setTimeout(() => r(TIMEOUT), options.maxWaitMs)));
+            result = await Promise.race([pending, expired, free]);
+          }
+          if (result === TIMEOUT || result === FREE) break;
+          pending = undefined;
+          if (result.done) {
+            ended = true;
+            break;
+          }
+          batch.push(result.value);
         }
-        const settled = settle(batch);
-        await inFlight;
-        inFlight = settled;
+        clearTimeout(timer);
+        const settled: Promise<void> = settle(batch).finally(() => running.delete(settled));
+        running.add(settled);
+        if (running.size > 1) await Promise.race(running);
+        if (ended) break;
       }
-      await inFlight;
+      await Promise.all(running);
     })();
     return {
       get healthy() {

@@ -111,11 +111,16 @@ export const ledgerEnv = {
   CTP_LEDGER_ORIGIN: z.string().regex(/^[\x21-\x7e]+$/).default('ctp.local/ledger'),
   /** Also sign checkpoints with ML-DSA-65 (hybrid post-quantum). */
   CTP_LEDGER_HYBRID: bool(false),
-  /** Entries per append transaction, and the longest a batch waits to fill. */
-  CTP_LEDGER_BATCH_SIZE: z.coerce.number().int().min(1).max(5000).default(256),
+  /**
+   * Most entries per append transaction. Batches are group commits: a batch takes every event
+   * already delivered and goes as soon as the previous one is written, so it is small under a
+   * trickle and full under a backlog; CTP_LEDGER_BATCH_WAIT_MS bounds how long it keeps filling
+   * while the previous batch is still being written.
+   */
+  CTP_LEDGER_BATCH_SIZE: z.coerce.number().int().min(1).max(5000).default(4000),
   CTP_LEDGER_BATCH_WAIT_MS: z.coerce.number().int().min(1).default(250),
-  /** Period of signed checkpoints while entries arrive. */
-  CTP_LEDGER_CHECKPOINT_INTERVAL_MS: z.coerce.number().int().min(50).max(1000).default(500),
+  /** Period of signed checkpoints while entries arrive (none while the ledger is idle). */
+  CTP_LEDGER_CHECKPOINT_INTERVAL_MS: z.coerce.number().int().min(50).max(1000).default(250),
   /** A new durable consumer starts at events stored from this time (RFC 3339); unset: every retained event. */
   CTP_LEDGER_REPLAY_FROM: z.iso.datetime({ offset: true }).optional(),
   /** RFC 3161 time-stamping authority anchoring checkpoints (HTTP POST application/timestamp-query); unset: no anchoring. */
