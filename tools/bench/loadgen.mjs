@@ -254,7 +254,7 @@ export async function paced({
  * next request as soon as the previous answer arrives. Returns the response bodies
  * (as strings) when collect is set. Bounded by count and by timeoutMs.
  */
-export async function closedCount({ host = '127.0.0.1', port, path, connections, count, body, collect = false, timeoutMs = 120_000 }) {
+export async function closedCount({ host = '127.0.0.1', port, path, connections, count, body, collect = false, timeoutMs = 120_000, tls }) {
   if (host !== '127.0.0.1') throw new Error('loopback only');
   const bodies = collect ? new Array(count) : undefined;
   let next = 0;
