@@ -1,4 +1,5 @@
 import nx from '@nx/eslint-plugin';
+import globals from 'globals';
 
 export default [
   ...nx.configs['flat/base'],
@@ -36,6 +37,12 @@ export default [
         },
       ],
     },
+  },
+  {
+    // The JavaScript tools (benches, chart scripts) are not type-checked: catch undeclared names at least.
+    files: ['tools/**/*.mjs', 'tools/**/*.cjs', 'tools/**/*.js'],
+    languageOptions: { globals: globals.node },
+    rules: { 'no-undef': 'error' },
   },
   {
     files: ['**/*.spec.ts', '**/*.fault.ts', 'tools/**'],
