@@ -11,7 +11,9 @@ import { processorParts } from './parts';
  * `npm run demo:processor`: the demo processor svc://cx-ai/v1 against a running CTP (CTP_URL, default
  * http://127.0.0.1:8000, e.g. `npm start`). PROCESSOR_PARTNERS_FILE lists the partners' signing keys
  * (`ctp partners new-signing-key`); CTP_TLS_CERT_FILE/CTP_TLS_KEY_FILE make it terminate TLS (channel
- * binding); REDIS_URL keeps nonces in Redis (else in this process). CTP_API_KEY: the processor's partner key.
+ * binding); REDIS_URL keeps used nonces in Redis (else in this process); PROCESSOR_NONCE_SECRET (base64url, at least
+ * 32 bytes, the same on every replica) authenticates the challenge nonces (default: random per process). CTP_API_KEY: the
+ * processor's partner key.
  * The guard runs with the Cedar policy shields of PROCESSOR_POLICY_DIR (default policy/, reloaded on change),
  * a hysteresis breaker around CTP, and receipts in PROCESSOR_RECEIPTS_DB (SQLite, default
  * var/demo-processor/receipts.db) forwarded to CTP's ledger.
@@ -32,6 +34,7 @@ async function main() {
   const app = createProcessorApp({
     keys: new KeyRing(loadSigningKeys(partnersFile)),
     nonces: redis ? new RedisNonceStore(redis) : new MemoryNonceStore(),
+    nonceSecret: process.env.PROCESSOR_NONCE_SECRET ? Buffer.from(process.env.PROCESSOR_NONCE_SECRET, 'base64url') : undefined,
     validator,
     ...parts.guard,
     logger,

@@ -1,4 +1,4 @@
-import { generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { Server } from 'node:http';
 import { mkdtempSync } from 'node:fs';
@@ -118,10 +118,23 @@ describe('guard middleware (against ctp up, nonces in Redis)', () => {
     const res = await fetch(url, { method: 'POST', body: '{}' });
     expect(res.status).toBe(401);
     expect(((await res.json()) as { code: string }).code).toBe('signature_required');
-    const nonce = /nonce="([A-Za-z0-9_-]{22})"/.exec(res.headers.get('www-authenticate')!)![1];
+    const nonce = /nonce="([A-Za-z0-9_-]{43})"/.exec(res.headers.get('www-authenticate')!)![1];
     expect(res.headers.get('www-authenticate')).toMatch(/^Signature realm="ctp-guard", nonce="/);
     expect(res.headers.get('accept-signature')).toBe(`ctp=("@method" "@target-uri" "content-digest" "ctp-consent-token");created;expires;keyid;nonce="${nonce}"`);
     expect(await nonceFrom(url)).not.toBe(nonce);
+  });
+
+  it('stores nothing for a challenge: a flood of unsigned requests leaves the nonce store as it was', async () => {
+    const url = await start();
+    const count = async () => (await redis.keys('ctp:guard:nonce:*')).length;
+    const before = await count();
+    for (let i = 0; i < 100; i += 20) await Promise.all(Array.from({ length: 20 }, () => nonceFrom(url)));
+    expect(await count()).toBe(before);
+    // A forged nonce (right shape, wrong tag) is refused before anything is stored.
+    const nonce = await nonceFrom(url);
+    const forged = await handSigned(url, { nonce: `${nonce.slice(0, 30)}${nonce[30] === 'A' ? 'B' : 'A'}${nonce.slice(31)}` });
+    expect([forged.res.status, forged.problem?.code]).toEqual([401, 'nonce_invalid']);
+    expect(await count()).toBe(before);
   });
 
   it('lets a request signed with a registered ES256 or Ed25519 key through (SDK 401 -> sign -> retry), with a receipt id', async () => {
@@ -153,13 +166,19 @@ describe('guard middleware (against ctp up, nonces in Redis)', () => {
     expect(invented.problem?.code).toBe('nonce_invalid');
   });
 
-  it('keeps nonces single-use across guard replicas (one Redis, GETDEL)', async () => {
-    const [a, b] = [await start(), await start()];
+  it('keeps nonces single-use across guard replicas sharing a nonce secret (one Redis, SET NX)', async () => {
+    const nonceSecret = randomBytes(32);
+    const [a, b] = [await start({ nonceSecret }), await start({ nonceSecret })];
+    // A challenge from one replica is answered to the other...
     const nonce = await nonceFrom(a);
-    const signed = await handSigned(a, { nonce });
-    expect(signed.res.status).toBe(200);
-    const sameOnB = await fetch(b, { method: 'POST', headers: signed.headers, body: signed.body });
-    expect(sameOnB.status).toBe(401);
+    const onB = await handSigned(b, { nonce });
+    expect(onB.res.status).toBe(200);
+    // ...and once used on one, it is used on both.
+    const replay = await fetch(b, { method: 'POST', headers: onB.headers, body: onB.body });
+    expect([replay.status, ((await replay.json()) as { code: string }).code]).toEqual([401, 'nonce_invalid']);
+    expect((await handSigned(a, { nonce })).problem?.code).toBe('nonce_invalid');
+    // A replica with another secret does not accept the nonces of these.
+    expect((await handSigned(await start(), { nonce: await nonceFrom(a) })).problem?.code).toBe('nonce_invalid');
   });
 
   it.each([

@@ -8,7 +8,7 @@ import { checkContentDigest } from './content_digest';
 import type { BreakerState, GuardBreaker, PolicyShield, ReceiptInput, ReceiptSink, ShieldDecision } from './contracts';
 import { REQUIRE_NOTHING_SHIELD } from './defaults';
 import type { KeyRing } from './keys';
-import { newNonce, type NonceStore } from './nonce_store';
+import { ChallengeNonces, type NonceStore } from './nonce_store';
 import {
   CHANNEL_BINDING_FIELD,
   CONSENT_TOKEN_FIELD,
@@ -22,8 +22,13 @@ import {
 export interface GuardOptions {
   /** The partners' registered request-signing keys. */
   keys: KeyRing;
-  /** Where challenge nonces live: RedisNonceStore across replicas, MemoryNonceStore in one process. */
+  /**
+   * Where used challenge nonces are remembered (single use): RedisNonceStore across replicas,
+   * MemoryNonceStore in one process. Challenges themselves store nothing (see ChallengeNonces).
+   */
   nonces: NonceStore;
+  /** Authenticates the challenge nonces: at least 32 bytes, the same on every replica of the route (default random: one replica). */
+  nonceSecret?: Uint8Array;
   /** What the consent token must grant on this route. */
   consent: { purpose: string; features: string[]; envelope: EnvelopeContext | ((req: IncomingMessage) => EnvelopeContext) };
   /** Decide consent in process (the SDK's local validator)... */
@@ -108,6 +113,7 @@ export function guard(options: GuardOptions) {
   const shield = options.shield ?? REQUIRE_NOTHING_SHIELD;
   const policy: SignaturePolicy = { maxAgeSeconds: options.maxAgeSeconds ?? 60, toleranceSeconds: options.toleranceSeconds ?? 5 };
   const nonceTtlMs = options.nonceTtlMs ?? 30_000;
+  const challenges = new ChallengeNonces(options.nonces, options.nonceSecret);
   const maxBodyBytes = options.maxBodyBytes ?? 64 * 1024;
   const envelopes = new Map<string, Readonly<ContextEnvelope>>();
   const envelopeFor = (context: EnvelopeContext): Readonly<ContextEnvelope> => {
@@ -121,15 +127,14 @@ export function guard(options: GuardOptions) {
     return envelope;
   };
 
-  async function challenge(res: ServerResponse, secure: boolean, hybrid: boolean): Promise<void> {
-    const nonce = newNonce();
-    await options.nonces.issue(nonce, Date.now(), nonceTtlMs);
+  function challenge(res: ServerResponse, secure: boolean, hybrid: boolean): void {
+    const nonce = challenges.mint();
     res.setHeader('WWW-Authenticate', wwwAuthenticate(nonce));
     res.setHeader('Accept-Signature', acceptSignature({ nonce, channelBinding: secure, hybrid }));
   }
 
-  async function refuse(res: ServerResponse, refusal: Refusal, secure: boolean): Promise<void> {
-    if (refusal.challenge !== 'none') await challenge(res, secure, refusal.challenge === 'hybrid');
+  function refuse(res: ServerResponse, refusal: Refusal, secure: boolean): void {
+    if (refusal.challenge !== 'none') challenge(res, secure, refusal.challenge === 'hybrid');
     const error = new CtpError(refusal.code, refusal.message);
     res.statusCode = error.status;
     res.setHeader('Content-Type', 'application/problem+json');
@@ -196,7 +201,7 @@ export function guard(options: GuardOptions) {
         const verified = await verifyDeclared(message, sig, required, policy, pq === undefined);
         if (!verified.ok) throw new Refusal(verified.code, verified.detail, 'classical');
       }
-      const issuedAtMs = await options.nonces.consume(classical.nonce);
+      const issuedAtMs = await challenges.redeem(classical.nonce, nonceTtlMs);
       if (issuedAtMs === null) throw new Refusal('nonce_invalid', 'the nonce is unknown, expired or already used', 'classical');
       if (classical.created < Math.floor(issuedAtMs / 1000) - policy.toleranceSeconds) throw new Refusal('nonce_invalid', 'the signature was created before its challenge', 'classical');
       const rawBody = await readBody(req, maxBodyBytes);
@@ -229,7 +234,7 @@ export function guard(options: GuardOptions) {
     const secure = (req.socket as { encrypted?: boolean }).encrypted === true;
     check(req, res, secure).then(
       (allowed) => (allowed ? next() : undefined),
-      (error: unknown) => (error instanceof Refusal ? refuse(res, error, secure).catch(next) : next(error)),
+      (error: unknown) => (error instanceof Refusal ? refuse(res, error, secure) : next(error)),
     );
   };
 }
