@@ -29,8 +29,8 @@ export interface ZipMember {
 const EOCD = 0x06054b50;
 const CENTRAL = 0x02014b50;
 const LOCAL = 0x04034b50;
-/** Compressed bytes handed to the inflater at once: deflate expands at most ~1032:1, so a push inflates to a few MiB at most. */
-const CHUNK = 4 * 1024;
+/** Compressed bytes handed to the inflater at once: deflate expands at most ~1032:1, so a push inflates to 16 MiB at most (fewer, larger pushes: the inflater copies its 32 KiB window on each). */
+const CHUNK = 16 * 1024;
 const MAX_MEMBERS = 64;
 
 const unreadable = (why: string): never => failVerification('unreadable', `not a readable zip archive (${why})`);
