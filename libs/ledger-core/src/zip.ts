@@ -137,13 +137,14 @@ export class ZipReader {
   *lines(member: ZipMember, options: { maxBytes: number; maxLine: number }): Generator<Buffer> {
     let carry: Buffer = Buffer.alloc(0);
     for (const chunk of this.chunks(member, options.maxBytes)) {
-      let data = carry.length > 0 ? Buffer.concat([carry, chunk]) : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length);
-      for (let nl = data.indexOf(0x0a); nl >= 0; nl = data.indexOf(0x0a)) {
-        yield data.subarray(0, nl);
-        data = data.subarray(nl + 1);
+      const data = carry.length > 0 ? Buffer.concat([carry, chunk]) : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length);
+      let start = 0;
+      for (let nl = data.indexOf(0x0a); nl >= 0; nl = data.indexOf(0x0a, start)) {
+        yield data.subarray(start, nl);
+        start = nl + 1;
       }
-      if (data.length > options.maxLine) failVerification('too_large', `${member.name} has a line longer than ${options.maxLine} bytes`);
-      carry = Buffer.from(data);
+      if (data.length - start > options.maxLine) failVerification('too_large', `${member.name} has a line longer than ${options.maxLine} bytes`);
+      carry = Buffer.from(data.subarray(start));
     }
     if (carry.length > 0) failVerification('truncated', `${member.name} does not end with a newline (truncated?)`);
   }
