@@ -271,8 +271,11 @@ function verifyContents(zip: Uint8Array | ByteSource, options: VerifyOptions): V
     })();
     range = expected > 0 ? new RangeHasher(first - 1, hashes(manifest.frontier, 'bad_frontier', 'frontier')) : undefined;
     let done = 0;
+    // Entries appended in one batch share their recorded_at: parsed once per run of them.
+    let recordedAt: unknown;
+    let recorded = NaN;
     for (const e of verifyEntries(rows, hash(manifest.prev_entry_hash, 'bad_manifest', 'prev_entry_hash'), first)) {
-      const recorded = Date.parse(e.entry.recorded_at);
+      if (e.entry.recorded_at !== recordedAt) recorded = Date.parse((recordedAt = e.entry.recorded_at));
       if (!(recorded >= from && recorded < to)) fail('out_of_range', `entry ${e.entry.seq} was recorded at ${e.entry.recorded_at}, outside the pack range`, { seq: e.entry.seq });
       range!.push(e.leafHash);
       if (e.entry.type === 'guard.receipt') {
