@@ -120,7 +120,7 @@ export function* verifyEntries(rows: Iterable<EntryInput>, prev: Hash = GENESIS_
     const stored = row.canonical && (options.canonicalForm === false || isCanonicalText(row.canonical, text ?? row.canonical.toString('utf8'), entry));
     const canonical = stored ? row.canonical! : canonicalEntry(entry);
     // Stored or exported bytes are what was hashed: they must be exactly canonical.
-    if (row.canonical && !row.canonical.equals(canonical)) failVerification('bad_entry', 'stored bytes are not the canonical form of the entry', { seq: entry.seq });
+    if (row.canonical && canonical !== row.canonical && !row.canonical.equals(canonical)) failVerification('bad_entry', 'stored bytes are not the canonical form of the entry', { seq: entry.seq });
     const entryHash = chainHash(previous, canonical);
     if (row.entryHash && !entryHash.equals(row.entryHash)) failVerification('broken_chain', 'entry hash does not match SHA-256(prev || entry)', { seq: entry.seq });
     const leafHash = entryLeaf(canonical);

@@ -265,7 +265,7 @@ function verifyContents(zip: Uint8Array | ByteSource, options: VerifyOptions): V
       let seq = first;
       for (const bytes of reader.lines(entriesMember, { maxBytes: PACK_LIMITS.memberBytes, maxLine: PACK_LIMITS.entryLineBytes })) {
         const stored = chain.next();
-        if (stored.done || seq > last) miscounted();
+        if (stored.done || seq - first >= expected) miscounted();
         yield { canonical: bytes, entryHash: hash(stored.value.toString(), 'broken_chain', `entry_hashes.txt line for entry ${seq++}`) };
       }
     })();
