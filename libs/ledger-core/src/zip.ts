@@ -139,11 +139,14 @@ export class ZipReader {
     for (const chunk of this.chunks(member, options.maxBytes)) {
       const data = carry.length > 0 ? Buffer.concat([carry, chunk]) : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length);
       let start = 0;
+      const tooLong = () => failVerification('too_large', `${member.name} has a line longer than ${options.maxLine} bytes`);
       for (let nl = data.indexOf(0x0a); nl >= 0; nl = data.indexOf(0x0a, start)) {
+        // Checked on every line, not only on a chunk's unfinished tail: one push may inflate a whole over-long line.
+        if (nl - start > options.maxLine) tooLong();
         yield data.subarray(start, nl);
         start = nl + 1;
       }
-      if (data.length - start > options.maxLine) failVerification('too_large', `${member.name} has a line longer than ${options.maxLine} bytes`);
+      if (data.length - start > options.maxLine) tooLong();
       carry = Buffer.from(data.subarray(start));
     }
     if (carry.length > 0) failVerification('truncated', `${member.name} does not end with a newline (truncated?)`);
