@@ -9,7 +9,7 @@ const NODE = Buffer.from([1]);
 export const EMPTY_ROOT: Hash = createHash('sha256').digest();
 
 /**
- * SHA-256 of `head || data` (head at most 64 bytes). Hot: every entry of a verified
+ * SHA-256 of `head || data`. Hot: every entry of a verified
  * pack takes a leaf, a chain and (on average) a node hash. Small inputs are laid out
  * in one reused buffer and hashed with one-shot crypto.hash, its digest read back as
  * a binary string: a Hash object per call, or a Buffer result, costs several times
