@@ -1,7 +1,7 @@
-import { createHash } from 'node:crypto';
+import { isUtf8 } from 'node:buffer';
 import canonicalize from 'canonicalize';
 import { failVerification, LedgerVerificationError } from './errors';
-import { leafHash, type Hash } from './merkle';
+import { leafHash, sha256Concat, type Hash } from './merkle';
 
 /** The hash the first entry chains to. */
 export const GENESIS_HASH: Hash = Buffer.alloc(32);
@@ -26,7 +26,7 @@ export function canonicalEntry(entry: LedgerEntry): Buffer {
 
 /** entry_hash = SHA-256(prev_hash || canonical entry bytes). */
 export function chainHash(prev: Hash, canonical: Buffer): Hash {
-  return createHash('sha256').update(prev).update(canonical).digest();
+  return sha256Concat(prev, canonical);
 }
 
 /** The Merkle leaf of an entry: RFC 6962 leaf hash of its canonical bytes. */
@@ -58,11 +58,34 @@ export interface VerifyEntriesOptions {
   canonicalForm?: boolean;
 }
 
+/** Whether every object in a parsed JSON value has its keys in RFC 8785 order (UTF-16 code units, as Array.prototype.sort). */
+function keysSorted(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null) return true;
+  if (Array.isArray(value)) return value.every(keysSorted);
+  const keys = Object.keys(value);
+  for (let i = 0; i < keys.length; i++) {
+    if ((i > 0 && !(keys[i - 1]! < keys[i]!)) || !keysSorted((value as Record<string, unknown>)[keys[i]!])) return false;
+  }
+  return true;
+}
+
+/**
+ * Whether `bytes` (decoded as `text`, parsed as `entry`) are already the entry's RFC 8785
+ * form, without canonicalising: they are UTF-8, JSON.stringify writes them back exactly
+ * (no whitespace; strings and numbers as JCS writes them, which is JSON.stringify's
+ * form) and every object's keys come in code-unit order (so sorting them, as JCS does,
+ * changes nothing). false proves nothing (integer-like keys, say, enumerate in numeric
+ * order): the caller then canonicalises and compares.
+ */
+function isCanonicalText(bytes: Buffer, text: string, entry: LedgerEntry): boolean {
+  return isUtf8(bytes) && JSON.stringify(entry) === text && keysSorted(entry);
+}
+
 /** An entry from its bytes (bad_entry unless they are a JSON object); `seq` names it in the error. */
-function parseEntry(bytes: Buffer, seq: number): LedgerEntry {
+function parseEntry(bytes: Buffer, seq: number, text = bytes.toString('utf8')): LedgerEntry {
   let entry: unknown;
   try {
-    entry = JSON.parse(bytes.toString('utf8'));
+    entry = JSON.parse(text);
   } catch {
     return failVerification('bad_entry', `entry ${seq} is not JSON`, { seq });
   }
@@ -91,11 +114,13 @@ export function* verifyEntries(rows: Iterable<EntryInput>, prev: Hash = GENESIS_
   let expectedSeq = firstSeq;
   let previous = prev;
   for (const row of rows) {
-    const entry = row.entry ?? parseEntry(row.canonical!, expectedSeq);
+    let text: string | undefined;
+    const entry = row.entry ?? parseEntry(row.canonical!, expectedSeq, (text = row.canonical!.toString('utf8')));
     if (entry.seq !== expectedSeq) failVerification('entry_order', `expected seq ${expectedSeq}, found ${String(entry.seq)}`, { seq: expectedSeq });
-    const canonical = row.canonical && options.canonicalForm === false ? row.canonical : canonicalEntry(entry);
+    const stored = row.canonical && (options.canonicalForm === false || isCanonicalText(row.canonical, text ?? row.canonical.toString('utf8'), entry));
+    const canonical = stored ? row.canonical! : canonicalEntry(entry);
     // Stored or exported bytes are what was hashed: they must be exactly canonical.
-    if (row.canonical && !row.canonical.equals(canonical)) failVerification('bad_entry', 'stored bytes are not the canonical form of the entry', { seq: entry.seq });
+    if (row.canonical && canonical !== row.canonical && !row.canonical.equals(canonical)) failVerification('bad_entry', 'stored bytes are not the canonical form of the entry', { seq: entry.seq });
     const entryHash = chainHash(previous, canonical);
     if (row.entryHash && !entryHash.equals(row.entryHash)) failVerification('broken_chain', 'entry hash does not match SHA-256(prev || entry)', { seq: entry.seq });
     const leafHash = entryLeaf(canonical);

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, hash } from 'node:crypto';
 import { failVerification } from './errors';
 
 /** RFC 6962 §2.1 hashes: leaves are prefixed 0x00, interior nodes 0x01 (second-preimage resistance). */
@@ -8,12 +8,41 @@ const LEAF = Buffer.from([0]);
 const NODE = Buffer.from([1]);
 export const EMPTY_ROOT: Hash = createHash('sha256').digest();
 
+/**
+ * SHA-256 of `head || data`. Hot: every entry of a verified
+ * pack takes a leaf, a chain and (on average) a node hash. Small inputs are laid out
+ * in one reused buffer and hashed with one-shot crypto.hash, its digest read back as
+ * a binary string: a Hash object per call, or a Buffer result, costs several times
+ * the hashing of a ledger entry.
+ */
+const SCRATCH_BYTES = 64 * 1024;
+const scratch = Buffer.allocUnsafe(SCRATCH_BYTES);
+
+export function sha256Concat(head: Uint8Array, data: Uint8Array): Hash {
+  const n = head.length + data.length;
+  if (n > SCRATCH_BYTES) return createHash('sha256').update(head).update(data).digest();
+  scratch.set(head, 0);
+  scratch.set(data, head.length);
+  return Buffer.from(hash('sha256', scratch.subarray(0, n), 'binary'), 'binary');
+}
+
+/** nodeHash(buf[at, at + 32), buf[at + 32, at + 64)), written over the left one. */
+function nodeHashInto(buf: Buffer, at: number): void {
+  scratch[0] = 1;
+  buf.copy(scratch, 1, at, at + 64);
+  buf.write(hash('sha256', scratch.subarray(0, 65), 'binary'), at, 32, 'binary');
+}
+
 export function leafHash(data: Uint8Array): Hash {
-  return createHash('sha256').update(LEAF).update(data).digest();
+  return sha256Concat(LEAF, data);
 }
 
 export function nodeHash(left: Hash, right: Hash): Hash {
-  return createHash('sha256').update(NODE).update(left).update(right).digest();
+  if (left.length + right.length > 64) return createHash('sha256').update(NODE).update(left).update(right).digest();
+  scratch[0] = 1;
+  scratch.set(left, 1);
+  scratch.set(right, 1 + left.length);
+  return Buffer.from(hash('sha256', scratch.subarray(0, 1 + left.length + right.length), 'binary'), 'binary');
 }
 
 /** Largest power of two strictly smaller than n (n > 1). */
@@ -248,16 +277,20 @@ export function verifyConsistency(first: number, second: number, firstRoot: Hash
  * entries before it, holding O(log n) hashes however long the run.
  */
 export class RangeHasher {
-  private readonly stack: { size: number; hash: Hash }[] = [];
+  /** Perfect-subtree sizes, largest first, and their hashes: 32 bytes each in `hashes` (at most 64: one per bit of the size). */
+  private readonly sizes: number[] = [];
+  private readonly hashes = Buffer.alloc(64 * 32);
   size: number;
 
   constructor(offset: number, frontier: Hash[]) {
     let rest = offset;
     for (const hash of frontier) {
       if (rest === 0) failVerification('bad_frontier', 'frontier has more hashes than its offset needs');
+      if (hash.length !== 32) failVerification('bad_frontier', 'a frontier hash is not 32 bytes');
       let k = 1;
       while (k * 2 <= rest) k *= 2;
-      this.stack.push({ size: k, hash });
+      this.hashes.set(hash, this.sizes.length * 32);
+      this.sizes.push(k);
       rest -= k;
     }
     if (rest !== 0) failVerification('bad_frontier', 'frontier does not cover its offset');
@@ -265,21 +298,25 @@ export class RangeHasher {
   }
 
   push(leaf: Hash): void {
-    const stack = this.stack;
-    stack.push({ size: 1, hash: leaf });
+    if (leaf.length !== 32) throw new TypeError('a leaf hash is 32 bytes');
+    const { sizes, hashes } = this;
+    // Merging equal neighbours reads both from `hashes` and writes the parent in place: no allocation per node.
+    hashes.set(leaf, sizes.length * 32);
+    sizes.push(1);
     this.size++;
-    while (stack.length >= 2 && stack[stack.length - 1]!.size === stack[stack.length - 2]!.size) {
-      const right = stack.pop()!;
-      const left = stack.pop()!;
-      stack.push({ size: left.size * 2, hash: nodeHash(left.hash, right.hash) });
+    for (let n = sizes.length; n >= 2 && sizes[n - 1] === sizes[n - 2]; n--) {
+      sizes.pop();
+      sizes[n - 2]! *= 2;
+      nodeHashInto(hashes, (n - 2) * 32);
     }
   }
 
   root(): Hash {
-    if (this.stack.length === 0) return EMPTY_ROOT;
-    let root = this.stack[this.stack.length - 1]!.hash;
-    for (let i = this.stack.length - 2; i >= 0; i--) root = nodeHash(this.stack[i]!.hash, root);
-    return root;
+    const n = this.sizes.length;
+    if (n === 0) return EMPTY_ROOT;
+    let root: Hash = this.hashes.subarray((n - 1) * 32, n * 32);
+    for (let i = n - 2; i >= 0; i--) root = nodeHash(this.hashes.subarray(i * 32, i * 32 + 32), root);
+    return Buffer.from(root);
   }
 }
 

@@ -243,39 +243,56 @@ function verifyContents(zip: Uint8Array | ByteSource, options: VerifyOptions): V
     proofs.set(p.seq, hashes(p.proof, 'bad_inclusion_proof', `inclusion proof of entry ${p.seq}`));
   }
 
-  // Entries: counted first (cheap: no parsing), then canonical bytes, contiguous seq, hash chain, time range and the range proof.
+  // Entries: canonical bytes, contiguous seq, hash chain, time range and the range proof, in one pass.
   const entriesMember = member(PACK_FILES.entries);
   const chainMember = member(PACK_FILES.chain);
-  const counted = countLines(reader, entriesMember, PACK_LIMITS.entryLineBytes, expected);
-  if (counted !== expected) fail('entry_count', `entries.jsonl has ${counted > expected ? 'more than ' : ''}${counted} entries, the manifest says ${expected} (${first}..${last})`);
-  if (countLines(reader, chainMember, 64, expected) !== expected) fail('entry_count', 'entry_hashes.txt and entries.jsonl differ in length');
   const from = Date.parse(manifest.range.from);
   const to = Date.parse(manifest.range.to);
-  const chain = reader.lines(chainMember, { maxBytes: PACK_LIMITS.memberBytes, maxLine: 64 });
-  const rows = (function* () {
-    let seq = first;
-    for (const bytes of reader.lines(entriesMember, { maxBytes: PACK_LIMITS.memberBytes, maxLine: PACK_LIMITS.entryLineBytes })) {
-      const stored = chain.next().value as Buffer;
-      yield { canonical: bytes, entryHash: hash(stored.toString(), 'broken_chain', `entry_hashes.txt line for entry ${seq++}`) };
-    }
-  })();
-  const range = expected > 0 ? new RangeHasher(first - 1, hashes(manifest.frontier, 'bad_frontier', 'frontier')) : undefined;
-  let done = 0;
+  // The counts the manifest promises decide first, as if checked before the pass (a dropped
+  // entry is entry_count, not the entry_order it causes): counted (a second, cheap pass with
+  // no parsing) only when the pass fails, or the pass itself found a count wrong.
+  const checkCounts = () => {
+    const counted = countLines(reader, entriesMember, PACK_LIMITS.entryLineBytes, expected);
+    if (counted !== expected) fail('entry_count', `entries.jsonl has ${counted > expected ? 'more than ' : ''}${counted} entries, the manifest says ${expected} (${first}..${last})`);
+    if (countLines(reader, chainMember, 64, expected) !== expected) fail('entry_count', 'entry_hashes.txt and entries.jsonl differ in length');
+  };
+  const miscounted = (): never => fail('entry_count', 'entries.jsonl or entry_hashes.txt does not hold the entries the manifest says');
   let receipts = 0;
-  for (const e of verifyEntries(rows, hash(manifest.prev_entry_hash, 'bad_manifest', 'prev_entry_hash'), first)) {
-    const recorded = Date.parse(e.entry.recorded_at);
-    if (!(recorded >= from && recorded < to)) fail('out_of_range', `entry ${e.entry.seq} was recorded at ${e.entry.recorded_at}, outside the pack range`, { seq: e.entry.seq });
-    range!.push(e.leafHash);
-    if (e.entry.type === 'guard.receipt') {
-      const problem = receiptEntryProblem(e.entry.event_id, e.entry.data);
-      if (problem) fail('bad_receipt', `entry ${e.entry.seq} is not a well-formed guard receipt: ${problem}`, { seq: e.entry.seq });
-      receipts++;
+  let range: RangeHasher | undefined;
+  try {
+    const chain = reader.lines(chainMember, { maxBytes: PACK_LIMITS.memberBytes, maxLine: 64 });
+    const rows = (function* () {
+      let seq = first;
+      for (const bytes of reader.lines(entriesMember, { maxBytes: PACK_LIMITS.memberBytes, maxLine: PACK_LIMITS.entryLineBytes })) {
+        const stored = chain.next();
+        if (stored.done || seq - first >= expected) miscounted();
+        yield { canonical: bytes, entryHash: hash(stored.value.toString(), 'broken_chain', `entry_hashes.txt line for entry ${seq++}`) };
+      }
+    })();
+    range = expected > 0 ? new RangeHasher(first - 1, hashes(manifest.frontier, 'bad_frontier', 'frontier')) : undefined;
+    let done = 0;
+    // Entries appended in one batch share their recorded_at: parsed once per run of them.
+    let recordedAt: unknown;
+    let recorded = NaN;
+    for (const e of verifyEntries(rows, hash(manifest.prev_entry_hash, 'bad_manifest', 'prev_entry_hash'), first)) {
+      if (e.entry.recorded_at !== recordedAt) recorded = Date.parse((recordedAt = e.entry.recorded_at));
+      if (!(recorded >= from && recorded < to)) fail('out_of_range', `entry ${e.entry.seq} was recorded at ${e.entry.recorded_at}, outside the pack range`, { seq: e.entry.seq });
+      range!.push(e.leafHash);
+      if (e.entry.type === 'guard.receipt') {
+        const problem = receiptEntryProblem(e.entry.event_id, e.entry.data);
+        if (problem) fail('bad_receipt', `entry ${e.entry.seq} is not a well-formed guard receipt: ${problem}`, { seq: e.entry.seq });
+        receipts++;
+      }
+      const proof = proofs.get(e.entry.seq);
+      if (proof && !verifyInclusion(e.entry.seq - 1, final.size, e.leafHash, proof, final.root)) {
+        fail('bad_inclusion_proof', `inclusion proof for entry ${e.entry.seq} does not verify against checkpoint ${final.size}`, { seq: e.entry.seq });
+      }
+      if (++done % 10_000 === 0) options.onProgress?.(done, expected);
     }
-    const proof = proofs.get(e.entry.seq);
-    if (proof && !verifyInclusion(e.entry.seq - 1, final.size, e.leafHash, proof, final.root)) {
-      fail('bad_inclusion_proof', `inclusion proof for entry ${e.entry.seq} does not verify against checkpoint ${final.size}`, { seq: e.entry.seq });
-    }
-    if (options.onProgress && ++done % 10_000 === 0) options.onProgress(done, expected);
+    if (done !== expected || !chain.next().done) miscounted();
+  } catch (error) {
+    checkCounts();
+    throw error;
   }
   options.onProgress?.(expected, expected);
   if (range && !verifyConsistency(range.size, final.size, range.root(), final.root, hashes(manifest.range_consistency, 'not_in_checkpoint', 'range_consistency'))) {

@@ -29,8 +29,8 @@ export interface ZipMember {
 const EOCD = 0x06054b50;
 const CENTRAL = 0x02014b50;
 const LOCAL = 0x04034b50;
-/** Compressed bytes handed to the inflater at once: deflate expands at most ~1032:1, so a push inflates to a few MiB at most. */
-const CHUNK = 4 * 1024;
+/** Compressed bytes handed to the inflater at once: deflate expands at most ~1032:1, so a push inflates to 16 MiB at most (fewer, larger pushes: the inflater copies its 32 KiB window on each). */
+const CHUNK = 16 * 1024;
 const MAX_MEMBERS = 64;
 
 const unreadable = (why: string): never => failVerification('unreadable', `not a readable zip archive (${why})`);
@@ -137,13 +137,17 @@ export class ZipReader {
   *lines(member: ZipMember, options: { maxBytes: number; maxLine: number }): Generator<Buffer> {
     let carry: Buffer = Buffer.alloc(0);
     for (const chunk of this.chunks(member, options.maxBytes)) {
-      let data = carry.length > 0 ? Buffer.concat([carry, chunk]) : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length);
-      for (let nl = data.indexOf(0x0a); nl >= 0; nl = data.indexOf(0x0a)) {
-        yield data.subarray(0, nl);
-        data = data.subarray(nl + 1);
+      const data = carry.length > 0 ? Buffer.concat([carry, chunk]) : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length);
+      let start = 0;
+      const tooLong = () => failVerification('too_large', `${member.name} has a line longer than ${options.maxLine} bytes`);
+      for (let nl = data.indexOf(0x0a); nl >= 0; nl = data.indexOf(0x0a, start)) {
+        // Checked on every line, not only on a chunk's unfinished tail: one push may inflate a whole over-long line.
+        if (nl - start > options.maxLine) tooLong();
+        yield data.subarray(start, nl);
+        start = nl + 1;
       }
-      if (data.length > options.maxLine) failVerification('too_large', `${member.name} has a line longer than ${options.maxLine} bytes`);
-      carry = Buffer.from(data);
+      if (data.length - start > options.maxLine) tooLong();
+      carry = Buffer.from(data.subarray(start));
     }
     if (carry.length > 0) failVerification('truncated', `${member.name} does not end with a newline (truncated?)`);
   }
