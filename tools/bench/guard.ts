@@ -1,5 +1,5 @@
 // Guard overhead benchmark (issue 13): one route served twice in the same process and run, once behind
-// `guard()` (RFC 9421 ES256 signature verify, content digest, nonce GETDEL in Redis, consent token through
+// `guard()` (RFC 9421 ES256 signature verify, content digest, nonce claimed with SET NX in Redis, consent token through
 // the SDK's local validator, policy shield, and a receipt when a sink is given) and once unguarded, with
 // the same handler. Reported: server-side time per request (first middleware -> response finished),
 // end-to-end latency, their p50/p99 and ratios, and CPU microseconds per request of this process.
@@ -13,7 +13,7 @@ import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import express, { type RequestHandler } from 'express';
 import { Redis } from 'ioredis';
-import { ChallengeNonces, guard, KeyRing, MemoryNonceStore, RedisNonceStore, REQUIRE_NOTHING_SHIELD, type GuardOptions, type ReceiptSink } from '@ctp/guard';
+import { ChallengeNonces, guard, KeyRing, MemoryNonceStore, RedisNonceStore, REQUIRE_NOTHING_SHIELD, type GuardOptions } from '@ctp/guard';
 import { consentEnvelope, contentDigestOf, CtpClient, createLocalValidator, signatureHeaders, type RequestSigningKey } from '@ctp/sdk';
 import { startCtpUp } from './ctp_up';
 
@@ -53,8 +53,6 @@ async function main() {
     // The guards' nonce secret, so requests can be signed ahead with nonces a challenge would have handed out.
     const nonceSecret = randomBytes(32);
     const minter = new ChallengeNonces(memoryNonces, nonceSecret);
-    // A receipt sink, when a module provides one, goes here (receipts: ...); none is merged into this branch yet.
-    const receipts: ReceiptSink | undefined = undefined;
 
     let serverTimes: number[] = [];
     const timed: RequestHandler = (_req, res, next) => {
@@ -70,7 +68,7 @@ async function main() {
     };
     const app = express();
     app.post('/plain', timed, handler);
-    const options: GuardOptions = { keys, nonces, nonceSecret, nonceTtlMs: 120_000, validator, shield: REQUIRE_NOTHING_SHIELD, receipts, consent: { purpose: 'customer_retention', features: ['tone', 'sentiment'], envelope: CONTEXT } };
+    const options: GuardOptions = { keys, nonces, nonceSecret, nonceTtlMs: 120_000, validator, shield: REQUIRE_NOTHING_SHIELD, consent: { purpose: 'customer_retention', features: ['tone', 'sentiment'], envelope: CONTEXT } };
     app.post('/guarded', timed, guard(options), handler);
     app.post('/guarded-memory', timed, guard({ ...options, nonces: memoryNonces }), handler);
     const server = app.listen(0, '127.0.0.1');
@@ -183,17 +181,17 @@ ${r.requests} requests per route, one at a time over keep-alive HTTP, after a wa
 
 | guard | per request | unguarded route | guarded route (ES256) | overhead | target |
 | --- | --- | --- | --- | --- | --- |
-${rows('nonces in Redis (GETDEL)', r.guarded, r.overhead)}
+${rows('nonces in Redis (SET NX)', r.guarded, r.overhead)}
 ${rows('nonces in memory (`ctp up`, one process)', r.guarded_memory, r.overhead_memory)}
 
 Method: one express app serves \`POST /plain\`, \`POST /guarded\` and \`POST /guarded-memory\` with the same handler, rounds
 interleaved; the guarded routes run \`guard()\` first:
-strict RFC 9421 parsing and ES256 verification through http-message-signatures with the partner's registered key, the nonce
-consumed with \`GETDEL\` in a real Redis (a network round trip; the second guarded route keeps nonces in process), the RFC 9530 sha-256 + sha-512 digest of the body, the consent
-token through the SDK's local validator (signature cached after the first request; revocation, expiry and context checked per
-request), and \`REQUIRE_NOTHING_SHIELD\`. No receipt sink was merged into this branch when this was measured, so receipt
-writing is not included. The client's signing and the nonce issue (the 401 challenge, a request of its own) happen before
-timing. Server time runs from the route's first middleware to the response's \`finish\`; the unguarded handler reads the body
+strict RFC 9421 parsing and ES256 verification through http-message-signatures with the partner's registered key, the
+nonce's HMAC tag checked and the nonce claimed with \`SET NX\` in a real Redis (a network round trip; the second guarded route
+keeps claimed nonces in process), the RFC 9530 sha-256 + sha-512 digest of the body, the consent token through the SDK's local
+validator (signature cached after the first request; revocation, expiry and context checked per request), and
+\`REQUIRE_NOTHING_SHIELD\`. No receipt sink: a receipt's SQLite write is measured on its own by \`npm run bench:guard-parts\`.
+The client's signing and the challenge (the 401, a request of its own) happen before timing. Server time runs from the route's first middleware to the response's \`finish\`; the unguarded handler reads the body
 itself so both read it once. CPU time is this process's user + system time per request (the client runs here too, equally
 for both routes, so the difference is the guard's).
 ${end}`;

@@ -274,7 +274,9 @@ export class NatsBus implements EventBus {
       ack_policy: AckPolicy.Explicit,
       filter_subject: options.filter,
       ack_wait: this.ackWaitMs * 1_000_000,
-      max_ack_pending: options.batchSize * 4,
+      // Room beyond the pipeline's own (two batches handled, two buffered): acks lost in a server restart
+      // hold their messages until ack_wait, and must not stop delivery of everything after them meanwhile.
+      max_ack_pending: Math.max(options.batchSize * 4, 10_000),
       ...(options.fromTimeMs === undefined
         ? { deliver_policy: DeliverPolicy.All }
         : { deliver_policy: DeliverPolicy.StartTime, opt_start_time: new Date(options.fromTimeMs).toISOString() }),
