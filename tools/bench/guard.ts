@@ -175,8 +175,8 @@ function writeSection(r: Record<string, any>) {
   const section = `${begin}
 ## Guard overhead (\`npm run bench:guard\`)
 
-Measured ${r.date} on ${r.cpu} (${r.cores} cores, 1-minute load average ${r.loadavg_1m} at the end: the machine is shared and busy,
-so absolute times move between runs; the ratios and differences come from the same run, rounds interleaved), Node.js ${r.node}.
+Measured ${r.date} on ${r.cpu} (${r.cores} cores, 1-minute load average ${r.loadavg_1m} at the end; absolute times
+move with the machine's load, the ratios and differences come from the same run, rounds interleaved), Node.js ${r.node}.
 ${r.requests} requests per route, one at a time over keep-alive HTTP, after a warm-up.
 
 | guard | per request | unguarded route | guarded route (ES256) | overhead | target |
