@@ -81,6 +81,7 @@ export class RedisNonceStore implements NonceStore {
  */
 export class MemoryNonceStore implements NonceStore {
   private readonly claimed = new Map<string, number>();
+  private sweptAtMs = -Infinity;
 
   constructor(
     private readonly maxEntries = 100_000,
@@ -91,7 +92,8 @@ export class MemoryNonceStore implements NonceStore {
     const now = this.now();
     const expiresAtMs = this.claimed.get(nonce);
     if (expiresAtMs !== undefined && expiresAtMs > now) return false;
-    if (this.claimed.size >= this.maxEntries) this.sweep(now);
+    // A full map is swept at most once a second (a sweep walks every entry).
+    if (this.claimed.size >= this.maxEntries && now - this.sweptAtMs >= 1000) this.sweep(now);
     if (this.claimed.size >= this.maxEntries) return false;
     this.claimed.set(nonce, now + ttlMs);
     return true;
@@ -102,6 +104,7 @@ export class MemoryNonceStore implements NonceStore {
   }
 
   private sweep(now: number): void {
+    this.sweptAtMs = now;
     for (const [nonce, expiresAtMs] of this.claimed) if (expiresAtMs <= now) this.claimed.delete(nonce);
   }
 }
