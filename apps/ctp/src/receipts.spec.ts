@@ -65,6 +65,10 @@ describe('guard receipts: local SQLite store -> POST /receipts -> ledger, exactl
         CTP_DATABASE_URL: roles.writerUrl,
         CTP_DATABASE_OWNER_URL: roles.ownerUrl,
         CTP_DATABASE_SCHEMA: schema,
+        // Its own position on the shared bus, from now on: other suites' ledgers must not take its events,
+        // and it records none of theirs from before.
+        CTP_LEDGER_DURABLE: `ledger-${schema}`,
+        CTP_LEDGER_REPLAY_FROM: new Date(Date.now() - 1000).toISOString(),
         CTP_LEDGER_BATCH_WAIT_MS: '20',
         CTP_LEDGER_CHECKPOINT_INTERVAL_MS: '200',
       }),

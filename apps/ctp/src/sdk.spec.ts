@@ -259,7 +259,7 @@ describe('the local validator fails closed while CTP is gone, and converges when
   it('denies with revocation_unavailable after staleAfterMs, then sees a revocation made after the restart', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'ctp-sdk-restart-'));
     const port = await freePort();
-    const config = upConfigSchema.parse({ CTP_PORT: String(port), CTP_DATA_DIR: dir, CTP_NATS_URL: NATS_URL, CTP_ISSUER: ISSUER });
+    const config = upConfigSchema.parse({ CTP_PORT: String(port), CTP_DATA_DIR: dir, CTP_NATS_URL: NATS_URL, CTP_ISSUER: ISSUER, CTP_LEDGER_DURABLE: `ledger-sdk-${port}`, CTP_LEDGER_REPLAY_FROM: new Date(Date.now() - 1000).toISOString() });
     ctp = await startCtp(config, createLogger('test'));
     const sdk = new CtpClient({ baseUrl: ctp.url });
     validator = createLocalValidator({ baseUrl: ctp.url, issuer: ISSUER, pullIntervalMs: 100, staleAfterMs: 500 });

@@ -68,7 +68,7 @@ export async function startCtp(config: UpConfig, logger: Logger = createLogger('
   });
   const { store } = stores;
   const signers = loadCheckpointSigners(join(config.CTP_DATA_DIR, 'ledger-keys'), config.CTP_LEDGER_ORIGIN, config.CTP_LEDGER_HYBRID);
-  const ledger = await startLedger(ledgerOptions(config), { store, ownerStore: stores.ownerStore, devMode: devDatabase, bus, signers, logger });
+  const ledger = await startLedger(ledgerOptions(config), { store, ownerStore: stores.ownerStore, devMode: devDatabase, bus, signers, durable: config.CTP_LEDGER_DURABLE, logger });
   const app = createServiceApp({
     logger,
     readiness: { ...issuance.readiness, ...introspection.readiness, ...edge.readiness },

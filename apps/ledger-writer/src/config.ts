@@ -22,8 +22,6 @@ export const ledgerWriterConfigSchema = z.object({
    * ends a silent holder's lease after this long, and a standby takes over. 0: no lease, exactly one replica.
    */
   CTP_LEDGER_LEASE_MS: z.coerce.number().int().min(0).max(600_000).refine((v) => v === 0 || v >= 300, '0 (no lease) or at least 300').default(5000),
-  /** Durable consumer name on the bus. */
-  CTP_LEDGER_DURABLE: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).default('ledger-writer'),
 }).refine(tlsFilesPaired, TLS_PAIR_MESSAGE);
 export type LedgerWriterConfig = z.infer<typeof ledgerWriterConfigSchema>;
 export const loadLedgerWriterConfig = (env = process.env) => readConfig(ledgerWriterConfigSchema, env);

@@ -121,6 +121,11 @@ export const ledgerEnv = {
   CTP_LEDGER_BATCH_WAIT_MS: z.coerce.number().int().min(1).default(250),
   /** Period of signed checkpoints while entries arrive (none while the ledger is idle). */
   CTP_LEDGER_CHECKPOINT_INTERVAL_MS: z.coerce.number().int().min(50).max(1000).default(250),
+  /**
+   * Durable consumer name on the bus: the writer's position in the streams. Writers sharing it share the
+   * events (HA replicas of one ledger); two ledgers on one NATS need two names, or each gets part of the events.
+   */
+  CTP_LEDGER_DURABLE: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).default('ledger-writer'),
   /** A new durable consumer starts at events stored from this time (RFC 3339); unset: every retained event. */
   CTP_LEDGER_REPLAY_FROM: z.iso.datetime({ offset: true }).optional(),
   /** RFC 3161 time-stamping authority anchoring checkpoints (HTTP POST application/timestamp-query); unset: no anchoring. */
