@@ -53,9 +53,15 @@ describe('revocation-broadcaster across a Redis restart', () => {
     await waitFor(async () => (last = (await revoke(p, jti)).status) !== 503, 10_000, 'Redis to be back');
     return last;
   };
+  /** The partner's whole feed, page after page (a page scans a window of the shared stream, and may hold none of theirs). */
   const feed = async (p: { apiKey: string }) => {
-    const body = (await (await fetch(`${broadcaster.url}/revocations?since=0&limit=1000`, { headers: auth(p) })).json()) as { revocations: { jti: string }[] };
-    return body.revocations.map((r) => r.jti);
+    const jtis: string[] = [];
+    for (let since = '0'; ; ) {
+      const page = (await (await fetch(`${broadcaster.url}/revocations?since=${since}&limit=1000`, { headers: auth(p) })).json()) as { revocations: { jti: string }[]; next_cursor: string; has_more: boolean };
+      jtis.push(...page.revocations.map((r) => r.jti));
+      if (!page.has_more) return jtis;
+      since = page.next_cursor;
+    }
   };
 
   it('refuses another partner the revocation of a live token after Redis restarted empty, and keeps it out of their feed', async () => {
