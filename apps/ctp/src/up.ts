@@ -29,8 +29,9 @@ export interface RunningCtp {
 export async function startCtp(config: UpConfig, logger: Logger = createLogger('ctp')): Promise<RunningCtp> {
   const partners = loadPartnerAuth(config.CTP_PARTNERS_FILE, config.CTP_DEV_MODE);
   const tls = loadTls(tlsFiles(config));
-  const bus = await connectBus(config.CTP_NATS_URL, 'ctp-up', jetStreamSettings(config));
-  const streams = configuredStreams(jetStreamSettings(config));
+  const jetStream = jetStreamSettings(config);
+  const bus = await connectBus(config.CTP_NATS_URL, 'ctp-up', jetStream);
+  const streams = configuredStreams(jetStream);
   await bus.ensureStreams([streams.revocation, streams.ledger, streams.tokenOwner]);
   const redis = await connectRedis(config.CTP_REDIS_URL);
   const edge = edgeControls({ redis, prefix: config.CTP_REDIS_PREFIX, limits: rateLimitsOf(config), logger });

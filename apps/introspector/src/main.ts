@@ -17,8 +17,9 @@ async function main() {
   const tls = loadTls(tlsFiles(config));
   const jwks = new JwksClient(config.CTP_JWKS_URL, { cooldownMs: config.CTP_JWKS_COOLDOWN_MS });
   jwks.start();
-  const bus = await connectBus(config.CTP_NATS_URL, 'introspector', jetStreamSettings(config));
-  const streams = configuredStreams(jetStreamSettings(config));
+  const jetStream = jetStreamSettings(config);
+  const bus = await connectBus(config.CTP_NATS_URL, 'introspector', jetStream);
+  const streams = configuredStreams(jetStream);
   await bus.ensureStreams([streams.revocation, streams.ledger]);
   const redis = await connectRedis(config.CTP_REDIS_URL);
   const edge = edgeControls({ redis, prefix: config.CTP_REDIS_PREFIX, limits: rateLimitsOf(config), logger });

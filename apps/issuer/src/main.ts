@@ -16,8 +16,9 @@ async function main() {
   const tls = loadTls(tlsFiles(config));
   const redis = await connectRedis(config.CTP_REDIS_URL);
   const edge = edgeControls({ redis, prefix: config.CTP_REDIS_PREFIX, limits: rateLimitsOf(config), logger });
-  const bus = await connectBus(config.CTP_NATS_URL, 'issuer', jetStreamSettings(config));
-  const streams = configuredStreams(jetStreamSettings(config));
+  const jetStream = jetStreamSettings(config);
+  const bus = await connectBus(config.CTP_NATS_URL, 'issuer', jetStream);
+  const streams = configuredStreams(jetStream);
   await bus.ensureStreams([streams.ledger, streams.tokenOwner]);
   const issuance = await startIssuance(
     {

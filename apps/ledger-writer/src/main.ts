@@ -13,8 +13,9 @@ async function main() {
   const config = loadLedgerWriterConfig();
   const logger = createLogger('ledger-writer');
   const tls = loadTls(tlsFiles(config));
-  const bus = await connectBus(config.CTP_NATS_URL, 'ledger-writer', jetStreamSettings(config));
-  const streams = configuredStreams(jetStreamSettings(config));
+  const jetStream = jetStreamSettings(config);
+  const bus = await connectBus(config.CTP_NATS_URL, 'ledger-writer', jetStream);
+  const streams = configuredStreams(jetStream);
   await bus.ensureStreams([streams.ledger, streams.revocation]);
   const { store, ownerStore, close: closeStores } = await openLedgerStores(config.CTP_DATABASE_URL, {
     schema: config.CTP_DATABASE_SCHEMA,

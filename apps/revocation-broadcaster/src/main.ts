@@ -13,8 +13,9 @@ async function main() {
   const logger = createLogger('revocation-broadcaster');
   const partners = loadPartnerAuth(config.CTP_PARTNERS_FILE, config.CTP_DEV_MODE);
   const tls = loadTls(tlsFiles(config));
-  const bus = await connectBus(config.CTP_NATS_URL, 'revocation-broadcaster', jetStreamSettings(config));
-  const streams = configuredStreams(jetStreamSettings(config));
+  const jetStream = jetStreamSettings(config);
+  const bus = await connectBus(config.CTP_NATS_URL, 'revocation-broadcaster', jetStream);
+  const streams = configuredStreams(jetStream);
   await bus.ensureStreams([streams.revocation, streams.tokenOwner]);
   const redis = await connectRedis(config.CTP_REDIS_URL);
   const edge = edgeControls({ redis, prefix: config.CTP_REDIS_PREFIX, limits: rateLimitsOf(config), logger });
