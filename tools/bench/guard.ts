@@ -15,6 +15,7 @@ import express, { type RequestHandler } from 'express';
 import { Redis } from 'ioredis';
 import { ChallengeNonces, guard, KeyRing, MemoryNonceStore, RedisNonceStore, REQUIRE_NOTHING_SHIELD, type GuardOptions } from '@ctp/guard';
 import { consentEnvelope, contentDigestOf, CtpClient, createLocalValidator, signatureHeaders, type RequestSigningKey } from '@ctp/sdk';
+import { GUIDE_ENVELOPE } from '@ctp/testing';
 import { startCtpUp } from './ctp_up';
 
 const args = process.argv.slice(2);
@@ -25,7 +26,8 @@ const WARMUP = QUICK ? 50 : 500;
 const ROOT = join(__dirname, '../..');
 const REDIS_URL = process.env.CTP_BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const BODY = JSON.stringify({ text: 'Thanks, the refund is resolved.' });
-const CONTEXT = { channel: 'voice', processor: 'svc://cx-ai/v1', retention: 'session_only', jurisdiction: 'US-KY', ui_copy_id: 'consent-modal-2025-11-01#en-US' } as const;
+const { channel, processor, retention, jurisdiction, ui_copy_id } = GUIDE_ENVELOPE;
+const CONTEXT = { channel, processor, retention, jurisdiction, ui_copy_id };
 
 const round = (x: number, d = 3) => Math.round(x * 10 ** d) / 10 ** d;
 const quantile = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))]!;

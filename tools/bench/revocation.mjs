@@ -11,6 +11,7 @@ import { createServer } from 'node:net';
 import { tmpdir, cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 import autocannon from 'autocannon';
+import ENVELOPE from '../../libs/testing/src/guide_envelope.json' with { type: 'json' };
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const args = new Set(process.argv.slice(2));
@@ -21,10 +22,6 @@ const N_SSE = QUICK ? 200 : 1000;
 const N_SSE_EVENTS = QUICK ? 20 : 100;
 const THROUGHPUT_SECONDS = QUICK ? 3 : 10;
 const POLL_MS = 1000;
-const ENVELOPE = {
-  ts: '2025-11-09T20:17:00Z', channel: 'voice', features: ['tone', 'sentiment'], processor: 'svc://cx-ai/v1',
-  purpose: 'customer_retention', retention: 'session_only', jurisdiction: 'US-KY', ui_copy_id: 'consent-modal-2025-11-01#en-US',
-};
 
 const freePort = () => new Promise((res) => { const s = createServer(); s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => res(port)); }); });
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));

@@ -10,6 +10,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { consentEnvelope, CtpClient, createLocalValidator, type ContextEnvelope, type LocalValidator } from '@ctp/sdk';
+import { GUIDE_ENVELOPE } from '@ctp/testing';
 import { startCtpUp } from './ctp_up';
 
 const args = process.argv.slice(2);
@@ -53,10 +54,7 @@ async function issueMany(client: CtpClient, envelope: ContextEnvelope, n: number
 async function main() {
   const ctp = await startCtpUp('sdk', { CTP_RATE_LIMIT_ISSUE: '1000000/1s', CTP_RATE_LIMIT_REVOKE: '1000000/1s' });
   const client = new CtpClient({ baseUrl: ctp.url });
-  const envelope = consentEnvelope({
-    ts: '2025-11-09T20:17:00Z', channel: 'voice', features: ['tone', 'sentiment'], processor: 'svc://cx-ai/v1',
-    purpose: 'customer_retention', retention: 'session_only', jurisdiction: 'US-KY', ui_copy_id: 'consent-modal-2025-11-01#en-US',
-  });
+  const envelope = consentEnvelope({ ...GUIDE_ENVELOPE, features: [...GUIDE_ENVELOPE.features] });
   let validator: LocalValidator | undefined;
   const results: Record<string, unknown> = { date: new Date().toISOString(), node: process.version, cpu: cpus()[0]?.model, cores: cpus().length, quick: QUICK };
   try {

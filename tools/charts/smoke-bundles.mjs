@@ -19,6 +19,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import ENVELOPE from '../../libs/testing/src/guide_envelope.json' with { type: 'json' };
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const distArg = process.argv.indexOf('--dist');
@@ -29,16 +30,6 @@ if (distArg < 0) cpSync(join(root, 'dist', 'apps'), dist, { recursive: true });
 const NATS = process.env.CTP_SMOKE_NATS_URL ?? 'nats://127.0.0.1:4222';
 const REDIS = process.env.CTP_SMOKE_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const PG = process.env.CTP_SMOKE_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-const ENVELOPE = {
-  ts: '2025-11-09T20:17:00Z',
-  channel: 'voice',
-  features: ['tone', 'sentiment'],
-  processor: 'svc://cx-ai/v1',
-  purpose: 'customer_retention',
-  retention: 'session_only',
-  jurisdiction: 'US-KY',
-  ui_copy_id: 'consent-modal-2025-11-01#en-US',
-};
 
 const children = [];
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));

@@ -1,17 +1,20 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO_ROOT } from './processes';
-/** The integration guide's example ContextEnvelope (§2). */
-export const GUIDE_ENVELOPE = Object.freeze({
-  ts: '2025-11-09T20:17:00Z',
-  channel: 'voice',
-  features: ['tone', 'sentiment'],
-  processor: 'svc://cx-ai/v1',
-  purpose: 'customer_retention',
-  retention: 'session_only',
-  jurisdiction: 'US-KY',
-  ui_copy_id: 'consent-modal-2025-11-01#en-US',
-});
+/**
+ * The integration guide's example ContextEnvelope (§2), from guide_envelope.json: the one copy, which
+ * the JavaScript tools (benches, the bundle smoke test) import as JSON.
+ */
+export const GUIDE_ENVELOPE: Readonly<{
+  ts: string;
+  channel: string;
+  features: string[];
+  processor: string;
+  purpose: string;
+  retention: string;
+  jurisdiction: string;
+  ui_copy_id: string;
+}> = Object.freeze(JSON.parse(readFileSync(join(__dirname, 'guide_envelope.json'), 'utf8')));
 
 /**
  * Writes a partners file (CTP_PARTNERS_FILE) at `path`: each partner by id with one API key hash,

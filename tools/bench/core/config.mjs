@@ -2,6 +2,8 @@
 // the request envelope and small helpers every part of the bench uses.
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+// The integration guide's envelope: the one copy, libs/testing's fixture.
+import ENVELOPE from '../../../libs/testing/src/guide_envelope.json' with { type: 'json' };
 
 export const ROOT = resolve(import.meta.dirname, '../../..');
 
@@ -57,16 +59,6 @@ export const CFG = {
   extraRuns: 2,
 };
 
-export const ENVELOPE = {
-  ts: '2025-11-09T20:17:00Z',
-  channel: 'voice',
-  features: ['tone', 'sentiment'],
-  processor: 'svc://cx-ai/v1',
-  purpose: 'customer_retention',
-  retention: 'session_only',
-  jurisdiction: 'US-KY',
-  ui_copy_id: 'consent-modal-2025-11-01#en-US',
-};
 export const ENVELOPE_JSON = JSON.stringify(ENVELOPE);
 export const introspectBody = (token) => `{"token":${JSON.stringify(token)},"context_envelope":${ENVELOPE_JSON}}`;
 export const isAllow = (status, body) => status === 200 && body.includes('"decision":"allow"');
