@@ -1,9 +1,10 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import express, { Router, type ErrorRequestHandler, type Express, type RequestHandler } from 'express';
 import helmet from 'helmet';
 import { CtpError } from '@ctp/ctp-core';
-import { clientAborts, httpMetrics } from '@ctp/telemetry';
-import { requestLog, type Logger } from './logger';
-import { sendProblem } from './problem';
+import { clientAborts, tracingActive } from '@ctp/telemetry';
+import { observeRequests, type Logger } from './logger';
+import { sendProblem, type Step, type StepRequest, type StepResponse } from './step';
 
 export type ReadinessCheck = () => boolean | Promise<boolean>;
 
@@ -50,7 +51,7 @@ function recordHeaders(): [string, string][] {
 }
 const SECURITY_HEADERS = recordHeaders();
 
-const securityHeaders: RequestHandler = (_req, res, next) => {
+const securityHeaders: Step = (_req, res, next) => {
   for (const [name, value] of SECURITY_HEADERS) res.setHeader(name, value);
   next();
 };
@@ -66,6 +67,30 @@ export function apiRouter(): Router {
 
 const isStrict = (router: Router) => (router as unknown as { caseSensitive?: boolean }).caseSensitive === true && (router as unknown as { strict?: boolean }).strict === true;
 
+interface HotRoute {
+  path: string;
+  /** What express would leave in req.route: read by the rate limit, the metrics and the log. */
+  route: { path: string };
+  steps: Step[];
+}
+
+/** Each router's hot routes, by path. */
+const hotRoutes = new WeakMap<Router, Map<string, HotRoute>>();
+
+/**
+ * `router.post(path, ...steps)` that createServiceApp also serves without express when the
+ * request line names exactly this path (no query string, no other spelling): the common
+ * request skips express's per-request set-up and its route matching, and everything else
+ * (`?query`, wrong methods, errors express raises) still goes through the express route,
+ * built from the same steps. Both paths write the same bytes (apps/ctp/src/golden_responses.spec.ts).
+ */
+export function hotPost(router: Router, path: string, ...steps: Step[]): void {
+  router.post(path, ...steps);
+  const routes = hotRoutes.get(router) ?? new Map<string, HotRoute>();
+  routes.set(path, { path, route: { path }, steps });
+  hotRoutes.set(router, routes);
+}
+
 /** The express app every service and `ctp up` share: headers, health, routers, problems. */
 export function createServiceApp(options: ServiceAppOptions): Express {
   if (!options.routers.every(isStrict)) throw new Error('every service router must be strict and case-sensitive: create it with apiRouter()');
@@ -78,9 +103,9 @@ export function createServiceApp(options: ServiceAppOptions): Express {
   // "fresh": without this, `If-None-Match: *` turned any JSON answer (a revocation
   // page, the checkpoint, the JWKS) into an empty 304.
   Object.defineProperty(app.request, 'fresh', { configurable: true, get: () => false });
+  const observe = observeRequests(options.logger);
   app.use(securityHeaders);
-  app.use(httpMetrics);
-  app.use(requestLog(options.logger));
+  app.use(observe);
   // The service's routes first (the hot ones), then the probes: paths differ, so the order only saves work.
   for (const router of options.routers) app.use(router);
   app.get('/healthz', (_req, res) => {
@@ -97,17 +122,73 @@ export function createServiceApp(options: ServiceAppOptions): Express {
     res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not_ready', checks });
   });
   app.use((req, _res, next) => next(new CtpError('not_found', `no resource at ${req.method} ${req.path.slice(0, 200)}`)));
-  const onError: ErrorRequestHandler = (error: unknown, req, res, _next) => {
+  const answerError = errorAnswerer(options.logger);
+  app.use(((error: unknown, req, res, _next) => answerError(error, req, res)) as ErrorRequestHandler);
+
+  const hot = new Map<string, HotRoute>();
+  for (const router of options.routers) {
+    for (const [path, route] of hotRoutes.get(router) ?? []) {
+      if (hot.has(path)) throw new Error(`two routers serve POST ${path}`);
+      hot.set(path, route);
+    }
+  }
+  if (hot.size === 0) return app;
+  // express's app function calls app.handle for every request: hot requests are answered
+  // here, the rest go on to express. With tracing on, every request takes the express path,
+  // whose instrumentation names the server span after the route.
+  const expressHandle = (app as unknown as { handle: HandleFn }).handle.bind(app);
+  (app as unknown as { handle: HandleFn }).handle = (req, res, callback) => {
+    const route = req.method === 'POST' && callback === undefined ? hot.get(req.url ?? '') : undefined;
+    if (route === undefined || tracingActive()) return expressHandle(req, res, callback);
+    serveHot(route, [securityHeaders, observe, ...route.steps], req as StepRequest, res as StepResponse, answerError);
+  };
+  return app;
+}
+
+type HandleFn = (req: IncomingMessage, res: ServerResponse, callback?: (error?: unknown) => void) => void;
+
+/** Runs the steps in order, as express would run them in the route; an error goes to `answerError`. */
+function serveHot(hot: HotRoute, steps: Step[], req: StepRequest, res: StepResponse, answerError: ErrorAnswerer): void {
+  req.route = hot.route;
+  res.locals = {};
+  let index = 0;
+  const fail = (error: unknown) => {
+    try {
+      answerError(error, req, res);
+    } catch {
+      // As express's final handler does when an error comes after the answer started.
+      req.socket.destroy();
+    }
+  };
+  const next = (error?: unknown): void => {
+    if (error !== undefined && error !== null) return fail(error);
+    const step = steps[index++];
+    if (step === undefined) return fail(new Error(`no step answered POST ${hot.path}`));
+    try {
+      const settled = step(req, res, next);
+      if (settled !== undefined) settled.catch(fail);
+    } catch (thrown) {
+      fail(thrown);
+    }
+  };
+  next();
+}
+
+type ErrorAnswerer = (error: unknown, req: StepRequest, res: StepResponse) => void;
+
+/** The problem response for whatever a step or route handler failed with (both paths use it). */
+function errorAnswerer(logger: Logger): ErrorAnswerer {
+  return (error, req, res) => {
     if (error instanceof CtpError) {
       // A dependency failure (503) is the operator's business: log why, which the problem body does not say.
-      if (error.status === 503 && error.cause !== undefined) options.logger.warn({ err: error.cause, code: error.code }, error.message);
+      if (error.status === 503 && error.cause !== undefined) logger.warn({ err: error.cause, code: error.code }, error.message);
       return sendProblem(res, error);
     }
     if (req.readableAborted) {
       // The client closed the connection before its request was read: nobody is left to answer,
       // and nothing failed on this side. Counted, not reported as a server error.
       clientAborts.inc();
-      options.logger.debug({ method: req.method, route: (req.route as { path?: string } | undefined)?.path ?? 'unmatched' }, 'client went away before the request was read');
+      logger.debug({ method: req.method, route: req.route?.path ?? 'unmatched' }, 'client went away before the request was read');
       return;
     }
     if (error instanceof URIError && (error as { status?: unknown }).status === 400) {
@@ -119,11 +200,9 @@ export function createServiceApp(options: ServiceAppOptions): Express {
         }),
       );
     }
-    options.logger.error({ err: error }, 'unhandled error');
+    logger.error({ err: error }, 'unhandled error');
     sendProblem(res, new CtpError('internal', 'the request failed; it has been logged'));
   };
-  app.use(onError);
-  return app;
 }
 
 /** Answers 405 for methods a path does not support, listing the ones it does. */

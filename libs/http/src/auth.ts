@@ -1,7 +1,7 @@
-import type { RequestHandler, Response } from 'express';
 import { CtpError } from '@ctp/ctp-core';
 import type { Partner, PartnerRegistry } from '@ctp/partners';
 import { enforceRateLimit, limitedEndpoint, rateLimitError, type PartnerRateLimits } from './rate_limit';
+import type { Step, StepResponse } from './step';
 
 export interface AuthOptions {
   registry: PartnerRegistry | undefined;
@@ -22,13 +22,13 @@ export function authenticate(header: string | undefined, options: AuthOptions): 
  * With `rateLimits`, POST /issue, /introspect and /revoke then count against that
  * partner's limit and answer 429 `rate_limited` with Retry-After when it is spent.
  */
-export function partnerAuth(options: AuthOptions, rateLimits?: PartnerRateLimits): RequestHandler {
+export function partnerAuth(options: AuthOptions, rateLimits?: PartnerRateLimits): Step {
   return (req, res, next) => {
     const result = authenticate(req.headers.authorization, options);
     if (result instanceof CtpError) return next(result);
     res.locals.partner = result;
     // Counted by the route that matched, so no spelling of the path can skip the count.
-    const endpoint = rateLimits && limitedEndpoint(req.method, (req.route as { path?: string } | undefined)?.path ?? req.path);
+    const endpoint = rateLimits && limitedEndpoint(req.method ?? '', req.route?.path ?? '');
     if (!rateLimits || !endpoint) return next();
     enforceRateLimit(rateLimits, result, endpoint).then((refused) => {
       if (!refused) return next();
@@ -38,7 +38,7 @@ export function partnerAuth(options: AuthOptions, rateLimits?: PartnerRateLimits
   };
 }
 
-export function partnerOf(res: Response): Partner {
+export function partnerOf(res: Pick<StepResponse, 'locals'>): Partner {
   const partner = res.locals.partner as Partner | undefined;
   if (!partner) throw new Error('partnerAuth must run before this handler');
   return partner;

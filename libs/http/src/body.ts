@@ -1,6 +1,6 @@
-import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { CtpError } from '@ctp/ctp-core';
 import { parseShellMangledJson } from './shell_mangled_json';
+import type { Next, Step, StepRequest, StepResponse } from './step';
 
 export const MAX_BODY_BYTES = 16 * 1024;
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
@@ -18,7 +18,7 @@ export const DEV_NOTICE_HEADER = 'CTP-Dev-Notice';
  * `limit` bytes (checked on Content-Length and while streaming), strict UTF-8, no
  * prototype-shaped keys anywhere. Each failure is a 4xx problem naming the rule.
  */
-export function jsonBody(options: JsonBodyOptions = {}): RequestHandler {
+export function jsonBody(options: JsonBodyOptions = {}): Step {
   const limit = options.limit ?? MAX_BODY_BYTES;
   return (req, res, next) => {
     const type = req.headers['content-type'] ?? '';
@@ -43,7 +43,7 @@ export function jsonBody(options: JsonBodyOptions = {}): RequestHandler {
     }, next);
   };
 
-  function decodeInto(req: Request, res: Response, body: Buffer, next: NextFunction): void {
+  function decodeInto(req: StepRequest, res: StepResponse, body: Buffer, next: Next): void {
     let text: string;
     try {
       text = UTF8.decode(body);
@@ -73,7 +73,7 @@ const UTF8 = new TextDecoder('utf-8', { fatal: true });
  * The request body, or undefined once it exceeds `limit` bytes (reading stops there). Events
  * rather than an async iterator: one small body usually arrives as one chunk.
  */
-function readBody(req: Request, limit: number): Promise<Buffer | undefined> {
+function readBody(req: StepRequest, limit: number): Promise<Buffer | undefined> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;

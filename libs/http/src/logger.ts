@@ -1,6 +1,7 @@
 import { isSpanContextValid, trace } from '@opentelemetry/api';
-import type { RequestHandler } from 'express';
 import pino, { type Logger } from 'pino';
+import { httpDuration, httpRequests } from '@ctp/telemetry';
+import type { Step } from './step';
 
 export type { Logger };
 
@@ -37,28 +38,26 @@ export function createLogger(service: string, destination?: pino.DestinationStre
 const PROBES = new Set(['/healthz', '/readyz', '/metrics']);
 
 /**
- * One line per answered request: `debug` normally, `warn` for a 5xx. It names the route
- * template (never the raw path or query), method, status, partner id and duration: never
- * a body or a header, so no token, API key or Authorization value can reach the log.
+ * Counts and logs every answered request, on one `finish` listener. Metrics: by route
+ * template (never the raw path: bounded label cardinality; unmatched paths are `unmatched`),
+ * method and status; long-lived streams count when they end. Log: one line, `debug`
+ * normally and `warn` for a 5xx, naming the route template, method, status, partner id and
+ * duration: never a body or a header, so no token, API key or Authorization value can
+ * reach the log.
  */
-export function requestLog(logger: Logger): RequestHandler {
+export function observeRequests(logger: Logger): Step {
   return (req, res, next) => {
     const started = process.hrtime.bigint();
     res.once('finish', () => {
+      const route = req.route?.path ?? 'unmatched';
+      const method = req.method !== undefined && req.method.length <= 7 ? req.method : 'OTHER';
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      httpRequests.inc({ route, method, status: String(res.statusCode) });
+      httpDuration.observe({ route, method }, seconds);
       const level = res.statusCode >= 500 ? 'warn' : 'debug';
-      if (!logger.isLevelEnabled(level)) return;
-      const route = (req.route as { path?: string } | undefined)?.path ?? 'unmatched';
-      if (level === 'debug' && PROBES.has(route)) return;
-      logger[level](
-        {
-          method: req.method.length <= 7 ? req.method : 'OTHER',
-          route,
-          status: res.statusCode,
-          partner: (res.locals.partner as { id?: string } | undefined)?.id,
-          duration_ms: Number(process.hrtime.bigint() - started) / 1e6,
-        },
-        'request',
-      );
+      if (!logger.isLevelEnabled(level) || (level === 'debug' && PROBES.has(route))) return;
+      const partner = (res.locals.partner as { id?: string } | undefined)?.id;
+      logger[level]({ method, route, status: res.statusCode, partner, duration_ms: seconds * 1e3 }, 'request');
     });
     next();
   };

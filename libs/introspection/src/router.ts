@@ -1,6 +1,6 @@
-import type { RequestHandler, Router } from 'express';
+import type { Router } from 'express';
 import { introspectRequestSchema, parseOrThrow } from '@ctp/ctp-core';
-import { apiRouter, methodNotAllowed } from '@ctp/http';
+import { apiRouter, hotPost, methodNotAllowed, sendJson, type Step } from '@ctp/http';
 import { introspections, validationErrors, validationLatency } from '@ctp/telemetry';
 import type { DecisionLog } from './decision_log';
 import type { Introspector } from './introspector';
@@ -8,13 +8,13 @@ import type { Introspector } from './introspector';
 export interface IntrospectorRouterOptions {
   introspector: Introspector;
   decisions: DecisionLog;
-  auth: RequestHandler;
-  body: RequestHandler;
+  auth: Step;
+  body: Step;
 }
 
 export function introspectorRouter(options: IntrospectorRouterOptions): Router {
   const router = apiRouter();
-  router.post('/introspect', options.auth, options.body, async (req, res) => {
+  hotPost(router, '/introspect', options.auth, options.body, async (req, res) => {
     const started = process.hrtime.bigint();
     const request = parseOrThrow(introspectRequestSchema, req.body);
     const result = await options.introspector.introspect(request.token, request.context_envelope);
@@ -22,7 +22,7 @@ export function introspectorRouter(options: IntrospectorRouterOptions): Router {
     introspections.inc({ decision: result.decision });
     if (result.reason !== null) validationErrors.inc({ reason: result.reason });
     options.decisions.record(result, request.context_envelope.processor, request.context_envelope.purpose);
-    res.json(result);
+    sendJson(res, result);
   });
   router.all('/introspect', methodNotAllowed('POST'));
   return router;

@@ -1,6 +1,6 @@
-import type { RequestHandler, Router } from 'express';
+import type { Router } from 'express';
 import type { EventBus } from '@ctp/bus';
-import type { Logger } from '@ctp/http';
+import type { Logger, Step } from '@ctp/http';
 import { KeyRevocationWatch, type VerificationKeys } from '@ctp/keys';
 import { RevocationSync, type RevocationStore } from '@ctp/revocation';
 import { DecisionLog } from './decision_log';
@@ -33,7 +33,7 @@ export interface RunningIntrospection {
  */
 export async function startIntrospection(
   options: IntrospectionStartOptions,
-  deps: { keys: VerificationKeys; bus: EventBus; store: RevocationStore; auth: RequestHandler; body: RequestHandler; logger: Logger; onKeyRevoked?: (kid: string) => void },
+  deps: { keys: VerificationKeys; bus: EventBus; store: RevocationStore; auth: Step; body: Step; logger: Logger; onKeyRevoked?: (kid: string) => void },
 ): Promise<RunningIntrospection> {
   const { bus, logger } = deps;
   const decisions = new DecisionLog({ events: bus });

@@ -1,6 +1,6 @@
-import type { RequestHandler, Router } from 'express';
+import type { Router } from 'express';
 import { CtpError, issueRequestSchema, parseOrThrow } from '@ctp/ctp-core';
-import { apiRouter, methodNotAllowed, partnerOf } from '@ctp/http';
+import { apiRouter, hotPost, methodNotAllowed, partnerOf, sendJson, type Step } from '@ctp/http';
 import type { TokenKeys } from '@ctp/keys';
 import { issueIdempotently, parseIdempotencyKey, type IdempotencyStore } from './idempotency';
 import type { IssuanceService } from './issuance_service';
@@ -12,24 +12,24 @@ export const JWKS_MAX_AGE_SECONDS = 60;
 export interface IssuerRouterOptions {
   service: IssuanceService;
   keys: TokenKeys;
-  auth: RequestHandler;
-  body: RequestHandler;
+  auth: Step;
+  body: Step;
   /** Where Idempotency-Key records live (Redis, or in process under `ctp up` without Redis). */
   idempotency: IdempotencyStore;
 }
 
 export function issuerRouter(options: IssuerRouterOptions): Router {
   const router = apiRouter();
-  router.post('/issue', options.auth, options.body, async (req, res) => {
+  hotPost(router, '/issue', options.auth, options.body, async (req, res) => {
     const key = parseIdempotencyKey(req.headers['idempotency-key']);
     const request = parseOrThrow(issueRequestSchema, req.body);
     const partner = partnerOf(res);
     const issue = () => options.service.issue(partner, request, Date.now(), req.headers.traceparent);
-    if (key === undefined) return void res.json(await issue());
+    if (key === undefined) return sendJson(res, await issue());
     try {
       const { issued, replayed } = await issueIdempotently(options.idempotency, partner, key, request, issue);
       if (replayed) res.setHeader('Idempotent-Replayed', 'true');
-      res.json(issued);
+      sendJson(res, issued);
     } catch (error) {
       if (error instanceof CtpError && error.code === 'idempotency_key_in_progress') res.setHeader('Retry-After', '1');
       throw error;

@@ -1,7 +1,7 @@
 import type { Cluster, Redis } from 'ioredis';
-import type { RequestHandler, Router } from 'express';
+import type { Router } from 'express';
 import type { EventPublisher } from '@ctp/events';
-import { jsonBody, type Logger } from '@ctp/http';
+import { jsonBody, type Logger, type Step } from '@ctp/http';
 import { loadOrCreateSecret, openTokenKeys, type TokenKeyOptions, type TokenKeys } from '@ctp/keys';
 import { funnelRouter } from './funnel_router';
 import { idempotencyStore } from './idempotency';
@@ -40,7 +40,7 @@ export interface RunningIssuance {
  */
 export async function startIssuance(
   options: IssuanceStartOptions,
-  deps: { events: EventPublisher; owners: TokenOwners; redis: Redis | Cluster | undefined; redisPrefix: string; auth: RequestHandler; body: RequestHandler; logger: Logger },
+  deps: { events: EventPublisher; owners: TokenOwners; redis: Redis | Cluster | undefined; redisPrefix: string; auth: Step; body: Step; logger: Logger },
 ): Promise<RunningIssuance> {
   const signing = await openTokenKeys(options.keys);
   // Key states, dual control and the age check govern the local key directory; with Cloud KMS,

@@ -8,7 +8,8 @@ export {
   consentRevoked,
   decisionsBuffered,
   decisionsDropped,
-  httpMetrics,
+  httpDuration,
+  httpRequests,
   introspections,
   ledgerAnchorInterval,
   ledgerAnchors,
@@ -37,4 +38,4 @@ export {
   watchConsumerLag,
 } from './metrics';
 export { clientSpan, consumeSpan, publishSpan } from './trace_context';
-export { startTracing, stopTracing } from './tracing';
+export { startTracing, stopTracing, tracingActive } from './tracing';

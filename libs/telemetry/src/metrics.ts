@@ -1,4 +1,4 @@
-import { Router, type RequestHandler } from 'express';
+import { Router } from 'express';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { DENY_REASON_CODES } from '@ctp/ctp-core';
 
@@ -162,21 +162,6 @@ export const clientAborts = new Counter({
   help: 'Requests whose client went away before its body was read: a client event, not a server error.',
   registers: [registry],
 });
-
-/**
- * Counts every response by route template (never the raw path, to bound label
- * cardinality; unmatched paths are `unmatched`). Long-lived streams count when they end.
- */
-export const httpMetrics: RequestHandler = (req, res, next) => {
-  const started = process.hrtime.bigint();
-  res.once('finish', () => {
-    const route = (req.route as { path?: string } | undefined)?.path ?? 'unmatched';
-    const method = req.method.length <= 7 ? req.method : 'OTHER';
-    httpRequests.inc({ route, method, status: String(res.statusCode) });
-    httpDuration.observe({ route, method }, Number(process.hrtime.bigint() - started) / 1e9);
-  });
-  next();
-};
 
 // Ledger metrics join the registry only in processes that run a ledger writer, so
 // other services never export a misleading ctp_ledger_integrity_ok 0.

@@ -104,6 +104,9 @@ export function startTracing(serviceName: string, options: TracingOptions = {}):
 
 const running = new Set<Tracing>();
 
+/** Whether tracing runs in this process (startTracing started it and it has not been shut down). */
+export const tracingActive = (): boolean => running.size > 0;
+
 /** Flushes and stops whatever startTracing started (a no-op without tracing): spans still batched are exported before exit. */
 export async function stopTracing(): Promise<void> {
   await Promise.all([...running].map((t) => t.shutdown()));
