@@ -1,6 +1,7 @@
 // Micro-benchmark: ES256 sign and verify of a real-sized consent token signing input,
-// via node:crypto KeyObjects (dsaEncoding ieee-p1363, what libs/ctp-core/src/jws.ts
-// does) versus WebCrypto (crypto.subtle, which is asynchronous and runs on the libuv
+// via node:crypto KeyObjects, bare (DER signatures: what libs/ctp-core/src/es256.ts calls,
+// converting to r || s itself) and with the { dsaEncoding: 'ieee-p1363' } option object
+// (what it called before: much slower per call on Node 24), versus WebCrypto (crypto.subtle, which is asynchronous and runs on the libuv
 // thread pool). Variants are interleaved within each round; the result per variant is
 // the median over rounds. Run by run.mjs in its own process while no server runs.
 //   node tools/bench/micro-crypto.mjs [--rounds N] [--ms M]
@@ -36,9 +37,12 @@ const webSig = new Uint8Array(await subtle.sign(algorithm, cryptoPrivate, data))
 if (!verify('sha256', data, { key: publicKey, dsaEncoding: 'ieee-p1363' }, Buffer.from(webSig))) throw new Error('WebCrypto signature does not verify with node:crypto');
 if (!(await subtle.verify(algorithm, cryptoPublic, nodeSig, data))) throw new Error('node:crypto signature does not verify with WebCrypto');
 
+const derSig = sign('sha256', data, privateKey);
 const variants = {
-  'node:crypto sign': { sync: () => sign('sha256', data, { key: privateKey, dsaEncoding: 'ieee-p1363' }) },
-  'node:crypto verify': { sync: () => verify('sha256', data, { key: publicKey, dsaEncoding: 'ieee-p1363' }, nodeSig) || fail() },
+  'node:crypto sign, bare KeyObject (DER)': { sync: () => sign('sha256', data, privateKey) },
+  'node:crypto verify, bare KeyObject (DER)': { sync: () => verify('sha256', data, publicKey, derSig) || fail() },
+  'node:crypto sign, ieee-p1363 option': { sync: () => sign('sha256', data, { key: privateKey, dsaEncoding: 'ieee-p1363' }) },
+  'node:crypto verify, ieee-p1363 option': { sync: () => verify('sha256', data, { key: publicKey, dsaEncoding: 'ieee-p1363' }, nodeSig) || fail() },
   'WebCrypto sign, 1 in flight': { async: () => subtle.sign(algorithm, cryptoPrivate, data), inFlight: 1 },
   'WebCrypto verify, 1 in flight': { async: () => subtle.verify(algorithm, cryptoPublic, webSig, data).then((ok) => ok || fail()), inFlight: 1 },
   [`WebCrypto sign, ${IN_FLIGHT} in flight`]: { async: () => subtle.sign(algorithm, cryptoPrivate, data), inFlight: IN_FLIGHT },

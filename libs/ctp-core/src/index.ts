@@ -24,6 +24,7 @@ export {
   TOKEN_VERIFY_HORIZON_SECONDS,
 } from './claims';
 export { decodeCompactJws, decodeJwsPayload, type Es256PublicJwk, importEs256Jwk, publicJwkOf, signEs256With, verifyJwsSignature } from './jws';
+export { signEs256Bytes, verifyEs256Bytes } from './es256';
 export { pairwiseSubject } from './pseudonym';
 export { type DecisionClaims, denyUnverified, type IntrospectionResult, validateClaims, type ValidationContext } from './validation';
 export { crc32c } from './crc32c';

@@ -1,4 +1,5 @@
-import { createPublicKey, sign, verify, type JsonWebKey, type KeyObject } from 'node:crypto';
+import { createPublicKey, type JsonWebKey, type KeyObject } from 'node:crypto';
+import { signEs256Bytes, verifyEs256Bytes } from './es256';
 import type { DenyReason } from './errors';
 
 /** Longest token accepted. A consent token is about 700 characters; anything near this is hostile. */
@@ -76,7 +77,7 @@ export function decodeCompactJws(token: string): DecodeResult {
 }
 
 export function verifyJwsSignature(jws: DecodedJws, publicKey: KeyObject): boolean {
-  return verify('sha256', Buffer.from(jws.signingInput, 'ascii'), { key: publicKey, dsaEncoding: 'ieee-p1363' }, jws.signature);
+  return verifyEs256Bytes(Buffer.from(jws.signingInput, 'ascii'), publicKey, jws.signature);
 }
 
 /** The payload as a JSON object, or null. Call only after the signature verified. */
@@ -95,7 +96,7 @@ function es256SigningInput(payload: object, kid: string): string {
 /** Signs `payload` as a compact ES256 JWS with header {alg, kid, typ: "JWT"}. */
 export function signEs256(payload: object, kid: string, privateKey: KeyObject): string {
   const signingInput = es256SigningInput(payload, kid);
-  const signature = sign('sha256', Buffer.from(signingInput, 'ascii'), { key: privateKey, dsaEncoding: 'ieee-p1363' });
+  const signature = signEs256Bytes(Buffer.from(signingInput, 'ascii'), privateKey);
   return `${signingInput}.${signature.toString('base64url')}`;
 }
 

@@ -1,4 +1,5 @@
 import { createHash, createPublicKey, verify as cryptoVerify, type JsonWebKey, type KeyObject } from 'node:crypto';
+import { verifyEs256Bytes } from '@ctp/ctp-core';
 import { publicSigningJwkSchema, type PublicSigningJwk, type SigningKeyEntry } from '@ctp/partners';
 
 /**
@@ -43,7 +44,7 @@ function importPublic(jwk: PublicSigningJwk): KeyObject {
 /** Verifies `signature` over `data` with the key's own algorithm (ECDSA as IEEE P1363 r||s, as RFC 9421 section 3.3.4). */
 export function verifyWith(key: Pick<RegisteredKey, 'alg' | 'publicKey'>, data: Uint8Array, signature: Uint8Array): boolean {
   try {
-    if (key.alg === 'ES256') return signature.length === 64 && cryptoVerify('sha256', data, { key: key.publicKey, dsaEncoding: 'ieee-p1363' }, signature);
+    if (key.alg === 'ES256') return verifyEs256Bytes(data, key.publicKey, signature);
     return cryptoVerify(null, data, key.publicKey, signature);
   } catch {
     return false;

@@ -1,5 +1,5 @@
 import { createPublicKey, sign, type KeyObject } from 'node:crypto';
-import type { Es256PublicJwk } from '@ctp/ctp-core';
+import { signEs256Bytes, type Es256PublicJwk } from '@ctp/ctp-core';
 import type { VerificationKeys } from './verification_keys';
 
 export type SignatureAlgorithm = 'ES256' | 'Ed25519' | 'ML-DSA-65';
@@ -66,7 +66,7 @@ export class LocalSigner implements Signer {
   }
 
   async sign(data: Buffer): Promise<Buffer> {
-    if (this.alg === 'ES256') return sign('sha256', data, { key: this.privateKey, dsaEncoding: 'ieee-p1363' });
+    if (this.alg === 'ES256') return signEs256Bytes(data, this.privateKey);
     return sign(null, data, this.privateKey);
   }
 }

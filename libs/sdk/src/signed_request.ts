@@ -1,5 +1,6 @@
 import { createHash, createPublicKey, sign as cryptoSign, type KeyObject } from 'node:crypto';
 import { calculateJwkThumbprint, type JWK } from 'jose';
+import { signEs256Bytes } from '@ctp/ctp-core';
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { connect as tlsConnect, type ConnectionOptions, type TLSSocket } from 'node:tls';
 import type { Socket } from 'node:net';
@@ -54,7 +55,7 @@ export function signingKeyThumbprint(key: Pick<RequestSigningKey, 'privateKey'>)
 }
 
 function signBytes(key: RequestSigningKey, data: Buffer): Buffer {
-  return key.alg === 'ES256' ? cryptoSign('sha256', data, { key: key.privateKey, dsaEncoding: 'ieee-p1363' }) : cryptoSign(null, data, key.privateKey);
+  return key.alg === 'ES256' ? signEs256Bytes(data, key.privateKey) : cryptoSign(null, data, key.privateKey);
 }
 
 const sfString = (value: string) => `"${value.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
