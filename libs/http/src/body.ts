@@ -1,3 +1,4 @@
+import { isAscii } from 'node:buffer';
 import { CtpError } from '@ctp/ctp-core';
 import { parseShellMangledJson } from './shell_mangled_json';
 import type { Next, Step, StepRequest, StepResponse } from './step';
@@ -46,7 +47,8 @@ export function jsonBody(options: JsonBodyOptions = {}): Step {
   function decodeInto(req: StepRequest, res: StepResponse, body: Buffer, next: Next): void {
     let text: string;
     try {
-      text = UTF8.decode(body);
+      // Most bodies are ASCII (JSON escapes the rest): checked and copied natively, no decoder state.
+      text = isAscii(body) ? body.toString('latin1') : UTF8.decode(body);
     } catch {
       return next(new CtpError('invalid_encoding', 'body contains bytes that are not valid UTF-8'));
     }

@@ -4,7 +4,7 @@ import { decisionsBuffered, decisionsDropped } from '@ctp/telemetry';
 
 export interface DecisionLogOptions {
   events: EventPublisher;
-  /** Decisions per ledger event (default 256) and the longest a decision waits (default 1 s). */
+  /** Decisions per ledger event (default 256: on `ctp up` the ledger appends an entry on the event loop, so a larger batch is a longer stall) and the longest a decision waits (default 1 s). */
   batchSize?: number;
   flushMs?: number;
   /** Decisions kept while the bus is down; beyond this the oldest are dropped and counted. */

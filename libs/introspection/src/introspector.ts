@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import {
   consentClaimsSchema,
   ContextHashMemo,
@@ -59,7 +59,7 @@ export class Introspector {
 
   async introspect(token: string, envelope: ContextEnvelope, nowMs = Date.now()): Promise<IntrospectionResult> {
     const nowSeconds = Math.floor(nowMs / 1000);
-    const digest = createHash('sha256').update(token).digest('base64url');
+    const digest = hash('sha256', token, 'base64url');
     let entry = this.verified.get(digest);
     if (entry && this.options.revokedKeys?.isKeyRevoked(entry.kid)) return denyUnverified('key_revoked');
     if (entry && !this.options.keys.cached(entry.kid)) {
