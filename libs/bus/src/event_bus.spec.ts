@@ -37,6 +37,23 @@ describe('subjectMatches', () => {
   ])('%s ~ %s = %s', (filter, subject, expected) => {
     expect(subjectMatches(filter, subject)).toBe(expected);
   });
+
+  it('agrees with token-by-token matching on split strings, for every filter and subject over a small alphabet', () => {
+    const reference = (filter: string, subject: string) => {
+      const f = filter.split('.');
+      const s = subject.split('.');
+      for (let i = 0; i < f.length; i++) {
+        if (f[i] === '>') return s.length > i;
+        if (i >= s.length || (f[i] !== '*' && f[i] !== s[i])) return false;
+      }
+      return f.length === s.length;
+    };
+    const tokens = ['a', 'b', 'ab', '', '*', '>'];
+    const joins = (max: number, from: string[]): string[] => (max === 0 ? [] : [...from, ...joins(max - 1, from).flatMap((rest) => from.map((t) => `${t}.${rest}`))]);
+    const filters = joins(3, tokens);
+    const subjects = joins(3, tokens.slice(0, 4));
+    for (const filter of filters) for (const subject of subjects) expect([filter, subject, subjectMatches(filter, subject)]).toEqual([filter, subject, reference(filter, subject)]);
+  });
 });
 
 describe.each([

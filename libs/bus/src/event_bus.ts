@@ -120,11 +120,29 @@ export interface EventBus {
 
 /** NATS subject matching: `*` matches one token, `>` one or more trailing tokens. */
 export function subjectMatches(filter: string, subject: string): boolean {
-  const f = filter.split('.');
-  const s = subject.split('.');
-  for (let i = 0; i < f.length; i++) {
-    if (f[i] === '>') return s.length > i;
-    if (i >= s.length || (f[i] !== '*' && f[i] !== s[i])) return false;
+  // Token by token, without splitting either string (this runs for every event a filter sees).
+  let f = 0;
+  let s = 0;
+  for (;;) {
+    const fEnd = endOfToken(filter, f);
+    const sEnd = endOfToken(subject, s);
+    const wildcard = fEnd - f === 1 ? filter[f] : undefined;
+    // `>` takes this token and all after it (there is one: the subject has not run out).
+    if (wildcard === '>') return true;
+    if (wildcard !== '*' && !sameToken(filter, f, fEnd, subject, s, sEnd)) return false;
+    if (fEnd === filter.length || sEnd === subject.length) return fEnd === filter.length && sEnd === subject.length;
+    f = fEnd + 1;
+    s = sEnd + 1;
   }
-  return f.length === s.length;
+}
+
+function sameToken(a: string, aStart: number, aEnd: number, b: string, bStart: number, bEnd: number): boolean {
+  if (aEnd - aStart !== bEnd - bStart) return false;
+  for (let i = 0; i < aEnd - aStart; i++) if (a.charCodeAt(aStart + i) !== b.charCodeAt(bStart + i)) return false;
+  return true;
+}
+
+function endOfToken(text: string, from: number): number {
+  const dot = text.indexOf('.', from);
+  return dot === -1 ? text.length : dot;
 }

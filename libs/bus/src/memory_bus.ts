@@ -12,7 +12,7 @@ import {
   type SubscribeOptions,
   type Subscription,
 } from './event_bus';
-import { busStreamBytes, busStreamEvents, registerBusMetrics } from '@ctp/telemetry';
+import { registerBusMetrics } from '@ctp/telemetry';
 
 /** JetStream's default duplicate window. */
 const DEDUP_WINDOW_MS = 120_000;
@@ -58,7 +58,7 @@ export class MemoryBus implements EventBus {
   constructor(limits: MemoryBusLimits = {}) {
     this.maxEvents = limits.maxEvents ?? 100_000;
     this.maxBytes = limits.maxBytes ?? 64 * 1024 * 1024;
-    registerBusMetrics();
+    registerBusMetrics(() => [...this.streams.values()].map((s) => ({ stream: s.spec.name, events: count(s), bytes: s.bytes })));
   }
 
   /** The stream storing each subject published so far (streams are looked up once per subject, not per event). */
@@ -82,9 +82,6 @@ export class MemoryBus implements EventBus {
       const existing = this.streams.get(spec.name);
       if (existing) existing.spec = spec;
       else this.streams.set(spec.name, { spec, events: [], head: 0, bytes: 0, firstSeq: 1, listeners: new Set(), dedup: new Map(), bySubject: new Map() });
-      const stream = this.streams.get(spec.name)!;
-      busStreamEvents.set({ stream: spec.name }, count(stream));
-      busStreamBytes.set({ stream: spec.name }, stream.bytes);
     }
   }
 
@@ -106,8 +103,6 @@ export class MemoryBus implements EventBus {
     stream.events.push(event);
     stream.bytes += bytes;
     stream.bySubject.set(subject, event);
-    busStreamEvents.set({ stream: stream.spec.name }, count(stream));
-    busStreamBytes.set({ stream: stream.spec.name }, stream.bytes);
     if (options.msgId !== undefined) stream.dedup.set(options.msgId, { seq: event.seq, atMs: now });
     for (const listener of stream.listeners) listener(event);
     return event.seq;

@@ -1,6 +1,4 @@
 export {
-  busStreamBytes,
-  busStreamEvents,
   clientAborts,
   clockOffset,
   consentFunnelEvents,

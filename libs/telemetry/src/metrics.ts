@@ -251,22 +251,36 @@ export function registerLedgerMetrics(): void {
 }
 
 // The in-process bus (`ctp up`) exports its size; processes on NATS JetStream have none to export.
-export const busStreamEvents = new Gauge({
+/** What the in-process bus holds per stream, read when Prometheus scrapes (never per event). */
+export type BusStreamsReader = () => Iterable<{ stream: string; events: number; bytes: number }>;
+let busStreams: BusStreamsReader | undefined;
+
+const busStreamEvents = new Gauge({
   name: 'ctp_bus_stream_events',
   help: 'Events the in-process bus (ctp up) holds, by stream; bounded like a JetStream max_msgs limit (the oldest are discarded).',
   labelNames: ['stream'] as const,
   registers: [],
+  collect() {
+    this.reset();
+    for (const s of busStreams?.() ?? []) this.set({ stream: s.stream }, s.events);
+  },
 });
 
-export const busStreamBytes = new Gauge({
+const busStreamBytes = new Gauge({
   name: 'ctp_bus_stream_bytes',
   help: 'Bytes of events the in-process bus (ctp up) holds, by stream; bounded like a JetStream max_bytes limit.',
   labelNames: ['stream'] as const,
   registers: [],
+  collect() {
+    this.reset();
+    for (const s of busStreams?.() ?? []) this.set({ stream: s.stream }, s.bytes);
+  },
 });
 
 let busMetricsRegistered = false;
-export function registerBusMetrics(): void {
+/** Exports the in-process bus gauges, read from `read` at each scrape (the bus created last is the one exported). */
+export function registerBusMetrics(read: BusStreamsReader): void {
+  busStreams = read;
   if (busMetricsRegistered) return;
   busMetricsRegistered = true;
   registry.registerMetric(busStreamEvents);
