@@ -1,3 +1,4 @@
+import { isAscii } from 'node:buffer';
 import { createPublicKey, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { signEs256Bytes, verifyEs256Bytes } from './es256';
 import type { DenyReason } from './errors';
@@ -34,12 +35,15 @@ export function decodeBase64url(segment: string): Buffer | null {
   return bytes.toString('base64url') === segment ? bytes : null;
 }
 
+/** Strict UTF-8; one decoder serves every call (no `stream`, so it keeps no state). */
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
 function decodeJsonObject(segment: string): Record<string, unknown> | null {
   const bytes = decodeBase64url(segment);
   if (!bytes) return null;
   let value: unknown;
   try {
-    value = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+    value = JSON.parse(isAscii(bytes) ? bytes.toString('latin1') : UTF8.decode(bytes));
   } catch {
     return null;
   }
