@@ -46,6 +46,9 @@ RUN test -n "${APP}" && test -n "${PORT}" || { echo 'build with --build-arg APP=
 WORKDIR /src
 COPY --from=manifests /src/ ./
 RUN --mount=type=cache,target=/root/.npm npm ci --ignore-scripts --no-audit --no-fund
+# The one install step scripts would have run: the postgres.js closed-socket guard (tools/patches).
+COPY tools/patches/ tools/patches/
+RUN node tools/patches/postgres-closed-socket.cjs
 COPY tsconfig.base.json tsconfig.json ./
 COPY libs/ libs/
 COPY apps/ apps/
