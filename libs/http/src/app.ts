@@ -125,11 +125,12 @@ export function createServiceApp(options: ServiceAppOptions): Express {
   const answerError = errorAnswerer(options.logger);
   app.use(((error: unknown, req, res, _next) => answerError(error, req, res)) as ErrorRequestHandler);
 
+  // Each hot route's whole chain, as express runs it: the app's two middlewares, then the route's steps.
   const hot = new Map<string, HotRoute>();
   for (const router of options.routers) {
     for (const [path, route] of hotRoutes.get(router) ?? []) {
       if (hot.has(path)) throw new Error(`two routers serve POST ${path}`);
-      hot.set(path, route);
+      hot.set(path, { ...route, steps: [securityHeaders, observe, ...route.steps] });
     }
   }
   if (hot.size === 0) return app;
@@ -140,7 +141,7 @@ export function createServiceApp(options: ServiceAppOptions): Express {
   (app as unknown as { handle: HandleFn }).handle = (req, res, callback) => {
     const route = req.method === 'POST' && callback === undefined ? hot.get(req.url ?? '') : undefined;
     if (route === undefined || tracingActive()) return expressHandle(req, res, callback);
-    serveHot(route, [securityHeaders, observe, ...route.steps], req as StepRequest, res as StepResponse, answerError);
+    serveHot(route, req as StepRequest, res as StepResponse, answerError);
   };
   return app;
 }
@@ -148,7 +149,8 @@ export function createServiceApp(options: ServiceAppOptions): Express {
 type HandleFn = (req: IncomingMessage, res: ServerResponse, callback?: (error?: unknown) => void) => void;
 
 /** Runs the steps in order, as express would run them in the route; an error goes to `answerError`. */
-function serveHot(hot: HotRoute, steps: Step[], req: StepRequest, res: StepResponse, answerError: ErrorAnswerer): void {
+function serveHot(hot: HotRoute, req: StepRequest, res: StepResponse, answerError: ErrorAnswerer): void {
+  const { steps } = hot;
   req.route = hot.route;
   res.locals = {};
   let index = 0;
