@@ -1,9 +1,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLogger } from '@ctp/http';
-import { GUIDE_ENVELOPE } from '@ctp/testing';
+import { GUIDE_ENVELOPE, rawHttp as raw } from '@ctp/testing';
 import { upConfigSchema } from './config';
 import { startCtp, type RunningCtp } from './up';
 
@@ -13,17 +12,6 @@ import { startCtp, type RunningCtp } from './up';
  * reader, route order, metrics, rate limits) cannot change a byte unnoticed. Only what
  * differs per run is masked: the Date header, and the token, jti and pairwise subject.
  */
-function raw(port: number, request: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = connect({ host: '127.0.0.1', port });
-    const chunks: Buffer[] = [];
-    socket.on('data', (c: Buffer) => chunks.push(c));
-    socket.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    socket.on('error', reject);
-    socket.end(request);
-  });
-}
-
 const post = (path: string, body: string, headers: string[] = ['Content-Type: application/json']) =>
   [`POST ${path} HTTP/1.1`, 'Host: golden', 'Connection: close', ...headers, `Content-Length: ${Buffer.byteLength(body)}`, '', body].join('\r\n');
 const get = (path: string) => [`GET ${path} HTTP/1.1`, 'Host: golden', 'Connection: close', '', ''].join('\r\n');

@@ -1,8 +1,8 @@
-import { connect } from 'node:net';
 import type { Server } from 'node:http';
 import { CtpError } from '@ctp/ctp-core';
 import { generateApiKey, PartnerRegistry } from '@ctp/partners';
 import { DEMO_PARTNER } from '@ctp/partners/internal';
+import { rawHttp as raw } from '@ctp/testing';
 import { registry as metrics } from '@ctp/telemetry/internal';
 import { apiRouter, createServiceApp, hotPost } from './app';
 import { partnerAuth, partnerOf } from './auth';
@@ -23,18 +23,6 @@ const partners = PartnerRegistry.parse({
 });
 const limit = { requests: 1_000, periodSeconds: 3_600 };
 const tight = { requests: 2, periodSeconds: 3_600 };
-
-function raw(port: number, request: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = connect({ host: '127.0.0.1', port });
-    const chunks: Buffer[] = [];
-    socket.on('data', (c: Buffer) => chunks.push(c));
-    socket.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    socket.on('error', reject);
-    // Not half-closed: node aborts a request whose client sent FIN before the answer.
-    socket.write(request);
-  });
-}
 
 const post = (target: string, body: string, headers: string[]) =>
   [`POST ${target} HTTP/1.1`, 'Host: hot', 'Connection: close', ...headers, `Content-Length: ${Buffer.byteLength(body)}`, '', body].join('\r\n');

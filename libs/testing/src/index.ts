@@ -3,6 +3,7 @@ export { OpenApiContract } from './openapi';
 export { freePort, REPO_ROOT, type ServiceProcess, startService, tsEntry, waitFor } from './processes';
 export { NATS_URL, PG_URL, portOpen, REDIS_URL, stopNats, stopRedis } from './servers';
 export { allNotFound, pathSpellings, spellingStatuses } from './spellings';
+export { rawHttp } from './raw_http';
 export { openSse, type SseClient } from './sse';
 export { makeTestCertificate, type TestCertificate } from './tls';
 export { type KmsFault, KmsStandIn, signP256Digest } from './kms_server';
