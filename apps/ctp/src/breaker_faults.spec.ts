@@ -7,7 +7,7 @@ import { Registry } from 'prom-client';
 import { countFlaps, HysteresisBreaker, type BreakerTransition } from '@ctp/guard';
 import { createLogger } from '@ctp/http';
 import { CtpClient } from '@ctp/sdk';
-import { FaultProxy, GUIDE_ENVELOPE, NATS_URL, PG_URL, type Faults } from '@ctp/testing';
+import { FaultProxy, GUIDE_ENVELOPE, NATS_URL, ownLedgerConsumer, PG_URL, type Faults } from '@ctp/testing';
 import { upConfigSchema } from './config';
 import { startCtp, type RunningCtp } from './up';
 
@@ -26,7 +26,7 @@ describe('breaker stability against ctp up through the fault proxy', () => {
 
   beforeAll(async () => {
     // Dev mode on the test PostgreSQL and NATS (the ledger migrates its own schema).
-    ctp = await startCtp(upConfigSchema.parse({ CTP_PORT: '0', CTP_DATA_DIR: dir, CTP_NATS_URL: NATS_URL, CTP_DATABASE_URL: PG_URL, CTP_DATABASE_SCHEMA: schema, CTP_LEDGER_DURABLE: `ledger-${schema}`, CTP_LEDGER_REPLAY_FROM: new Date(Date.now() - 1000).toISOString() }), createLogger('test'));
+    ctp = await startCtp(upConfigSchema.parse({ CTP_PORT: '0', CTP_DATA_DIR: dir, CTP_NATS_URL: NATS_URL, CTP_DATABASE_URL: PG_URL, CTP_DATABASE_SCHEMA: schema, ...ownLedgerConsumer(`ledger-${schema}`) }), createLogger('test'));
     const target = new URL(ctp.url);
     proxy = await FaultProxy.start({ target: { host: target.hostname, port: Number(target.port) } });
     token = (await new CtpClient({ baseUrl: ctp.url }).issue({ ...GUIDE_ENVELOPE, features: [...GUIDE_ENVELOPE.features] })).token;

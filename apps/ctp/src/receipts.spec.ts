@@ -8,7 +8,7 @@ import { createLogger } from '@ctp/http';
 import { NoteVerifier, verifyInclusion, verifyPack } from '@ctp/ledger-core';
 import { generateApiKey } from '@ctp/partners';
 import { CtpClient } from '@ctp/sdk';
-import { freePort, ledgerRoles, NATS_URL, OpenApiContract, PG_URL, waitFor, writePartnersFile, type LedgerRoles } from '@ctp/testing';
+import { freePort, ledgerRoles, NATS_URL, OpenApiContract, ownLedgerConsumer, PG_URL, waitFor, writePartnersFile, type LedgerRoles } from '@ctp/testing';
 import { upConfigSchema } from './config';
 import { startCtp, type RunningCtp } from './up';
 
@@ -65,10 +65,7 @@ describe('guard receipts: local SQLite store -> POST /receipts -> ledger, exactl
         CTP_DATABASE_URL: roles.writerUrl,
         CTP_DATABASE_OWNER_URL: roles.ownerUrl,
         CTP_DATABASE_SCHEMA: schema,
-        // Its own position on the shared bus, from now on: other suites' ledgers must not take its events,
-        // and it records none of theirs from before.
-        CTP_LEDGER_DURABLE: `ledger-${schema}`,
-        CTP_LEDGER_REPLAY_FROM: new Date(Date.now() - 1000).toISOString(),
+        ...ownLedgerConsumer(`ledger-${schema}`),
         CTP_LEDGER_BATCH_WAIT_MS: '20',
         CTP_LEDGER_CHECKPOINT_INTERVAL_MS: '200',
       }),

@@ -8,7 +8,7 @@ import { createLogger } from '@ctp/http';
 import { generateApiKey } from '@ctp/partners';
 import { consentEnvelope, CtpApiError, CtpClient, createLocalValidator, TokenCache, type ContextEnvelope, type LocalValidator } from '@ctp/sdk';
 import { requireConsent, type ConsentRequest } from '@ctp/sdk/express';
-import { freePort, GUIDE_ENVELOPE, NATS_URL, OpenApiContract, postJson, waitFor, writePartnersFile } from '@ctp/testing';
+import { freePort, GUIDE_ENVELOPE, NATS_URL, OpenApiContract, ownLedgerConsumer, postJson, waitFor, writePartnersFile } from '@ctp/testing';
 import { upConfigSchema } from './config';
 import { startCtp, type RunningCtp } from './up';
 
@@ -259,7 +259,7 @@ describe('the local validator fails closed while CTP is gone, and converges when
   it('denies with revocation_unavailable after staleAfterMs, then sees a revocation made after the restart', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'ctp-sdk-restart-'));
     const port = await freePort();
-    const config = upConfigSchema.parse({ CTP_PORT: String(port), CTP_DATA_DIR: dir, CTP_NATS_URL: NATS_URL, CTP_ISSUER: ISSUER, CTP_LEDGER_DURABLE: `ledger-sdk-${port}`, CTP_LEDGER_REPLAY_FROM: new Date(Date.now() - 1000).toISOString() });
+    const config = upConfigSchema.parse({ CTP_PORT: String(port), CTP_DATA_DIR: dir, CTP_NATS_URL: NATS_URL, CTP_ISSUER: ISSUER, ...ownLedgerConsumer(`ledger-sdk-${port}`) });
     ctp = await startCtp(config, createLogger('test'));
     const sdk = new CtpClient({ baseUrl: ctp.url });
     validator = createLocalValidator({ baseUrl: ctp.url, issuer: ISSUER, pullIntervalMs: 100, staleAfterMs: 500 });

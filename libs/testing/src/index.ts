@@ -1,7 +1,7 @@
 export { expectReadmeDocuments, GUIDE_ENVELOPE, postJson, writePartnersFile } from './fixtures';
 export { OpenApiContract } from './openapi';
 export { freePort, REPO_ROOT, type ServiceProcess, startService, tsEntry, waitFor } from './processes';
-export { NATS_URL, PG_URL, portOpen, REDIS_URL, stopNats, stopRedis } from './servers';
+export { NATS_URL, ownLedgerConsumer, PG_URL, portOpen, REDIS_URL, stopNats, stopRedis } from './servers';
 export { allNotFound, pathSpellings, spellingStatuses } from './spellings';
 export { rawHttp } from './raw_http';
 export { openSse, type SseClient } from './sse';

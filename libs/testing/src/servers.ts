@@ -85,3 +85,12 @@ export async function stopRedis(url = REDIS_URL): Promise<() => Promise<void>> {
     await waitPort(port, true, 'Redis');
   };
 }
+
+/**
+ * A ledger's own position on the shared test NATS: its own durable consumer, replaying from a
+ * second ago. Writers that share a durable share its events, and other suites publish ledger
+ * events to the same stream, so each suite's ledger takes only its own.
+ */
+export function ownLedgerConsumer(durable: string): { CTP_LEDGER_DURABLE: string; CTP_LEDGER_REPLAY_FROM: string } {
+  return { CTP_LEDGER_DURABLE: durable, CTP_LEDGER_REPLAY_FROM: new Date(Date.now() - 1000).toISOString() };
+}
