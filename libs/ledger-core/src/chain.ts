@@ -158,10 +158,11 @@ export function* verifyEntries(rows: Iterable<EntryInput>, prev: Hash = GENESIS_
   let expectedSeq = firstSeq;
   let previous = prev;
   for (const row of rows) {
-    let text: string | undefined;
-    const entry = row.entry ?? parseEntry(row.canonical!, expectedSeq, (text = row.canonical!.toString('utf8')));
+    // Decoded once: parsed (when no entry is given) and compared with the entry written back.
+    const text = row.entry === undefined || options.canonicalForm !== false ? row.canonical?.toString('utf8') : undefined;
+    const entry = row.entry ?? parseEntry(row.canonical!, expectedSeq, text);
     if (entry.seq !== expectedSeq) failVerification('entry_order', `expected seq ${expectedSeq}, found ${String(entry.seq)}`, { seq: expectedSeq });
-    const stored = row.canonical && (options.canonicalForm === false || isCanonicalText(row.canonical, text ?? row.canonical.toString('utf8'), entry));
+    const stored = row.canonical && (options.canonicalForm === false || isCanonicalText(row.canonical, text!, entry));
     const canonical = stored ? row.canonical! : canonicalEntry(entry);
     // Stored or exported bytes are what was hashed: they must be exactly canonical.
     if (row.canonical && canonical !== row.canonical && !row.canonical.equals(canonical)) failVerification('bad_entry', 'stored bytes are not the canonical form of the entry', { seq: entry.seq });

@@ -23,14 +23,19 @@ export function sha256Concat(head: Uint8Array, data: Uint8Array): Hash {
   if (n > SCRATCH_BYTES) return createHash('sha256').update(head).update(data).digest();
   scratch.set(head, 0);
   scratch.set(data, head.length);
-  return Buffer.from(hash('sha256', scratch.subarray(0, n), 'binary'), 'binary');
+  return Buffer.from(scratchDigest(n), 'binary');
+}
+
+/** SHA-256 of the first `n` scratch bytes, as a binary string. */
+function scratchDigest(n: number): string {
+  return hash('sha256', scratch.subarray(0, n), 'binary');
 }
 
 /** nodeHash(buf[at, at + 32), buf[at + 32, at + 64)), written over the left one. */
 function nodeHashInto(buf: Buffer, at: number): void {
   scratch[0] = 1;
   buf.copy(scratch, 1, at, at + 64);
-  buf.write(hash('sha256', scratch.subarray(0, 65), 'binary'), at, 32, 'binary');
+  buf.write(scratchDigest(65), at, 32, 'binary');
 }
 
 export function leafHash(data: Uint8Array): Hash {
@@ -38,11 +43,12 @@ export function leafHash(data: Uint8Array): Hash {
 }
 
 export function nodeHash(left: Hash, right: Hash): Hash {
-  if (left.length + right.length > 64) return createHash('sha256').update(NODE).update(left).update(right).digest();
+  const n = 1 + left.length + right.length;
+  if (n > SCRATCH_BYTES) return createHash('sha256').update(NODE).update(left).update(right).digest();
   scratch[0] = 1;
   scratch.set(left, 1);
   scratch.set(right, 1 + left.length);
-  return Buffer.from(hash('sha256', scratch.subarray(0, 1 + left.length + right.length), 'binary'), 'binary');
+  return Buffer.from(scratchDigest(n), 'binary');
 }
 
 /** Largest power of two strictly smaller than n (n > 1). */
