@@ -15,7 +15,7 @@ const arg = (name: string, fallback: string) => {
 };
 const ENTRIES = Number(arg('entries', '200000'));
 const DIR = arg('dir', '/tmp/verify-bench');
-const PG_URL = process.env.CTP_BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/ctp_verify';
+const PG_URL = process.env.CTP_BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const PACK = join(DIR, 'pack.zip');
 const VKEY = join(DIR, 'pack.vkey');
 const BATCH = 4000;
@@ -48,6 +48,8 @@ async function generate(): Promise<void> {
     writeFileSync(VKEY, `${signer.verifier.toString()}\n`);
     console.log(`wrote ${PACK} (${(pack.length / 1e6).toFixed(1)} MB, ${ENTRIES} entries) and ${VKEY}`);
   } finally {
+    // The pack file is what the measurement reads; the schema that produced it is not kept.
+    await store.sql.unsafe(`DROP SCHEMA IF EXISTS bench_verify_${run} CASCADE`).catch(() => undefined);
     await store.close();
   }
 }
