@@ -136,10 +136,10 @@ export class ZipReader {
   /** The member's lines (without the newline), each at most `maxLine` bytes; the last must end in a newline. */
   *lines(member: ZipMember, options: { maxBytes: number; maxLine: number }): Generator<Buffer> {
     let carry: Buffer = Buffer.alloc(0);
+    const tooLong = () => failVerification('too_large', `${member.name} has a line longer than ${options.maxLine} bytes`);
     for (const chunk of this.chunks(member, options.maxBytes)) {
       const data = carry.length > 0 ? Buffer.concat([carry, chunk]) : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length);
       let start = 0;
-      const tooLong = () => failVerification('too_large', `${member.name} has a line longer than ${options.maxLine} bytes`);
       for (let nl = data.indexOf(0x0a); nl >= 0; nl = data.indexOf(0x0a, start)) {
         // Checked on every line, not only on a chunk's unfinished tail: one push may inflate a whole over-long line.
         if (nl - start > options.maxLine) tooLong();
