@@ -115,6 +115,25 @@ describe.each([
     expect(findChainBreak(await store.entries(size + 1, size + 11), await store.hashBefore(size + 1), size + 1)).toBeNull();
   });
 
+  it('inserts a prepared batch in one statement only when both of its guesses hold (head unchanged, no event recorded)', async () => {
+    const size = await store.size();
+    // Chained to the right head, but one of its events was recorded meanwhile.
+    await store.append(events(401, 1));
+    const recordedMeanwhile = store.prepare([...events(400, 1), ...events(401, 1)]);
+    expect((await store.commit(recordedMeanwhile)).map((e) => [e.entry.seq, e.entry.event_id])).toEqual([[size + 2, 'ev-400']]);
+    // None of its events recorded, but the head moved on after it was chained.
+    const headMoved = store.prepare(events(410, 2));
+    await store.append(events(420, 1));
+    expect((await store.commit(headMoved)).map((e) => [e.entry.seq, e.entry.event_id])).toEqual([
+      [size + 4, 'ev-410'],
+      [size + 5, 'ev-411'],
+    ]);
+    // Every event already recorded: nothing appended.
+    expect(await store.commit(store.prepare(events(410, 2)))).toEqual([]);
+    expect(await store.size()).toBe(size + 5);
+    expect(findChainBreak(await store.entries(size + 1, size + 5), await store.hashBefore(size + 1), size + 1)).toBeNull();
+  });
+
   it('gives the service role INSERT and SELECT only', async () => {
     await store.sql.begin(async (tx) => {
       await tx`SET LOCAL ROLE ctp_ledger_writer`;

@@ -1,4 +1,4 @@
-import postgres, { type Sql } from 'postgres';
+import postgres, { type Sql, type TransactionSql } from 'postgres';
 import { canonicalEntry, chainHash, entryLeaf, GENESIS_HASH, type Hash, type LedgerEntry } from '@ctp/ledger-core';
 import { clientSpan } from '@ctp/telemetry';
 import { assertMigrated, migrate } from './migrate';
@@ -191,24 +191,43 @@ export class LedgerStore {
 
   private commitInTransaction(prepared: PreparedAppend): Promise<BuiltRows> {
     return this.sql.begin(async (tx) => {
-      await tx`SELECT pg_advisory_xact_lock(${APPEND_LOCK})`;
+      const lock = tx`SELECT pg_advisory_xact_lock(${APPEND_LOCK})`;
+      const { base, built: guess } = prepared;
+      if (base && guess && guess.appended.length > 0) {
+        // The usual case, in one round trip: the lock and an INSERT pipelined behind it that
+        // inserts only if, once the lock is held, the head is still the one the batch was chained
+        // to and none of its events is recorded. Otherwise it inserts nothing, and the steps
+        // below find out why and build the batch again, still under the lock.
+        const [, inserted] = await Promise.all([lock, this.insertRows(tx, prepared, guess, { head: base, ids: prepared.ids })]);
+        if (inserted.count === guess.appended.length) return guess;
+      } else {
+        await lock;
+      }
       const present = new Set((await tx<{ event_id: string }[]>`SELECT event_id FROM ledger_entries WHERE event_id IN (SELECT json_array_elements_text(${prepared.ids}::text::json))`).map((r) => r.event_id));
       const [row] = await tx<{ seq: string; entry_hash: Buffer }[]>`SELECT seq, entry_hash FROM ledger_entries ORDER BY seq DESC LIMIT 1`;
       const head = row ? { seq: Number(row.seq), hash: row.entry_hash } : { seq: 0, hash: GENESIS_HASH };
-      const { base } = prepared;
-      const guessed = present.size === 0 && base !== null && base.seq === head.seq && base.hash.equals(head.hash);
-      const built = guessed && prepared.built ? prepared.built : buildRows(prepared.events, prepared.recordedAt, head, present);
-      if (built.appended.length > 0) {
-        // The batch travels as one JSON parameter (hashes and canonical bytes in base64)
-        // rather than 8 parameters per row: postgres.js and the server bind one value,
-        // not tens of thousands, which was most of the client's cost of an append.
-        await tx`INSERT INTO ledger_entries (seq, event_id, type, jti, recorded_at, canonical, entry_hash, leaf_hash, leader_epoch)
-          SELECT ${built.appended[0]!.entry.seq}::bigint + r.i - 1, r.v->>0, r.v->>1, r.v->>2, ${prepared.recordedAt}::timestamptz,
-                 decode(r.v->>3, 'base64'), decode(r.v->>4, 'base64'), decode(r.v->>5, 'base64'), ${this.leaderEpoch}::bigint
-          FROM jsonb_array_elements(${built.rows}::text::jsonb) WITH ORDINALITY AS r(v, i)`;
-      }
+      const built = buildRows(prepared.events, prepared.recordedAt, head, present);
+      if (built.appended.length > 0) await this.insertRows(tx, prepared, built);
       return built;
     });
+  }
+
+  /**
+   * Inserts built rows. The batch travels as one JSON parameter (hashes and canonical bytes in
+   * base64) rather than 8 parameters per row: postgres.js and the server bind one value, not
+   * tens of thousands, which was most of the client's cost of an append. With `unless`, the
+   * rows go in only if the newest entry is `unless.head` and none of `unless.ids` is recorded.
+   */
+  private insertRows(tx: TransactionSql, prepared: PreparedAppend, built: BuiltRows, unless?: { head: Head; ids: string }) {
+    const guard = unless
+      ? tx`WHERE (SELECT ROW(seq, entry_hash) FROM ledger_entries ORDER BY seq DESC LIMIT 1) IS NOT DISTINCT FROM ROW(${unless.head.seq}::bigint, ${unless.head.hash}::bytea)
+           AND NOT EXISTS (SELECT 1 FROM ledger_entries WHERE event_id IN (SELECT json_array_elements_text(${unless.ids}::text::json)))`
+      : tx``;
+    return tx`INSERT INTO ledger_entries (seq, event_id, type, jti, recorded_at, canonical, entry_hash, leaf_hash, leader_epoch)
+      SELECT ${built.appended[0]!.entry.seq}::bigint + r.i - 1, r.v->>0, r.v->>1, r.v->>2, ${prepared.recordedAt}::timestamptz,
+             decode(r.v->>3, 'base64'), decode(r.v->>4, 'base64'), decode(r.v->>5, 'base64'), ${this.leaderEpoch}::bigint
+      FROM jsonb_array_elements(${built.rows}::text::jsonb) WITH ORDINALITY AS r(v, i)
+      ${guard}`;
   }
 
   async size(): Promise<number> {
