@@ -30,6 +30,8 @@ export interface StoredCheckpoint {
 }
 
 const APPEND_LOCK = 4_271_300_002;
+/** What the chain trigger raises when another append got in first: seq taken or event recorded (unique_violation), a gap or a broken chain (raise_exception). */
+const LOST_RACE = new Set(['23505', 'P0001']);
 
 interface EntryRow {
   seq: string;
@@ -178,7 +180,7 @@ export class LedgerStore {
     return clientSpan('INSERT ledger_entries', attributes, async (span) => {
       let built: BuiltRows;
       try {
-        built = await this.commitInTransaction(prepared);
+        built = await this.commitRows(prepared);
       } catch (error) {
         if (this.lastPrepared === prepared) this.expectedHead = null;
         throw error;
@@ -189,20 +191,26 @@ export class LedgerStore {
     });
   }
 
-  private commitInTransaction(prepared: PreparedAppend): Promise<BuiltRows> {
-    return this.sql.begin(async (tx) => {
-      const lock = tx`SELECT pg_advisory_xact_lock(${APPEND_LOCK})`;
-      const { base, built: guess } = prepared;
-      if (base && guess && guess.appended.length > 0) {
-        // The usual case, in one round trip: the lock and an INSERT pipelined behind it that
-        // inserts only if, once the lock is held, the head is still the one the batch was chained
-        // to and none of its events is recorded. Otherwise it inserts nothing, and the steps
-        // below find out why and build the batch again, still under the lock.
-        const [, inserted] = await Promise.all([lock, this.insertRows(tx, prepared, guess, { head: base, ids: prepared.ids })]);
+  /**
+   * The usual case is one statement: the rows as prepared, chained to the head this store
+   * expected, inserted only if that is still the head and none of the events is recorded
+   * (otherwise nothing is inserted). The database's chain trigger checks them again under the
+   * append lock, so a guess that a concurrent append overtook after the statement's snapshot
+   * fails there (seq taken, event recorded, chain broken). In either case the transaction below
+   * takes the lock, reads the head and what is recorded, and builds the batch again.
+   */
+  private async commitRows(prepared: PreparedAppend): Promise<BuiltRows> {
+    const { base, built: guess } = prepared;
+    if (base && guess && guess.appended.length > 0) {
+      try {
+        const inserted = await this.insertRows(this.sql, prepared, guess, { head: base, ids: prepared.ids });
         if (inserted.count === guess.appended.length) return guess;
-      } else {
-        await lock;
+      } catch (error) {
+        if (!LOST_RACE.has((error as { code?: string }).code ?? '')) throw error;
       }
+    }
+    return this.sql.begin(async (tx) => {
+      await tx`SELECT pg_advisory_xact_lock(${APPEND_LOCK})`;
       const present = new Set((await tx<{ event_id: string }[]>`SELECT event_id FROM ledger_entries WHERE event_id IN (SELECT json_array_elements_text(${prepared.ids}::text::json))`).map((r) => r.event_id));
       const [row] = await tx<{ seq: string; entry_hash: Buffer }[]>`SELECT seq, entry_hash FROM ledger_entries ORDER BY seq DESC LIMIT 1`;
       const head = row ? { seq: Number(row.seq), hash: row.entry_hash } : { seq: 0, hash: GENESIS_HASH };
@@ -218,7 +226,7 @@ export class LedgerStore {
    * tens of thousands, which was most of the client's cost of an append. With `unless`, the
    * rows go in only if the newest entry is `unless.head` and none of `unless.ids` is recorded.
    */
-  private insertRows(tx: TransactionSql, prepared: PreparedAppend, built: BuiltRows, unless?: { head: Head; ids: string }) {
+  private insertRows(tx: Sql | TransactionSql, prepared: PreparedAppend, built: BuiltRows, unless?: { head: Head; ids: string }) {
     const guard = unless
       ? tx`WHERE (SELECT ROW(seq, entry_hash) FROM ledger_entries ORDER BY seq DESC LIMIT 1) IS NOT DISTINCT FROM ROW(${unless.head.seq}::bigint, ${unless.head.hash}::bytea)
            AND NOT EXISTS (SELECT 1 FROM ledger_entries WHERE event_id IN (SELECT json_array_elements_text(${unless.ids}::text::json)))`
