@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import postgres from 'postgres';
-import { chainHash, findChainBreak } from '@ctp/ledger-core';
+import { canonicalEntry, chainHash, entryLeaf, findChainBreak } from '@ctp/ledger-core';
 import { PG_URL } from '@ctp/testing';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from './embedded';
 import { LedgerStore } from './store';
@@ -157,4 +157,51 @@ describe.each([
 it('names PostgreSQL when it cannot connect', async () => {
   await expect(LedgerStore.open('postgres://postgres@127.0.0.1:1/none')).rejects.toThrow(/PostgreSQL at postgres:\/\/127.0.0.1:1\/none is not usable/);
   expect(postgres).toBeDefined();
+});
+
+it('falls back to the locked append when another append overtakes its one-statement guess (PostgreSQL)', async () => {
+  const name = schema();
+  const store = await LedgerStore.open(PG_URL, { schema: name });
+  const other = postgres(PG_URL, { max: 1, onnotice: () => undefined, connection: { search_path: name } });
+  const events = (tag: string, n: number) => Array.from({ length: n }, (_, i) => ({ eventId: `ev-${tag}-${i}`, type: 'consent.issued', data: { jti: `jti-${tag}-${i}` } }));
+  try {
+    await store.append(events('a', 2));
+    const guess = store.prepare(events('b', 2)); // chained to entry 2, as the store expects
+    // Another appender holds the append lock and has inserted entry 3, not yet committed: the
+    // guess's statement does not see it, passes its guard, and waits in the chain trigger.
+    let inserted!: () => void;
+    let release!: () => void;
+    const insertedNow = new Promise<void>((r) => (inserted = r));
+    const released = new Promise<void>((r) => (release = r));
+    const overtaking = other.begin(async (tx) => {
+      await tx`SELECT pg_advisory_xact_lock(4271300002)`;
+      const [head] = await tx<{ seq: string; entry_hash: Buffer }[]>`SELECT seq, entry_hash FROM ledger_entries ORDER BY seq DESC LIMIT 1`;
+      const entry = { seq: Number(head!.seq) + 1, type: 'consent.issued', recorded_at: new Date().toISOString(), event_id: 'ev-overtaking', data: { jti: 'jti-o' } };
+      const canonical = canonicalEntry(entry);
+      await tx`INSERT INTO ledger_entries (seq, event_id, type, jti, recorded_at, canonical, entry_hash, leaf_hash)
+        VALUES (${entry.seq}, ${entry.event_id}, ${entry.type}, 'jti-o', ${entry.recorded_at}, ${canonical}, ${chainHash(head!.entry_hash, canonical)}, ${entryLeaf(canonical)})`;
+      inserted();
+      await released;
+    });
+    await insertedNow;
+    const committing = store.commit(guess);
+    for (let waited = 0; ; waited += 20) {
+      const [row] = await store.sql<{ n: number }[]>`SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted`;
+      if (row!.n > 0) break;
+      if (waited > 10_000) throw new Error('the guessed append never waited for the lock');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    release();
+    await overtaking;
+    // The trigger refused seq 3 (taken); the locked transaction rebuilt the batch after it.
+    expect((await committing).map((e) => [e.entry.seq, e.entry.event_id])).toEqual([
+      [4, 'ev-b-0'],
+      [5, 'ev-b-1'],
+    ]);
+    expect(findChainBreak(await store.entries(1, 5))).toBeNull();
+  } finally {
+    await other.end();
+    await store.sql.unsafe(`DROP SCHEMA ${name} CASCADE`);
+    await store.close();
+  }
 });
