@@ -205,3 +205,28 @@ it('falls back to the locked append when another append overtakes its one-statem
     await store.close();
   }
 });
+
+it('appends without reading the whole ledger: one index probe per event, however many entries there are (PostgreSQL)', async () => {
+  const name = schema();
+  // One connection, so the append's statistics are this backend's, flushed on demand.
+  const store = await LedgerStore.open(PG_URL, { schema: name, max: 1 });
+  const eventIdIndexReads = async () => {
+    await store.sql`SELECT pg_stat_force_next_flush()`;
+    await store.sql`SELECT 1`; // the flush happens when a transaction ends
+    await store.sql`SELECT pg_stat_clear_snapshot()`;
+    const [row] = await store.sql<{ n: string }[]>`SELECT coalesce(sum(idx_tup_read), 0) AS n FROM pg_stat_user_indexes WHERE schemaname = ${name} AND indexrelname LIKE '%event_id%'`;
+    return Number(row!.n);
+  };
+  try {
+    // Batches of 500 first: more than five, so PL/pgSQL has settled on a cached plan for the chain trigger.
+    for (let b = 0; b < 8; b++) await store.append(Array.from({ length: 500 }, (_, i) => ({ eventId: `ev-${b}-${i}`, type: 'consent.issued', data: { jti: `jti-${b}-${i}` } })));
+    const before = await eventIdIndexReads();
+    await store.append([{ eventId: 'ev-one', type: 'consent.issued', data: { jti: 'jti-one' } }]);
+    // 0004's duplicate check read every entry's event_id here (4,000+ index tuples).
+    expect((await eventIdIndexReads()) - before).toBeLessThan(20);
+    expect(await store.size()).toBe(4001);
+  } finally {
+    await store.sql.unsafe(`DROP SCHEMA ${name} CASCADE`);
+    await store.close();
+  }
+});

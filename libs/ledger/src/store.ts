@@ -211,7 +211,7 @@ export class LedgerStore {
     }
     return this.sql.begin(async (tx) => {
       await tx`SELECT pg_advisory_xact_lock(${APPEND_LOCK})`;
-      const present = new Set((await tx<{ event_id: string }[]>`SELECT event_id FROM ledger_entries WHERE event_id IN (SELECT json_array_elements_text(${prepared.ids}::text::json))`).map((r) => r.event_id));
+      const present = new Set((await tx<{ event_id: string }[]>`SELECT i.id AS event_id FROM json_array_elements_text(${prepared.ids}::text::json) AS i(id) CROSS JOIN LATERAL (SELECT 1 FROM ledger_entries e WHERE e.event_id = i.id LIMIT 1) recorded`).map((r) => r.event_id));
       const [row] = await tx<{ seq: string; entry_hash: Buffer }[]>`SELECT seq, entry_hash FROM ledger_entries ORDER BY seq DESC LIMIT 1`;
       const head = row ? { seq: Number(row.seq), hash: row.entry_hash } : { seq: 0, hash: GENESIS_HASH };
       const built = buildRows(prepared.events, prepared.recordedAt, head, present);
@@ -225,11 +225,13 @@ export class LedgerStore {
    * base64) rather than 8 parameters per row: postgres.js and the server bind one value, not
    * tens of thousands, which was most of the client's cost of an append. With `unless`, the
    * rows go in only if the newest entry is `unless.head` and none of `unless.ids` is recorded.
+   * Recorded ids are looked up one index probe per id (LATERAL ... LIMIT 1), never by a join
+   * that a planner without statistics (PGlite never analyzes) runs as a scan of the table.
    */
   private insertRows(tx: Sql | TransactionSql, prepared: PreparedAppend, built: BuiltRows, unless?: { head: Head; ids: string }) {
     const guard = unless
       ? tx`WHERE (SELECT ROW(seq, entry_hash) FROM ledger_entries ORDER BY seq DESC LIMIT 1) IS NOT DISTINCT FROM ROW(${unless.head.seq}::bigint, ${unless.head.hash}::bytea)
-           AND NOT EXISTS (SELECT 1 FROM ledger_entries WHERE event_id IN (SELECT json_array_elements_text(${unless.ids}::text::json)))`
+           AND NOT EXISTS (SELECT 1 FROM json_array_elements_text(${unless.ids}::text::json) AS i(id) CROSS JOIN LATERAL (SELECT 1 FROM ledger_entries e WHERE e.event_id = i.id LIMIT 1) recorded)`
       : tx``;
     return tx`INSERT INTO ledger_entries (seq, event_id, type, jti, recorded_at, canonical, entry_hash, leaf_hash, leader_epoch)
       SELECT ${built.appended[0]!.entry.seq}::bigint + r.i - 1, r.v->>0, r.v->>1, r.v->>2, ${prepared.recordedAt}::timestamptz,
