@@ -202,7 +202,8 @@ async function main() {
     'ctp verify >= 200,000 entries/s': ver.per_s >= 200_000,
   };
   console.log(JSON.stringify(results, null, 2));
-  if (process.argv.includes('--write')) writeSection(results);
+  // `npm run bench:ledger` passes --write; `-- --no-write` after it measures without touching BENCHMARKS.md.
+  if (process.argv.includes('--write') && !process.argv.includes('--no-write')) writeSection(results);
 }
 
 function writeSection(r: Record<string, any>) {
