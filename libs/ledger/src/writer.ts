@@ -5,11 +5,26 @@ import { consumeSpan, ledgerAppendLatency, ledgerChainBreaks, ledgerEntries, led
 import { toLedgerEvent } from './events';
 import { isFenced, type LeaderLease } from './leader';
 import { LedgerReader, type LedgerView } from './reader';
-import type { LedgerStore, StoredCheckpoint } from './store';
+import type { LedgerStore, StoredCheckpoint, StoredEntry } from './store';
 
-/** Entries read per query by the integrity monitor, and verified between two turns of the event loop. */
+/**
+ * Entries read per query by the integrity monitor, and verified between two turns of the event
+ * loop: at most VERIFY_SLICE entries or, past the first, VERIFY_SLICE_BYTES of them (a batch of
+ * 256 introspection decisions is one 32 KB entry).
+ */
 const VERIFY_PAGE = 1_000;
 const VERIFY_SLICE = 250;
+const VERIFY_SLICE_BYTES = 256 * 1024;
+
+/** Where the slice of `rows` that starts at `from` ends (exclusive). */
+function sliceEnd(rows: StoredEntry[], from: number): number {
+  let end = from + 1;
+  for (let bytes = rows[from]!.canonical.length; end < rows.length && end - from < VERIFY_SLICE; end++) {
+    bytes += rows[end]!.canonical.length;
+    if (bytes > VERIFY_SLICE_BYTES) break;
+  }
+  return end;
+}
 
 export interface LedgerWriterOptions {
   store: LedgerStore;
@@ -289,8 +304,9 @@ export class LedgerWriter implements LedgerView {
     // this process serves (70-165 ms stalls under `ctp up`, BENCHMARKS.md).
     chain: for (let from = Math.max(this.verifiedSeq + 1, await store.firstRetainedSeq()); from <= size; from += VERIFY_PAGE) {
       const rows = await store.entries(from, Math.min(size, from + VERIFY_PAGE - 1));
-      for (let i = 0; i < rows.length; i += VERIFY_SLICE) {
-        const slice = rows.slice(i, i + VERIFY_SLICE);
+      for (let i = 0, end = 0; i < rows.length; i = end) {
+        end = sliceEnd(rows, i);
+        const slice = rows.slice(i, end);
         const prev = this.verifiedHash ?? (await store.hashBefore(from + i));
         // Incremental passes check the links and leaves over the stored bytes; the full pass also
         // re-derives each entry's canonical form (the costly part: JCS serialisation).
