@@ -115,7 +115,7 @@ describe.each([
     expect(findChainBreak(await store.entries(size + 1, size + 11), await store.hashBefore(size + 1), size + 1)).toBeNull();
   });
 
-  it('inserts a prepared batch in one statement only when both of its guesses hold (head unchanged, no event recorded)', async () => {
+  it('rebuilds a prepared batch under the lock when the head moved or one of its events is recorded', async () => {
     const size = await store.size();
     // Chained to the right head, but one of its events was recorded meanwhile.
     await store.append(events(401, 1));

@@ -207,17 +207,19 @@ export class LedgerStore {
 
   /**
    * The usual case is one statement: the rows as prepared, chained to the head this store
-   * expected, inserted only if that is still the head and none of the events is recorded
-   * (otherwise nothing is inserted). The database's chain trigger checks them again under the
-   * append lock, so a guess that a concurrent append overtook after the statement's snapshot
-   * fails there (seq taken, event recorded, chain broken). In either case the transaction below
-   * takes the lock, reads the head and what is recorded, and builds the batch again.
+   * expected, inserted only if that is still the head (otherwise nothing is inserted). The
+   * database's chain trigger checks them under the append lock, so a batch holding an event
+   * already recorded (a redelivery), or a guess that a concurrent append overtook after the
+   * statement's snapshot, fails there (event recorded, seq taken, chain broken). In either case
+   * the transaction below takes the lock, reads the head and what is recorded, and builds the
+   * batch again. (The trigger's duplicate check is the one probe per event the usual case
+   * pays; looking the events up here as well doubled it.)
    */
   private async commitRows(prepared: PreparedAppend): Promise<BuiltRows> {
     const { base, built: guess } = prepared;
     if (base && guess && guess.appended.length > 0) {
       try {
-        const inserted = await this.insertRows(this.sql, prepared, guess, { head: base, ids: prepared.ids });
+        const inserted = await this.insertRows(this.sql, prepared, guess, base);
         if (inserted.count === guess.appended.length) return guess;
       } catch (error) {
         if (!LOST_RACE.has((error as { code?: string }).code ?? '')) throw error;
@@ -225,6 +227,8 @@ export class LedgerStore {
     }
     return this.sql.begin(async (tx) => {
       await tx`SELECT pg_advisory_xact_lock(${APPEND_LOCK})`;
+      // One index probe per id (LATERAL ... LIMIT 1), never a join that a planner without
+      // statistics (PGlite never analyzes) runs as a scan of the table.
       const present = new Set((await tx<{ event_id: string }[]>`SELECT i.id AS event_id FROM json_array_elements_text(${prepared.ids}::text::json) AS i(id) CROSS JOIN LATERAL (SELECT 1 FROM ledger_entries e WHERE e.event_id = i.id LIMIT 1) recorded`).map((r) => r.event_id));
       const [row] = await tx<{ seq: string; entry_hash: Buffer }[]>`SELECT seq, entry_hash FROM ledger_entries ORDER BY seq DESC LIMIT 1`;
       const head = row ? { seq: Number(row.seq), hash: row.entry_hash } : { seq: 0, hash: GENESIS_HASH };
@@ -237,15 +241,12 @@ export class LedgerStore {
   /**
    * Inserts built rows. The batch travels as one JSON parameter (hashes and canonical bytes in
    * base64) rather than 8 parameters per row: postgres.js and the server bind one value, not
-   * tens of thousands, which was most of the client's cost of an append. With `unless`, the
-   * rows go in only if the newest entry is `unless.head` and none of `unless.ids` is recorded.
-   * Recorded ids are looked up one index probe per id (LATERAL ... LIMIT 1), never by a join
-   * that a planner without statistics (PGlite never analyzes) runs as a scan of the table.
+   * tens of thousands, which was most of the client's cost of an append. With `ifHead`, the
+   * rows go in only if the newest entry is still that one.
    */
-  private insertRows(tx: Sql | TransactionSql, prepared: PreparedAppend, built: BuiltRows, unless?: { head: Head; ids: string }) {
-    const guard = unless
-      ? tx`WHERE (SELECT ROW(seq, entry_hash) FROM ledger_entries ORDER BY seq DESC LIMIT 1) IS NOT DISTINCT FROM ROW(${unless.head.seq}::bigint, ${unless.head.hash}::bytea)
-           AND NOT EXISTS (SELECT 1 FROM json_array_elements_text(${unless.ids}::text::json) AS i(id) CROSS JOIN LATERAL (SELECT 1 FROM ledger_entries e WHERE e.event_id = i.id LIMIT 1) recorded)`
+  private insertRows(tx: Sql | TransactionSql, prepared: PreparedAppend, built: BuiltRows, ifHead?: Head) {
+    const guard = ifHead
+      ? tx`WHERE (SELECT ROW(seq, entry_hash) FROM ledger_entries ORDER BY seq DESC LIMIT 1) IS NOT DISTINCT FROM ROW(${ifHead.seq}::bigint, ${ifHead.hash}::bytea)`
       : tx``;
     return tx`INSERT INTO ledger_entries (seq, event_id, type, jti, recorded_at, canonical, entry_hash, leaf_hash, leader_epoch)
       SELECT ${built.appended[0]!.entry.seq}::bigint + r.i - 1, r.v->>0, r.v->>1, r.v->>2, ${prepared.recordedAt}::timestamptz,
