@@ -26,8 +26,8 @@ export interface TierMaintenanceOptions {
  */
 export class TierMaintenance {
   private timers: NodeJS.Timeout[] = [];
+  /** The runs, one after another. */
   private running: Promise<unknown> = Promise.resolve();
-  private busy = false;
 
   constructor(private readonly o: TierMaintenanceOptions) {}
 
@@ -46,13 +46,22 @@ export class TierMaintenance {
     await this.running.catch(() => undefined);
   }
 
+  /**
+   * Runs `task` every `ms`, queued behind whatever runs, and skipped only while its own
+   * previous run waits or runs. (One flag for both tasks let the first timer's run take
+   * every turn of the second when both fired together, as with equal periods: the
+   * retention job then never ran.)
+   */
   private every(ms: number, task: () => Promise<unknown>): void {
+    let pending = false;
     const timer = setInterval(() => {
-      if (this.busy) return;
-      this.busy = true;
-      this.running = task()
+      if (pending) return;
+      pending = true;
+      this.running = this.running
+        .catch(() => undefined)
+        .then(task)
         .catch((error: unknown) => this.o.onError(error))
-        .finally(() => (this.busy = false));
+        .finally(() => (pending = false));
     }, ms);
     timer.unref();
     this.timers.push(timer);
