@@ -9,7 +9,15 @@ import { ledgerRouter, LedgerStore, LedgerWriter } from '@ctp/ledger';
 
 async function main() {
   const size = Number(process.argv[2] ?? 1_000_000);
-  const store = await LedgerStore.open(process.env.CTP_BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test', { schema: `bench_proofs_${randomBytes(3).toString('hex')}`, max: 1 });
+  const schema = `bench_proofs_${randomBytes(3).toString('hex')}`;
+  const store = await LedgerStore.open(process.env.CTP_BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test', { schema, max: 1 });
+  // The bench ends this process with SIGTERM: its (empty) schema goes with it, not left in the database.
+  process.once('SIGTERM', () => {
+    void store.sql
+      .unsafe(`DROP SCHEMA IF EXISTS ${schema} CASCADE`)
+      .catch(() => undefined)
+      .finally(() => store.close().finally(() => process.exit(0)));
+  });
   const signer = new NoteSigner('ctp.bench/ledger', generateKeyPairSync('ed25519').privateKey);
   const writer = new LedgerWriter({ store, bus: new MemoryBus(), signers: [signer], origin: 'ctp.bench/ledger' });
   const started = performance.now();
