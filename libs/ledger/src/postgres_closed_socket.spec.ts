@@ -1,6 +1,5 @@
 import postgres from 'postgres';
-
-const PG_URL = process.env.CTP_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+import { PG_URL } from '@ctp/testing';
 
 /**
  * postgres.js 3.4 wrote to a connection whose socket it had already dropped, from a timer:
