@@ -1,4 +1,5 @@
 import postgres, { type Sql } from 'postgres';
+import { APPEND_LOCK } from './store';
 
 /**
  * The session-level advisory lock only the leading ledger writer holds (0006_leader_epochs.sql),
@@ -6,8 +7,6 @@ import postgres, { type Sql } from 'postgres';
  * ledger schema sharing a database has a leader lock of its own.
  */
 export const LEADER_LOCK_CLASS = 427_130_003;
-/** The append lock (store.ts): a claim is ordered against every append. */
-const APPEND_LOCK = 4_271_300_002;
 /** SQLSTATE the fence raises (0006_leader_epochs.sql). */
 export const FENCED_SQLSTATE = 'CTPLF';
 

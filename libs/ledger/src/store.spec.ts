@@ -5,7 +5,7 @@ import postgres from 'postgres';
 import { canonicalEntry, chainHash, entryLeaf, findChainBreak } from '@ctp/ledger-core';
 import { PG_URL } from '@ctp/testing';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from './embedded';
-import { LedgerStore } from './store';
+import { APPEND_LOCK, LedgerStore } from './store';
 
 const schema = () => `ledger_test_${randomBytes(4).toString('hex')}`;
 
@@ -174,7 +174,7 @@ it('falls back to the locked append when another append overtakes its one-statem
     const insertedNow = new Promise<void>((r) => (inserted = r));
     const released = new Promise<void>((r) => (release = r));
     const overtaking = other.begin(async (tx) => {
-      await tx`SELECT pg_advisory_xact_lock(4271300002)`;
+      await tx`SELECT pg_advisory_xact_lock(${APPEND_LOCK})`;
       const [head] = await tx<{ seq: string; entry_hash: Buffer }[]>`SELECT seq, entry_hash FROM ledger_entries ORDER BY seq DESC LIMIT 1`;
       const entry = { seq: Number(head!.seq) + 1, type: 'consent.issued', recorded_at: new Date().toISOString(), event_id: 'ev-overtaking', data: { jti: 'jti-o' } };
       const canonical = canonicalEntry(entry);

@@ -29,7 +29,8 @@ export interface StoredCheckpoint {
   createdAt: Date;
 }
 
-const APPEND_LOCK = 4_271_300_002;
+/** The transaction-level advisory lock every append (and the chain trigger, and an epoch claim) takes: appends never interleave. */
+export const APPEND_LOCK = 4_271_300_002;
 /** What the chain trigger raises when another append got in first: seq taken or event recorded (unique_violation), a gap or a broken chain (raise_exception). */
 const LOST_RACE = new Set(['23505', 'P0001']);
 
