@@ -1,11 +1,15 @@
 import { z } from 'zod';
 import { CtpError, type FieldError } from './errors';
 
-const slug = (max: number) =>
-  z
-    .string()
-    .max(max)
-    .regex(/^[a-z][a-z0-9_-]*$/, 'lowercase letters, digits, "_" or "-", starting with a letter');
+/** The envelope's string patterns, shared by the schemas below and the hot routes' check (envelope_check.ts). */
+export const ENVELOPE_PATTERNS = {
+  slug: /^[a-z][a-z0-9_-]*$/,
+  processor: /^[a-z][a-z0-9+.-]*:\/\/[\x21-\x7e]+$/,
+  jurisdiction: /^[A-Z]{2}(-[A-Z0-9]{1,3})?$/,
+  uiCopyId: /^[\x21-\x7e]+$/,
+} as const;
+
+const slug = (max: number) => z.string().max(max).regex(ENVELOPE_PATTERNS.slug, 'lowercase letters, digits, "_" or "-", starting with a letter');
 
 export const MAX_FEATURES = 32;
 
@@ -21,17 +25,17 @@ export const contextEnvelopeSchema = z.strictObject({
   processor: z
     .string()
     .max(256)
-    .regex(/^[a-z][a-z0-9+.-]*:\/\/[\x21-\x7e]+$/, 'a URI such as svc://cx-ai/v1 (scheme://, no spaces)'),
+    .regex(ENVELOPE_PATTERNS.processor, 'a URI such as svc://cx-ai/v1 (scheme://, no spaces)'),
   purpose: slug(64),
   retention: slug(64),
   jurisdiction: z
     .string()
-    .regex(/^[A-Z]{2}(-[A-Z0-9]{1,3})?$/, 'an ISO 3166-1 alpha-2 country, optionally with an ISO 3166-2 subdivision, e.g. US-KY'),
+    .regex(ENVELOPE_PATTERNS.jurisdiction, 'an ISO 3166-1 alpha-2 country, optionally with an ISO 3166-2 subdivision, e.g. US-KY'),
   ui_copy_id: z
     .string()
     .min(1)
     .max(128)
-    .regex(/^[\x21-\x7e]+$/, 'printable ASCII without spaces, e.g. consent-modal-2025-11-01#en-US'),
+    .regex(ENVELOPE_PATTERNS.uiCopyId, 'printable ASCII without spaces, e.g. consent-modal-2025-11-01#en-US'),
 });
 
 export type ContextEnvelope = z.infer<typeof contextEnvelopeSchema>;

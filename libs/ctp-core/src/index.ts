@@ -11,6 +11,7 @@ export {
   parseOrThrow,
   revokeRequestSchema,
 } from './envelope';
+export { checkIntrospectRequest, checkIssueRequest, parseIntrospectRequest, parseIssueRequest } from './envelope_check';
 export { contextHash, ContextHashMemo } from './context_hash';
 export {
   buildClaims,

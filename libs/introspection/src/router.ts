@@ -1,5 +1,5 @@
 import type { Router } from 'express';
-import { introspectRequestSchema, parseOrThrow } from '@ctp/ctp-core';
+import { parseIntrospectRequest } from '@ctp/ctp-core';
 import { apiRouter, hotPost, methodNotAllowed, sendJson, type Step } from '@ctp/http';
 import { introspections, validationErrors, validationLatency } from '@ctp/telemetry';
 import type { DecisionLog } from './decision_log';
@@ -16,7 +16,7 @@ export function introspectorRouter(options: IntrospectorRouterOptions): Router {
   const router = apiRouter();
   hotPost(router, '/introspect', options.auth, options.body, async (req, res) => {
     const started = process.hrtime.bigint();
-    const request = parseOrThrow(introspectRequestSchema, req.body);
+    const request = parseIntrospectRequest(req.body);
     const result = await options.introspector.introspect(request.token, request.context_envelope);
     validationLatency.observe(Number(process.hrtime.bigint() - started) / 1e9);
     introspections.inc({ decision: result.decision });

@@ -1,5 +1,5 @@
 import type { Router } from 'express';
-import { CtpError, issueRequestSchema, parseOrThrow } from '@ctp/ctp-core';
+import { CtpError, parseIssueRequest } from '@ctp/ctp-core';
 import { apiRouter, hotPost, methodNotAllowed, partnerOf, sendJson, type Step } from '@ctp/http';
 import type { TokenKeys } from '@ctp/keys';
 import { issueIdempotently, parseIdempotencyKey, type IdempotencyStore } from './idempotency';
@@ -22,7 +22,7 @@ export function issuerRouter(options: IssuerRouterOptions): Router {
   const router = apiRouter();
   hotPost(router, '/issue', options.auth, options.body, async (req, res) => {
     const key = parseIdempotencyKey(req.headers['idempotency-key']);
-    const request = parseOrThrow(issueRequestSchema, req.body);
+    const request = parseIssueRequest(req.body);
     const partner = partnerOf(res);
     const issue = () => options.service.issue(partner, request, Date.now(), req.headers.traceparent);
     if (key === undefined) return sendJson(res, await issue());
