@@ -52,8 +52,8 @@ export function observeRequests(logger: Logger): Step {
       const route = req.route?.path ?? 'unmatched';
       const method = req.method !== undefined && req.method.length <= 7 ? req.method : 'OTHER';
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      httpRequests.inc({ route, method, status: String(res.statusCode) });
-      httpDuration.observe({ route, method }, seconds);
+      httpRequests.series(route, method, String(res.statusCode)).inc();
+      httpDuration.series(route, method).observe(seconds);
       const level = res.statusCode >= 500 ? 'warn' : 'debug';
       if (!logger.isLevelEnabled(level) || (level === 'debug' && PROBES.has(route))) return;
       const partner = (res.locals.partner as { id?: string } | undefined)?.id;

@@ -87,7 +87,7 @@ export class IssuanceService {
     ]);
     if (owner.status === 'rejected') throw new CtpError('unavailable', 'the token owner registry (NATS) is unavailable; no token was issued', { cause: owner.reason });
     if (ledger.status === 'rejected') throw new CtpError('unavailable', 'the event bus (NATS) is unavailable; no token was issued', { cause: ledger.reason });
-    consentIssued.inc({ partner: partner.id });
+    consentIssued.series(partner.id).inc();
     return { token, jti: claims.jti, expires_at: new Date(claims.exp * 1000).toISOString() };
   }
 

@@ -2,7 +2,7 @@ import { registerLedgerMetrics, registry, revocationPropagation, validationError
 
 describe('metrics', () => {
   it('exports the guide names with their labels', async () => {
-    validationErrors.inc({ reason: 'revoked' });
+    validationErrors.series('revoked').inc();
     revocationPropagation.observe({ channel: 'push' }, 0.004);
     const text = await registry.metrics();
     expect(text).toMatch(/ctp_validation_errors_total\{reason="revoked"\} 1/);
