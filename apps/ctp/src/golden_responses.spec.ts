@@ -54,6 +54,13 @@ describe('ctp up golden responses (bytes on the wire)', () => {
     expect(answer.slice(0, answer.indexOf('\r\n\r\n'))).toMatchSnapshot();
   });
 
+  it('POST /issue replayed under the same Idempotency-Key', async () => {
+    const request = post('/issue', JSON.stringify(GUIDE_ENVELOPE), ['Content-Type: application/json', 'Idempotency-Key: "golden-replay"']);
+    await raw(port, request);
+    const answer = await raw(port, request);
+    expect(answer.slice(0, answer.indexOf('\r\n\r\n')).replace(/^Date: .*$/m, 'Date: <date>')).toMatchSnapshot();
+  });
+
   it.each([
     ['introspect, allow (cached)', () => post('/introspect', JSON.stringify({ token: issued.token, context_envelope: GUIDE_ENVELOPE }))],
     ['introspect, context mismatch', () => post('/introspect', JSON.stringify({ token: issued.token, context_envelope: { ...GUIDE_ENVELOPE, jurisdiction: 'US-CA' } }))],
@@ -65,6 +72,7 @@ describe('ctp up golden responses (bytes on the wire)', () => {
     ['introspect, GET', () => get('/introspect')],
     ['introspect, other spelling', () => get('/Introspect')],
     ['issue, invalid envelope', () => post('/issue', '{"channel":"voice"}')],
+    ['introspect, body over the limit', () => post('/introspect', `{"token":"${'x'.repeat(17 * 1024)}"}`)],
     ['healthz', () => get('/healthz')],
   ])('%s', async (_name, request) => {
     expect(mask(await raw(port, request()))).toMatchSnapshot();

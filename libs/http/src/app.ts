@@ -1,10 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import express, { Router, type ErrorRequestHandler, type Express, type RequestHandler } from 'express';
-import helmet from 'helmet';
 import { CtpError } from '@ctp/ctp-core';
 import { clientAborts, tracingActive } from '@ctp/telemetry';
 import { observeRequests, type Logger } from './logger';
+import { deferredSecurityHeaders, securityHeaders } from './security_headers';
 import { sendProblem, type Step, type StepRequest, type StepResponse } from './step';
+
+export { HSTS_MAX_AGE_SECONDS } from './security_headers';
 
 export type ReadinessCheck = () => boolean | Promise<boolean>;
 
@@ -13,48 +15,6 @@ export interface ServiceAppOptions {
   readiness: Record<string, ReadinessCheck>;
   logger: Logger;
 }
-
-/** HSTS max-age: two years (at least the one year preload lists require). */
-export const HSTS_MAX_AGE_SECONDS = 63_072_000;
-
-/**
- * helmet's headers tuned for a JSON API: a CSP that allows nothing (no response is a
- * document), HSTS for two years including subdomains, no-referrer, nosniff, frames
- * denied; plus Cache-Control: no-store (tokens and decisions must not be cached).
- * Routes that may be cached (JWKS) override Cache-Control themselves.
- */
-const helmetHeaders = helmet({
-  contentSecurityPolicy: { useDefaults: false, directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } },
-  strictTransportSecurity: { maxAge: HSTS_MAX_AGE_SECONDS, includeSubDomains: true },
-  referrerPolicy: { policy: 'no-referrer' },
-  xFrameOptions: { action: 'deny' },
-});
-
-/**
- * The header set above, computed once: helmet runs here against a recorder, and every
- * response then gets the recorded headers, in the same order, with one loop instead of
- * helmet's chain of middleware (its values do not depend on the request).
- */
-function recordHeaders(): [string, string][] {
-  const headers = new Map<string, [string, string]>();
-  const recorder = {
-    setHeader: (name: string, value: string) => headers.set(name.toLowerCase(), [name, String(value)]),
-    removeHeader: (name: string) => headers.delete(name.toLowerCase()),
-  };
-  let done = false;
-  helmetHeaders({} as never, recorder as never, () => {
-    done = true;
-  });
-  if (!done) throw new Error('helmet did not finish synchronously');
-  recorder.setHeader('Cache-Control', 'no-store');
-  return [...headers.values()];
-}
-const SECURITY_HEADERS = recordHeaders();
-
-const securityHeaders: Step = (_req, res, next) => {
-  for (const [name, value] of SECURITY_HEADERS) res.setHeader(name, value);
-  next();
-};
 
 /**
  * A router that matches paths exactly: case-sensitive, and `/issue/` is not `/issue`. Every
@@ -130,7 +90,7 @@ export function createServiceApp(options: ServiceAppOptions): Express {
   for (const router of options.routers) {
     for (const [path, route] of hotRoutes.get(router) ?? []) {
       if (hot.has(path)) throw new Error(`two routers serve POST ${path}`);
-      hot.set(path, { ...route, steps: [securityHeaders, observe, ...route.steps] });
+      hot.set(path, { ...route, steps: [deferredSecurityHeaders, observe, ...route.steps] });
     }
   }
   if (hot.size === 0) return app;

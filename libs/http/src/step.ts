@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { CtpError } from '@ctp/ctp-core';
+import { writeHead } from './security_headers';
 
 /** What a step may use of a request: node's, plus what earlier steps add (the body, the matched route). */
 export type StepRequest = IncomingMessage & { body?: unknown; route?: { path?: string } };
@@ -17,12 +18,11 @@ export type Step = (req: StepRequest, res: StepResponse, next: Next) => void | P
 
 /**
  * Writes a whole response the way express's `res.send` writes a string: Content-Type and
- * Content-Length after the headers already set, no body for HEAD. No response carries a
- * validator, so none is ever 304.
+ * Content-Length after the headers already set (and a hot route's security headers before
+ * them), no body for HEAD. No response carries a validator, so none is ever 304.
  */
 function send(res: ServerResponse, contentType: string, body: string): void {
-  res.setHeader('Content-Type', contentType);
-  res.setHeader('Content-Length', Buffer.byteLength(body));
+  writeHead(res, contentType, Buffer.byteLength(body));
   if (res.req.method === 'HEAD') res.end();
   else res.end(body);
 }
