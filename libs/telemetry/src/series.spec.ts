@@ -49,6 +49,9 @@ describe('FastCounter and FastHistogram (series.ts)', () => {
     // A second scrape: the counter has nothing new to take, the histograms have not changed.
     expect(await lines(fast)).toEqual(await lines(reference));
 
+    // Counted but not yet scraped when the registry is reset: gone, as with prom-client.
+    fastCounter.series('/issue', 'POST', '200').inc();
+    counter.inc({ route: '/issue', method: 'POST', status: '200' });
     fast.resetMetrics();
     reference.resetMetrics();
     expect(await lines(fast)).toEqual(await lines(reference));
@@ -66,6 +69,9 @@ describe('FastCounter and FastHistogram (series.ts)', () => {
     const registry = new Registry();
     const histogram = new FastHistogram({ name: 'test_refuse_seconds', help: 'x', buckets, registers: [registry] });
     expect(() => histogram.series().observe(Number.NaN)).toThrow(TypeError);
+    const counter = new FastCounter({ name: 'test_refuse_total', help: 'x', registers: [registry] });
+    expect(() => counter.series().inc(-1)).toThrow('It is not possible to decrease a counter');
+    expect(() => counter.series().inc(Number.POSITIVE_INFINITY)).toThrow(TypeError);
     expect(() => new FastHistogram({ name: 'test_refuse_seconds', help: 'x', buckets, registers: [registry] })).toThrow('already been registered');
     expect(() => new FastHistogram({ name: 'bad name', help: 'x', buckets, registers: [registry] })).toThrow('Invalid metric name');
     expect(() => new FastHistogram({ name: 'test_le_seconds', help: 'x', labelNames: ['le'], buckets, registers: [registry] })).toThrow('le is a reserved label keyword');

@@ -76,6 +76,9 @@ class CounterCell implements CounterSeries {
   pending = 0;
   constructor(readonly labels: Record<string, string>) {}
   inc(by = 1): void {
+    // prom-client's checks, here rather than at the scrape that would otherwise fail.
+    if (!Number.isFinite(by)) throw new TypeError(`Value is not a valid number: ${by}`);
+    if (by < 0) throw new Error('It is not possible to decrease a counter');
     this.pending += by;
   }
 }
@@ -102,6 +105,12 @@ export class FastCounter<L extends string> {
         }
       },
     });
+    // A reset (registry.resetMetrics) also forgets what was counted since the last scrape.
+    const reset = this.metric.reset.bind(this.metric);
+    this.metric.reset = () => {
+      reset();
+      for (const cell of cells.all()) cell.pending = 0;
+    };
   }
 
   /** The series with these label values, in `labelNames` order. */
