@@ -209,6 +209,8 @@ export async function benchRounds() {
     const shapes = [{ label: '', root: ROOT }];
     if (flags['baseline-root']) shapes.push({ label: '[baseline] ', root: resolve(flags['baseline-root']) });
     const workloads = [{ name: 'floor', kind: 'closed', url: `${floor.url}/introspect`, servers: [floor], load: undefined }];
+    /** Each shape's workloads, in the same order. */
+    const byShape = [];
     for (const { label, root } of shapes) {
       const ctpDir = tmp('ctp-bench-rounds-');
       const saDir = tmp('ctp-bench-rounds-sa-');
@@ -221,18 +223,23 @@ export async function benchRounds() {
       const ctpPool = await cachedPool(ctp, ctp, { drainLedger: true });
       const saPool = await cachedPool(sa.issuer, sa.introspector);
       workloads[0].load ??= { bodies: ctpPool };
-      workloads.push(
+      byShape.push([
         { name: `${label}ctp up introspect, cached`, kind: 'closed', url: `${ctp.url}/introspect`, load: { bodies: ctpPool }, servers: [ctp] },
         { name: `${label}standalone introspect, cached`, kind: 'closed', url: `${sa.introspector.url}/introspect`, load: { bodies: saPool }, servers: [sa.introspector, redis] },
         { name: `${label}ctp up introspect, first-seen 1,000/s`, kind: 'first-seen', port: ctp.port, dataDir: ctpDir, servers: [ctp] },
         { name: `${label}standalone introspect, first-seen 1,000/s`, kind: 'first-seen', port: sa.introspector.port, dataDir: saDir, servers: [sa.introspector, redis] },
         { name: `${label}ctp up issue`, kind: 'closed', url: `${ctp.url}/issue`, load: { body: ENVELOPE_JSON }, servers: [ctp], drain: ctp },
         { name: `${label}standalone issue`, kind: 'closed', url: `${sa.issuer.url}/issue`, load: { body: ENVELOPE_JSON }, servers: [sa.issuer, redis] },
-      );
+      ]);
     }
+    workloads.push(...byShape.flat());
     const rows = Object.fromEntries(workloads.map((w) => [w.name, []]));
     for (let k = 0; k < CFG.rounds; k++) {
-      for (const w of workloads) {
+      // With a baseline, each workload runs on both checkouts back to back, which one first
+      // alternating from round to round: neither sits always in the same place in a round.
+      const pairs = byShape[0].map((_, i) => byShape.map((shape) => shape[i]));
+      const order = [workloads[0], ...pairs.flatMap((pair) => (k % 2 === 1 ? [...pair].reverse() : pair))];
+      for (const w of order) {
         let entry;
         let tokens;
         if (w.kind === 'closed') await autocannonMeasured(w.url, w.load, CFG.roundWarmupMs, []);
