@@ -61,11 +61,11 @@ const series = (() => {
   const registers = [new Registry()];
   const requests = new FastCounter({ ...configs.requests, registers });
   const duration = new FastHistogram({ ...configs.duration, registers });
-  const latency = new FastHistogram({ ...configs.latency, registers }).series();
+  const latency = new FastHistogram({ ...configs.latency, registers });
   const decisions = new FastCounter({ ...configs.decisions, registers });
   return (i: number) => {
     const seconds = (i & 1023) / 1e6;
-    latency.observe(seconds);
+    latency.series().observe(seconds);
     decisions.series('allow').inc();
     requests.series('/introspect', 'POST', String(200)).inc();
     duration.series('/introspect', 'POST').observe(seconds);

@@ -12,15 +12,13 @@ export interface IntrospectorRouterOptions {
   body: Step;
 }
 
-const latency = validationLatency.series();
-
 export function introspectorRouter(options: IntrospectorRouterOptions): Router {
   const router = apiRouter();
   hotPost(router, '/introspect', options.auth, options.body, async (req, res) => {
     const started = process.hrtime.bigint();
     const request = parseIntrospectRequest(req.body);
     const result = await options.introspector.introspect(request.token, request.context_envelope);
-    latency.observe(Number(process.hrtime.bigint() - started) / 1e9);
+    validationLatency.series().observe(Number(process.hrtime.bigint() - started) / 1e9);
     introspections.series(result.decision).inc();
     if (result.reason !== null) validationErrors.series(result.reason).inc();
     options.decisions.record(result, request.context_envelope.processor, request.context_envelope.purpose);
