@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, pbkdf2 } from 'node:crypto';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -127,6 +127,28 @@ describe('CedarPolicyShield', () => {
       expect(reloads).toHaveLength(1);
     } finally {
       shield.close();
+    }
+  });
+});
+
+describe('CedarPolicyShield file watch, started on a busy process', () => {
+  it('still picks up a change made before the watch first looked at the files', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ctp-shield-busy-'));
+    const policyPath = join(dir, 'shield.cedar');
+    copyFileSync(REPO_POLICY, policyPath);
+    // Occupy libuv's thread pool, so the watch's first stat of the files (the state it compares
+    // with) is taken only after the change below: a slow start, as on a loaded machine.
+    const busy = Array.from({ length: 8 }, () => new Promise((done) => pbkdf2('x', 'y', 300_000, 32, 'sha256', done)));
+    const reloads: LoadedPolicySet[] = [];
+    const shield = new CedarPolicyShield({ policyPath, schemaPath: REPO_SCHEMA, watchIntervalMs: 20, onReload: (set) => reloads.push(set) });
+    try {
+      writeFileSync(policyPath, `${readFileSync(REPO_POLICY, 'utf8')}\n@id("floor.writes-degrade")\npermit (principal, action == Signet::Action::"DegradeWhenOpen", resource);\n`);
+      await Promise.all(busy);
+      await waitFor(() => reloads.length === 1, 5_000);
+      expect(shield.decide({ method: 'POST', path: '/v1/infer' }, PARTNER).whenOpen).toBe('degrade');
+    } finally {
+      shield.close();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

@@ -122,6 +122,10 @@ export class CedarPolicyShield implements PolicyShield {
     if (this.listener) {
       watchFile(opts.policyPath, { interval, persistent: false }, this.listener);
       watchFile(opts.schemaPath, { interval, persistent: false }, this.listener);
+      // A watch reports changes against its first stat of the file, which libuv's thread pool
+      // takes some time after this: a change made in between (on a busy process) would be in
+      // that first state and never reported. One more read after the first interval catches it.
+      this.listener();
     }
   }
 
