@@ -2,7 +2,8 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from './processes';
+import { Redis } from 'ioredis';
+import { freePort, waitFor } from './processes';
 import { REDIS_BIN, waitPort as waitPortFor } from './servers';
 
 /**
@@ -163,10 +164,29 @@ export async function privateRedisSentinels(options: { name?: string; replicas?:
       `port ${port}`, 'bind 127.0.0.1', `dir ${dir}`,
       `sentinel monitor ${name} 127.0.0.1 ${nodes[0]!.port} ${Math.floor(count / 2) + 1}`,
       `sentinel down-after-milliseconds ${name} ${options.downAfterMs ?? 1000}`,
-      `sentinel failover-timeout ${name} 10000`,
+      // A failover that did not finish is retried after twice this: 10 s, not the default 6 minutes.
+      `sentinel failover-timeout ${name} 5000`,
       `sentinel parallel-syncs ${name} 1`, '',
     ].join('\n'));
     sentinels.push(await childServer(REDIS_BIN, [conf, '--sentinel'], port, dir, 'private Redis Sentinel', `redis://127.0.0.1:${port}`));
+  }
+  // Sentinels find each other and the replicas through the primary's hello channel, every 2 s.
+  // Until each knows the others, a failover cannot win its vote at once: wait for that, so a
+  // primary stopped right after this call fails over as in a settled deployment.
+  const replicas = nodes.length - 1;
+  for (const sentinel of sentinels) {
+    const client = new Redis({ host: '127.0.0.1', port: sentinel.port, lazyConnect: true, maxRetriesPerRequest: 1 });
+    try {
+      await waitFor(
+        async () =>
+          ((await client.call('SENTINEL', 'SENTINELS', name)) as unknown[]).length === count - 1 &&
+          ((await client.call('SENTINEL', 'REPLICAS', name)) as unknown[]).length === replicas,
+        30_000,
+        `Sentinel ${sentinel.port} to know the other Sentinels and the replicas`,
+      );
+    } finally {
+      client.disconnect();
+    }
   }
   return {
     url: `redis+sentinel://${sentinels.map((s) => `127.0.0.1:${s.port}`).join(',')}/${name}`,
