@@ -1,13 +1,14 @@
 import { z } from 'zod';
 import { CtpError, type FieldError } from './errors';
 
-/** The envelope's string patterns, shared by the schemas below and the hot routes' check (envelope_check.ts). */
+/** The envelope's string patterns and longest lengths, shared by the schemas below and the hot routes' check (envelope_check.ts). */
 export const ENVELOPE_PATTERNS = {
   slug: /^[a-z][a-z0-9_-]*$/,
   processor: /^[a-z][a-z0-9+.-]*:\/\/[\x21-\x7e]+$/,
   jurisdiction: /^[A-Z]{2}(-[A-Z0-9]{1,3})?$/,
   uiCopyId: /^[\x21-\x7e]+$/,
 } as const;
+export const ENVELOPE_MAX_LENGTHS = { channel: 32, feature: 32, processor: 256, purpose: 64, retention: 64, uiCopyId: 128, subjectRef: 256 } as const;
 
 const slug = (max: number) => z.string().max(max).regex(ENVELOPE_PATTERNS.slug, 'lowercase letters, digits, "_" or "-", starting with a letter');
 
@@ -20,21 +21,21 @@ export const MAX_FEATURES = 32;
  */
 export const contextEnvelopeSchema = z.strictObject({
   ts: z.iso.datetime({ offset: true, message: 'an RFC 3339 date-time, e.g. 2025-11-09T20:17:00Z' }),
-  channel: slug(32),
-  features: z.array(slug(32)).min(1).max(MAX_FEATURES),
+  channel: slug(ENVELOPE_MAX_LENGTHS.channel),
+  features: z.array(slug(ENVELOPE_MAX_LENGTHS.feature)).min(1).max(MAX_FEATURES),
   processor: z
     .string()
-    .max(256)
+    .max(ENVELOPE_MAX_LENGTHS.processor)
     .regex(ENVELOPE_PATTERNS.processor, 'a URI such as svc://cx-ai/v1 (scheme://, no spaces)'),
-  purpose: slug(64),
-  retention: slug(64),
+  purpose: slug(ENVELOPE_MAX_LENGTHS.purpose),
+  retention: slug(ENVELOPE_MAX_LENGTHS.retention),
   jurisdiction: z
     .string()
     .regex(ENVELOPE_PATTERNS.jurisdiction, 'an ISO 3166-1 alpha-2 country, optionally with an ISO 3166-2 subdivision, e.g. US-KY'),
   ui_copy_id: z
     .string()
     .min(1)
-    .max(128)
+    .max(ENVELOPE_MAX_LENGTHS.uiCopyId)
     .regex(ENVELOPE_PATTERNS.uiCopyId, 'printable ASCII without spaces, e.g. consent-modal-2025-11-01#en-US'),
 });
 
@@ -48,7 +49,7 @@ export const JWK_THUMBPRINT = /^[A-Za-z0-9_-]{43}$/;
  * key binding (RFC 7800 `cnf.jkt`): the thumbprint of the request-signing key the token may be presented with.
  */
 export const issueRequestSchema = contextEnvelopeSchema.extend({
-  subject_ref: z.string().min(1).max(256).optional(),
+  subject_ref: z.string().min(1).max(ENVELOPE_MAX_LENGTHS.subjectRef).optional(),
   key_binding: z.strictObject({ jkt: z.string().regex(JWK_THUMBPRINT) }).optional(),
 });
 export type IssueRequest = z.infer<typeof issueRequestSchema>;

@@ -1,5 +1,5 @@
 import { CtpError } from './errors';
-import { introspectRequestSchema, issueRequestSchema, parseOrThrow } from './envelope';
+import { ENVELOPE_MAX_LENGTHS as MAX, introspectRequestSchema, issueRequestSchema, MAX_FEATURES, parseOrThrow } from './envelope';
 import { checkIntrospectRequest, checkIssueRequest, parseIntrospectRequest, parseIssueRequest } from './envelope_check';
 import vectors from './__fixtures__/context_hash_vectors.json';
 
@@ -20,13 +20,14 @@ const candidates: Record<string, readonly unknown[]> = {
     '2000-02-29T23:59:59-00:00', '2025-13-01T00:00:00Z', '2025-04-31T00:00:00Z', '2025-11-09t20:17:00z', '2025-11-09 20:17:00Z',
     '2025-11-09T24:00:00Z', '2025-11-09T20:17:00+24:00', '2025-11-09T20:17:00', '2025-11-09T20:17Z', 'yesterday', '',
   ],
-  channel: slugs(32),
-  features: [['tone'], ['tone', 'pace'], [], Array.from({ length: 32 }, (_, i) => `f${i}`), Array.from({ length: 33 }, () => 'f'), ['tone', 'Bad'], ['tone', 7], 'tone', [null], ['a'.repeat(33)]],
-  processor: ['svc://cx-ai/v1', 'a+b.c-d://x', 'svc://', 'svc:/x', 'Svc://x', 'svc://a b', `svc://${'x'.repeat(250)}`, `svc://${'x'.repeat(251)}`, 'svc://ü'],
-  purpose: slugs(64),
-  retention: slugs(64),
+  // Values at each bound and one past it, taken from the limits the schema and the check share.
+  channel: slugs(MAX.channel),
+  features: [['tone'], ['tone', 'pace'], [], Array.from({ length: MAX_FEATURES }, (_, i) => `f${i}`), Array.from({ length: MAX_FEATURES + 1 }, () => 'f'), ['tone', 'Bad'], ['tone', 7], 'tone', [null], ['a'.repeat(MAX.feature + 1)]],
+  processor: ['svc://cx-ai/v1', 'a+b.c-d://x', 'svc://', 'svc:/x', 'Svc://x', 'svc://a b', `svc://${'x'.repeat(MAX.processor - 6)}`, `svc://${'x'.repeat(MAX.processor - 5)}`, 'svc://ü'],
+  purpose: slugs(MAX.purpose),
+  retention: slugs(MAX.retention),
   jurisdiction: ['US', 'US-KY', 'DE-BY1', 'us', 'USA', 'US-', 'US-ABCD', 'U'],
-  ui_copy_id: ['consent-modal-2025-11-01#en-US', 'x', '', 'a b', 'x'.repeat(128), 'x'.repeat(129), 'é'],
+  ui_copy_id: ['consent-modal-2025-11-01#en-US', 'x', '', 'a b', 'x'.repeat(MAX.uiCopyId), 'x'.repeat(MAX.uiCopyId + 1), 'é'],
 };
 
 function mutate(base: Record<string, unknown>, fields: Record<string, readonly unknown[]>): Record<string, unknown> {
@@ -78,7 +79,7 @@ describe('the hot routes\' body checks (envelope_check.ts)', () => {
   it('POST /issue: the same, with the optional subject_ref and key_binding', () => {
     const issueFields = {
       ...candidates,
-      subject_ref: [MISSING, 'user-1', '', 'x'.repeat(256), 'x'.repeat(257), 7],
+      subject_ref: [MISSING, 'user-1', '', 'x'.repeat(MAX.subjectRef), 'x'.repeat(MAX.subjectRef + 1), 7],
       key_binding: [MISSING, { jkt: 'A'.repeat(43) }, { jkt: 'A'.repeat(42) }, { jkt: '+'.repeat(43) }, { jkt: 'A'.repeat(43), x: 1 }, {}, 'jkt', null],
     };
     let accepted = 0;

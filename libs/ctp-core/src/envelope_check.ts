@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { contextEnvelopeSchema, ENVELOPE_PATTERNS, introspectRequestSchema, issueRequestSchema, JWK_THUMBPRINT, MAX_FEATURES, parseOrThrow, type ContextEnvelope, type IssueRequest } from './envelope';
+import { contextEnvelopeSchema, ENVELOPE_MAX_LENGTHS as MAX, ENVELOPE_PATTERNS, introspectRequestSchema, issueRequestSchema, JWK_THUMBPRINT, MAX_FEATURES, parseOrThrow, type ContextEnvelope, type IssueRequest } from './envelope';
 
 /**
  * The bodies of the two hot routes (POST /introspect, POST /issue) checked without zod.
@@ -49,7 +49,7 @@ function features(value: unknown): string[] | undefined {
   const out = new Array<string>(value.length);
   for (let i = 0; i < value.length; i++) {
     const feature: unknown = value[i];
-    if (!isSlug(feature, 32)) return undefined;
+    if (!isSlug(feature, MAX.feature)) return undefined;
     out[i] = feature;
   }
   return out;
@@ -63,17 +63,17 @@ function envelopeFields(body: Fields): ContextEnvelope | undefined {
     list === undefined ||
     typeof ts !== 'string' ||
     !DATETIME.test(ts) ||
-    !isSlug(channel, 32) ||
+    !isSlug(channel, MAX.channel) ||
     typeof proc !== 'string' ||
-    proc.length > 256 ||
+    proc.length > MAX.processor ||
     !processor.test(proc) ||
-    !isSlug(purpose, 64) ||
-    !isSlug(retention, 64) ||
+    !isSlug(purpose, MAX.purpose) ||
+    !isSlug(retention, MAX.retention) ||
     typeof juris !== 'string' ||
     !jurisdiction.test(juris) ||
     typeof copy !== 'string' ||
     copy.length < 1 ||
-    copy.length > 128 ||
+    copy.length > MAX.uiCopyId ||
     !uiCopyId.test(copy)
   ) {
     return undefined;
@@ -100,7 +100,7 @@ export function checkIssueRequest(body: unknown): IssueRequest | undefined {
   const hasSubject = 'subject_ref' in body;
   const hasBinding = 'key_binding' in body;
   // A key present with the value undefined (never so in JSON) is left to zod.
-  if (hasSubject && (typeof subjectRef !== 'string' || subjectRef.length < 1 || subjectRef.length > 256)) return undefined;
+  if (hasSubject && (typeof subjectRef !== 'string' || subjectRef.length < 1 || subjectRef.length > MAX.subjectRef)) return undefined;
   if (hasBinding && !(isRecord(keyBinding) && knownKeys(keyBinding, KEY_BINDING_KEYS) === 1 && typeof keyBinding.jkt === 'string' && JWK_THUMBPRINT.test(keyBinding.jkt))) return undefined;
   if (knownKeys(body, ISSUE_KEYS) !== ENVELOPE_KEYS.size + Number(hasSubject) + Number(hasBinding)) return undefined;
   const request: IssueRequest | undefined = envelopeFields(body);
