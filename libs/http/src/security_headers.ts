@@ -37,7 +37,7 @@ function recordHeaders(): [string, string][] {
   recorder.setHeader('Cache-Control', 'no-store');
   return [...headers.values()];
 }
-const SECURITY_HEADERS = recordHeaders();
+export const SECURITY_HEADERS = recordHeaders();
 /** The same, as the flat [name, value, ...] list `writeHead` takes. */
 const SECURITY_HEADERS_FLAT = SECURITY_HEADERS.flat();
 
