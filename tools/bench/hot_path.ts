@@ -10,6 +10,7 @@
 import { randomUUID } from 'node:crypto';
 import { Counter, Histogram, Registry } from 'prom-client';
 import { introspectRequestSchema, issueRequestSchema, parseIntrospectRequest, parseIssueRequest, parseOrThrow } from '@ctp/ctp-core';
+import { HTTP_DURATION_BUCKETS, VALIDATION_BUCKETS } from '../../libs/telemetry/src/metrics';
 import { FastCounter, FastHistogram } from '../../libs/telemetry/src/series';
 
 const arg = (name: string, fallback: number) => {
@@ -34,12 +35,10 @@ const introspectBodies = Array.from({ length: 64 }, () => JSON.stringify({ token
 const issueBodies = Array.from({ length: 64 }, (_, i) => JSON.stringify({ ...envelope, subject_ref: `user-${i}` }));
 const parsing = (bodies: string[], parse: (body: unknown) => unknown) => (i: number) => parse(JSON.parse(bodies[i & 63]!));
 
-// The four metrics of a cached introspection, as metrics.ts defines them, once per kind.
-const DURATION_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
-const VALIDATION_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.0025, 0.005, 0.0075, 0.01, 0.025, 0.05];
+// The four metrics of a cached introspection, with metrics.ts's buckets, once per kind.
 const configs = {
   requests: { name: 'bench_http_requests_total', help: 'x', labelNames: ['route', 'method', 'status'] as const },
-  duration: { name: 'bench_http_request_duration_seconds', help: 'x', labelNames: ['route', 'method'] as const, buckets: DURATION_BUCKETS },
+  duration: { name: 'bench_http_request_duration_seconds', help: 'x', labelNames: ['route', 'method'] as const, buckets: HTTP_DURATION_BUCKETS },
   latency: { name: 'bench_validation_seconds', help: 'x', buckets: VALIDATION_BUCKETS },
   decisions: { name: 'bench_introspections_total', help: 'x', labelNames: ['decision'] as const },
 };

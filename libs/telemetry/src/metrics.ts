@@ -13,6 +13,8 @@ collectDefaultMetrics({ register: registry });
 
 /** Resolves 100 µs .. 50 ms, where the 10 ms SLO and the 2 ms target live. */
 export const VALIDATION_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.0025, 0.005, 0.0075, 0.01, 0.025, 0.05];
+/** Resolves 500 µs .. 2.5 s: HTTP request durations (ctp_http_request_duration_seconds). */
+export const HTTP_DURATION_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
 /** Resolves 1 ms .. 10 s, around the 1 s push and 5 s pull targets. */
 export const PROPAGATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2, 2.5, 5, 7.5, 10];
 
@@ -148,7 +150,7 @@ export const httpDuration = new FastHistogram({
   name: 'ctp_http_request_duration_seconds',
   help: 'HTTP request duration until the response is finished, by route template and method.',
   labelNames: ['route', 'method'] as const,
-  buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+  buckets: HTTP_DURATION_BUCKETS,
   registers: [registry],
 });
 

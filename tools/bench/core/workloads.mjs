@@ -234,10 +234,10 @@ export async function benchRounds() {
     }
     workloads.push(...byShape.flat());
     const rows = Object.fromEntries(workloads.map((w) => [w.name, []]));
+    // With a baseline, each workload runs on both checkouts back to back, which one first
+    // alternating from round to round: neither sits always in the same place in a round.
+    const pairs = byShape[0].map((_, i) => byShape.map((shape) => shape[i]));
     for (let k = 0; k < CFG.rounds; k++) {
-      // With a baseline, each workload runs on both checkouts back to back, which one first
-      // alternating from round to round: neither sits always in the same place in a round.
-      const pairs = byShape[0].map((_, i) => byShape.map((shape) => shape[i]));
       const order = [workloads[0], ...pairs.flatMap((pair) => (k % 2 === 1 ? [...pair].reverse() : pair))];
       for (const w of order) {
         let entry;
