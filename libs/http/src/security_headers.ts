@@ -38,7 +38,7 @@ function recordHeaders(): [string, string][] {
   return [...headers.values()];
 }
 export const SECURITY_HEADERS = recordHeaders();
-/** The same, as the flat [name, value, ...] list `writeHead` takes. */
+/** The same, as the flat [name, value, ...] list `res.writeHead` takes. */
 const SECURITY_HEADERS_FLAT = SECURITY_HEADERS.flat();
 
 /** Every response of an express route gets the headers first (the app's first middleware). */
@@ -47,11 +47,11 @@ export const securityHeaders: Step = (_req, res, next) => {
   next();
 };
 
-/** Hot-route responses whose security headers are still to be written, by `writeHead` below. */
+/** Hot-route responses whose security headers are still to be written, by `writeResponseHead` below. */
 const pending = new WeakSet<ServerResponse>();
 
 /**
- * The hot routes' first step: the same headers, written when the answer is (`writeHead`), in
+ * The hot routes' first step: the same headers, written when the answer is (`writeResponseHead`), in
  * one `res.writeHead` call with the answer's own: fifteen `setHeader` calls cost node:http
  * about 6 µs more per response (BENCHMARKS.md).
  */
@@ -66,7 +66,7 @@ export const deferredSecurityHeaders: Step = (_req, res, next) => {
  * Content-Length: the order, and so the bytes, of a response whose security headers were set
  * first (apps/ctp/src/golden_responses.spec.ts holds them).
  */
-export function writeHead(res: ServerResponse, contentType: string, contentLength: number): void {
+export function writeResponseHead(res: ServerResponse, contentType: string, contentLength: number): void {
   if (!pending.delete(res)) {
     res.setHeader('Content-Type', contentType);
     res.setHeader('Content-Length', contentLength);

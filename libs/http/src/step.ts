@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { CtpError } from '@ctp/ctp-core';
-import { writeHead } from './security_headers';
+import { writeResponseHead } from './security_headers';
 
 /** What a step may use of a request: node's, plus what earlier steps add (the body, the matched route). */
 export type StepRequest = IncomingMessage & { body?: unknown; route?: { path?: string } };
@@ -22,7 +22,7 @@ export type Step = (req: StepRequest, res: StepResponse, next: Next) => void | P
  * them), no body for HEAD. No response carries a validator, so none is ever 304.
  */
 function send(res: ServerResponse, contentType: string, body: string): void {
-  writeHead(res, contentType, Buffer.byteLength(body));
+  writeResponseHead(res, contentType, Buffer.byteLength(body));
   if (res.req.method === 'HEAD') res.end();
   else res.end(body);
 }
